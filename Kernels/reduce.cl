@@ -1,0 +1,137 @@
+// Reductions over each row (the whole tensor is one row of B·C values) or each column. OpenCL C 1.2.
+// op: 0 sum, 1 sum of squares (for l2Norm), 2 max, 3 min, 4 argmax (first index of the maximum).
+// max/min/argmax propagate NaN (as PyTorch: argmax of a row with NaN is the first NaN).
+// Row reductions: stage 1 one work-group per (chunk, row), stage 2 an in-order merge per row.
+// logSumExp uses the softmax statistics kernels of softmax.cl.
+
+// Is (b, bi) preferred over (a, ai)? For max/argmax (op 2, 4) and min (op 3); ties keep the lower index.
+inline bool lk_better(int op, float a, ulong ai, float b, ulong bi) {
+  if (isnan(a)) return isnan(b) && bi < ai;
+  if (isnan(b)) return true;
+  if (op == 3) return b < a || (b == a && bi < ai);
+  return b > a || (b == a && bi < ai);
+}
+
+inline float lk_identity(int op) { return op == 2 || op == 4 ? -INFINITY : (op == 3 ? INFINITY : 0.0f); }
+
+__kernel void lk_reduce_rows_partial(__global const float *x, ulong columns, ulong chunk_len, int op,
+                                     __global float *partial_values, __global ulong *partial_indices,
+                                     __local float *scratch_values, __local ulong *scratch_indices) {
+  const ulong row = get_group_id(1), chunk = get_group_id(0), chunks = get_num_groups(0);
+  const uint lid = get_local_id(0), wg = get_local_size(0);
+  const ulong start = chunk * chunk_len;
+  const ulong end = min(start + chunk_len, columns);
+  __global const float *p = x + row * columns;
+  float acc = lk_identity(op), comp = 0.0f;
+  ulong idx = ~(ulong)0;
+  for (ulong k = start + lid; k < end; k += wg) {
+    float v = p[k];
+    if (op <= 1) {
+      lk_kahan_add(&acc, &comp, op == 1 ? v * v : v);
+    } else if (idx == ~(ulong)0 || lk_better(op, acc, idx, v, k)) {
+      acc = v;
+      idx = k;
+    }
+  }
+  scratch_values[lid] = acc;
+  scratch_indices[lid] = idx;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint step = wg / 2; step > 0; step /= 2) {
+    if (lid < step) {
+      float b = scratch_values[lid + step];
+      ulong bi = scratch_indices[lid + step];
+      if (op <= 1) scratch_values[lid] += b;
+      else if (bi != ~(ulong)0 && (scratch_indices[lid] == ~(ulong)0 ||
+                                   lk_better(op, scratch_values[lid], scratch_indices[lid], b, bi))) {
+        scratch_values[lid] = b;
+        scratch_indices[lid] = bi;
+      }
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  if (lid == 0) {
+    partial_values[row * chunks + chunk] = scratch_values[0];
+    partial_indices[row * chunks + chunk] = scratch_indices[0];
+  }
+}
+
+__kernel void lk_reduce_rows_merge(__global const float *partial_values, __global const ulong *partial_indices,
+                                   ulong chunks, ulong rows, int op, __global float *values,
+                                   __global ulong *indices) {
+  const ulong row = get_global_id(0);
+  if (row >= rows) return;
+  float acc = lk_identity(op), comp = 0.0f;
+  ulong idx = ~(ulong)0;
+  for (ulong c = 0; c < chunks; c++) {
+    float v = partial_values[row * chunks + c];
+    ulong vi = partial_indices[row * chunks + c];
+    if (op <= 1) {
+      lk_kahan_add(&acc, &comp, v);
+    } else if (vi != ~(ulong)0 && (idx == ~(ulong)0 || lk_better(op, acc, idx, v, vi))) {
+      acc = v;
+      idx = vi;
+    }
+  }
+  values[row] = acc;
+  indices[row] = idx;
+}
+
+// One work-item per column, rows in order. op 5: logSumExp (max first, then Σ exp).
+__kernel void lk_reduce_columns(__global const float *x, ulong rows, ulong columns, int op,
+                                __global float *values, __global ulong *indices) {
+  const ulong col = get_global_id(0);
+  if (col >= columns) return;
+  if (op == 5) {
+    float m = -INFINITY;
+    bool nan_seen = false;
+    for (ulong r = 0; r < rows; r++) {
+      float v = x[r * columns + col];
+      nan_seen |= isnan(v);
+      m = fmax(m, v);
+    }
+    float shift = isinf(m) ? 0.0f : m, s = 0.0f, comp = 0.0f;
+    for (ulong r = 0; r < rows; r++) {
+      lk_kahan_add(&s, &comp, exp(x[r * columns + col] - shift));
+    }
+    values[col] = nan_seen ? NAN : shift + log(s);
+    indices[col] = 0;
+    return;
+  }
+  float acc = lk_identity(op), comp = 0.0f;
+  ulong idx = ~(ulong)0;
+  for (ulong r = 0; r < rows; r++) {
+    float v = x[r * columns + col];
+    if (op <= 1) {
+      lk_kahan_add(&acc, &comp, op == 1 ? v * v : v);
+    } else if (idx == ~(ulong)0 || lk_better(op, acc, idx, v, r)) {
+      acc = v;
+      idx = r;
+    }
+  }
+  values[col] = acc;
+  indices[col] = idx;
+}
+
+// Backward of a reduction, one work-item per element (grid-stride). axis: 0 all, 1 rows,
+// 2 columns. op: 0 sum (dz = g), 1 mean (g/n), 2 l2Norm (g·x/‖x‖, 0 where ‖x‖ = 0),
+// 3 max/min (g at the winning index, else 0), 4 logSumExp (g·exp(x − lse)).
+// values, indices and g hold one entry per group.
+__kernel void lk_reduce_backward(__global const float *x, ulong rows, ulong columns, int axis, int op,
+                                 __global const float *values, __global const ulong *indices,
+                                 __global const float *g, __global float *dz) {
+  const ulong n = rows * columns;
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    const ulong r = i / columns, c = i % columns;
+    const ulong group = axis == 0 ? 0 : (axis == 1 ? r : c);
+    const ulong position = axis == 0 ? i : (axis == 1 ? c : r);
+    const float size = axis == 0 ? (float)n : (axis == 1 ? (float)columns : (float)rows);
+    const float gg = g[group], v = values[group];
+    float out;
+    if (op == 0) out = gg;
+    else if (op == 1) out = gg / size;
+    else if (op == 2) out = v > 0.0f ? gg * x[i] / v : 0.0f;
+    else if (op == 3) out = position == indices[group] ? gg : 0.0f;
+    else out = gg * exp(x[i] - v);
+    dz[i] = out;
+  }
+}

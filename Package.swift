@@ -1,0 +1,46 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "LossKernels",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "LossKernels", targets: ["LossKernels"]),
+        .executable(name: "losskernels", targets: ["losskernels"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // Loads the OpenCL ICD loader at run time and carries the kernels of Kernels/*.cl.
+        .target(
+            name: "_COpenCLShim",
+            path: "Sources/_COpenCLShim",
+            cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120")],
+            linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
+        ),
+        // x86-64 microkernels (AVX2/AVX-512 chosen at run time, non-temporal stores): see NOTES.md.
+        .target(name: "_CMicrokernels", path: "Sources/_CMicrokernels"),
+        .target(
+            name: "LossKernels",
+            dependencies: [
+                "_COpenCLShim", "_CMicrokernels",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "losskernels",
+            dependencies: [
+                "LossKernels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "LossKernelsTests",
+            dependencies: ["LossKernels", "losskernels"]
+        ),
+    ],
+    swiftLanguageModes: [.v6],
+    cLanguageStandard: .gnu2x
+)

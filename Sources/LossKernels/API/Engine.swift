@@ -1,0 +1,72 @@
+import Foundation
+
+/// The entry point of LossKernels: runs each operation on the backend its policy picks (see
+/// `BackendPolicy`) and falls back to the CPU when OpenCL fails under `auto`.
+///
+/// An engine is safe to use from many threads at once. Create one per process and keep it: it
+/// caches the opened OpenCL devices and their built programs.
+///
+/// ```swift
+/// let engine = try Engine()                       // policy from LOSSKERNELS_BACKEND, else auto
+/// let probs = try engine.softmax(logits)          // logits: Matrix, B×C
+/// ```
+public final class Engine: Sendable {
+    let scheduler: Scheduler
+
+    /// The backend policy of this engine.
+    public var policy: BackendPolicy { scheduler.policy }
+    /// Threads the CPU backend uses.
+    public var cpuThreads: Int { scheduler.threads.count }
+
+    /// - Parameters:
+    ///   - policy: the backend policy; `nil` reads `LOSSKERNELS_BACKEND` (default `auto`).
+    ///   - cpuThreads: threads of the CPU backend; `nil` reads `LOSSKERNELS_THREADS`, else all cores.
+    ///     Results do not depend on it.
+    ///   - offloadMinimumElements: under `auto`, calls moving fewer values stay on the CPU; `nil`
+    ///     reads `LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` (default 2^20).
+    /// - Throws: `.invalidOption` for a bad environment value or a non-positive thread count.
+    public init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let threads: CPUThreads
+        if let cpuThreads {
+            guard cpuThreads > 0 else { throw LossKernelsError.invalidOption(name: "cpuThreads", value: "\(cpuThreads)", allowed: ">= 1") }
+            threads = CPUThreads(count: cpuThreads)
+        } else {
+            threads = CPUThreads.fromEnvironment()
+        }
+        var threshold = Scheduler.defaultOffloadMinimumElements
+        if let offloadMinimumElements {
+            threshold = offloadMinimumElements
+        } else if let raw = environment["LOSSKERNELS_OFFLOAD_MIN_ELEMENTS"] {
+            guard let value = Int(raw), value >= 0 else {
+                throw LossKernelsError.invalidOption(name: "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS", value: raw, allowed: "an integer >= 0")
+            }
+            threshold = value
+        }
+        scheduler = Scheduler(policy: try policy ?? BackendPolicy.fromEnvironment(), threads: threads,
+                              deviceFilter: try OpenCLDeviceTypeFilter.fromEnvironment(), offloadMinimumElements: threshold)
+    }
+
+    /// Every OpenCL device this process can see, or why OpenCL is unavailable.
+    public static func openCLDevices() -> Result<[OpenCLDeviceInfo], LossKernelsError> {
+        OpenCLDevices.discover().map { $0.map(\.info) }
+    }
+
+    /// The device an explicit `opencl` call would use and the one `auto` may use (`nil` when none),
+    /// as positions in `openCLDevices()`.
+    public func openCLChoices() -> (explicit: Int?, automatic: Int?) {
+        guard case .success(let devices) = OpenCLDevices.discover() else { return (nil, nil) }
+        return (OpenCLDevices.explicitChoice(devices), OpenCLDevices.automaticChoice(devices, filter: scheduler.deviceFilter))
+    }
+
+    /// The OpenCL device a call moving `elements` values would run on under this engine's
+    /// policy, or `nil` for the CPU.
+    public func plannedDevice(elements: Int) -> OpenCLDeviceInfo? {
+        scheduler.plannedDevice(elements: elements)?.info
+    }
+
+    /// Instruction set and width of the CPU backend's loops, e.g. "AVX2+FMA (C microkernels)".
+    public static var cpuInstructionSet: String { RowKernels.instructionSet }
+    /// Vector width in floats of the CPU backend's loops.
+    public static var cpuVectorWidth: Int { RowKernels.vectorWidth }
+}

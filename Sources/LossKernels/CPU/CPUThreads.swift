@@ -1,0 +1,40 @@
+import Dispatch
+import Foundation
+
+/// How the CPU backend spreads work over cores. Work is cut into items whose results do not
+/// depend on which thread computes them, so the thread count never changes a result's bits.
+struct CPUThreads: Sendable {
+    /// Number of threads (≥ 1).
+    let count: Int
+
+    /// `LOSSKERNELS_THREADS` when set to a positive integer, else all active cores.
+    static func fromEnvironment() -> CPUThreads {
+        if let raw = ProcessInfo.processInfo.environment["LOSSKERNELS_THREADS"], let n = Int(raw), n > 0 {
+            return CPUThreads(count: n)
+        }
+        return CPUThreads(count: max(1, ProcessInfo.processInfo.activeProcessorCount))
+    }
+
+    /// Runs `body(range)` over `0..<items` cut into at most `count` contiguous ranges, in parallel.
+    func forEachRange(_ items: Int, _ body: (Range<Int>) -> Void) {
+        guard items > 0 else { return }
+        let parts = min(count, items)
+        if parts == 1 {
+            body(0..<items)
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            // The parts touch disjoint items; callers hand over raw pointers, which are not Sendable.
+            nonisolated(unsafe) let body = body
+            DispatchQueue.concurrentPerform(iterations: parts) { part in
+                let lower = items * part / parts, upper = items * (part + 1) / parts
+                if lower < upper { body(lower..<upper) }
+            }
+        }
+    }
+}
+
+/// A shareable raw pointer for handing disjoint parts of one buffer to parallel workers.
+struct SendablePointer<T>: @unchecked Sendable {
+    let base: UnsafeMutablePointer<T>
+}

@@ -1,0 +1,111 @@
+import _CMicrokernels
+import Foundation
+
+/// The memory-bound inner loops of the softmax family over one block of a row. Each has a Swift
+/// SIMD version and, on x86-64 CPUs with AVX2+FMA, a C microkernel (see NOTES.md for why); the
+/// choice is fixed per process so results are deterministic.
+enum RowKernels {
+    /// Whether the C microkernels run (`LOSSKERNELS_CPU_MICROKERNELS=0` forces the Swift versions).
+    static let useMicrokernels: Bool = {
+        if ProcessInfo.processInfo.environment["LOSSKERNELS_CPU_MICROKERNELS"] == "0" { return false }
+        return lk_cpu_vector_width() > 0
+    }()
+
+    /// SIMD width in floats of the loops that run: 8 either way (AVX2 lanes, or `SIMD8<Float>`).
+    static var vectorWidth: Int { 8 }
+
+    /// Names the instruction set of the loops that run, for `losskernels devices`.
+    static var instructionSet: String { useMicrokernels ? "AVX2+FMA (C microkernels)" : "Swift SIMD8<Float>" }
+
+    /// (max, Σ exp(x − max)) of `x[0..<n]`; max is NaN when a NaN occurs, and the sum is 0 when the
+    /// max is not finite.
+    @inline(__always)
+    static func blockStats(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, sum: Float) {
+        if useMicrokernels {
+            var m: Float = 0, s: Float = 0
+            _ = lk_cpu_block_stats(x, n, &m, &s)
+            return (m, s)
+        }
+        return swiftBlockStats(x, n)
+    }
+
+    /// y = exp(x − shift)·scale over n values.
+    @inline(__always)
+    static func expScale(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool) {
+        if useMicrokernels {
+            _ = lk_cpu_exp_scale(x, n, shift, scale, y, streaming ? 1 : 0)
+            return
+        }
+        let sh = VectorMath.V(repeating: shift), sc = VectorMath.V(repeating: scale)
+        var i = 0
+        while i + 8 <= n {
+            VectorMath.store(VectorMath.exp(VectorMath.load(x + i) - sh) * sc, y + i)
+            i += 8
+        }
+        if i < n {
+            let v = VectorMath.exp(VectorMath.loadPartial(x + i, n - i, fill: 0) - sh) * sc
+            for lane in 0..<(n - i) { y[i + lane] = v[lane] }
+        }
+    }
+
+    /// y = x − shift over n values.
+    @inline(__always)
+    static func subtract(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool) {
+        if useMicrokernels {
+            _ = lk_cpu_subtract(x, n, shift, y, streaming ? 1 : 0)
+            return
+        }
+        let sh = VectorMath.V(repeating: shift)
+        var i = 0
+        while i + 8 <= n {
+            VectorMath.store(VectorMath.load(x + i) - sh, y + i)
+            i += 8
+        }
+        while i < n {
+            y[i] = x[i] - shift
+            i += 1
+        }
+    }
+
+    /// Makes earlier streaming stores visible before the results are handed back.
+    static func fence() {
+        if useMicrokernels { lk_cpu_store_fence() }
+    }
+
+    private static func swiftBlockStats(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, sum: Float) {
+        typealias V = VectorMath.V
+        var m0 = V(repeating: -.infinity), m1 = m0
+        var nan = SIMDMask<SIMD8<Int32>>(repeating: false)
+        var i = 0
+        while i + 16 <= n {
+            let a = VectorMath.load(x + i), b = VectorMath.load(x + i + 8)
+            m0.replace(with: a, where: a .> m0)
+            m1.replace(with: b, where: b .> m1)
+            nan = nan .| (a .!= a) .| (b .!= b)
+            i += 16
+        }
+        while i < n {
+            let a = VectorMath.loadPartial(x + i, min(8, n - i), fill: -.infinity)
+            m0.replace(with: a, where: a .> m0)
+            nan = nan .| (a .!= a)
+            i += 8
+        }
+        m0.replace(with: m1, where: m1 .> m0)
+        if any(nan) { return (.nan, 0) }
+        let m = VectorMath.horizontalMax(m0)
+        guard m.isFinite else { return (m, 0) }
+        let shift = V(repeating: m)
+        var s0 = V(repeating: 0), s1 = s0
+        i = 0
+        while i + 16 <= n {
+            s0 += VectorMath.exp(VectorMath.load(x + i) - shift)
+            s1 += VectorMath.exp(VectorMath.load(x + i + 8) - shift)
+            i += 16
+        }
+        while i < n {
+            s0 += VectorMath.exp(VectorMath.loadPartial(x + i, min(8, n - i), fill: -.infinity) - shift)
+            i += 8
+        }
+        return (m, VectorMath.horizontalSum(s0 + s1))
+    }
+}

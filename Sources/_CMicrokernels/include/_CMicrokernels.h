@@ -1,0 +1,34 @@
+// x86-64 microkernels for the CPU backend's memory-bound row loops. Plain `swift build -c release`
+// compiles Swift for baseline SSE2 and has no non-temporal stores; these functions are compiled for
+// AVX2+FMA with a per-function target attribute and chosen at run time when the CPU has them, so the
+// package needs no extra compiler flags. NOTES.md has the measurements that justify them.
+// Every function returns 0 (and does nothing) when the CPU lacks AVX2/FMA: the Swift path runs then.
+#ifndef LOSSKERNELS_MICROKERNELS_H
+#define LOSSKERNELS_MICROKERNELS_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Vector width in floats of the microkernels on this CPU (8 for AVX2+FMA), 0 when unavailable.
+int lk_cpu_vector_width(void);
+
+/// Statistics of x[0..<n] (n ≥ 1): *max_out = max (NaN if a NaN occurs), *sum_out = Σ exp(x − max)
+/// when the max is finite (else 0).
+int lk_cpu_block_stats(const float *x, size_t n, float *max_out, float *sum_out);
+
+/// y[i] = exp(x[i] − shift) · scale for i < n; streaming (non-temporal) stores when `streaming`.
+int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *y, int streaming);
+
+/// y[i] = x[i] − shift for i < n; streaming stores when `streaming`.
+int lk_cpu_subtract(const float *x, size_t n, float shift, float *y, int streaming);
+
+/// Orders earlier streaming stores before later loads and stores (sfence).
+void lk_cpu_store_fence(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

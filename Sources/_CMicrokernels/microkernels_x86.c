@@ -1,0 +1,170 @@
+// AVX2+FMA versions of the CPU backend's row loops (see _CMicrokernels.h), chosen at run time.
+#include "_CMicrokernels.h"
+
+#if defined(__x86_64__) && (defined(__clang__) || defined(__GNUC__))
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+
+#define LK_AVX2 __attribute__((target("avx2,fma")))
+
+static int lk_has_avx2(void) {
+  static int cached = -1;
+  int value = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+  if (value < 0) {
+    __builtin_cpu_init();
+    value = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    __atomic_store_n(&cached, value, __ATOMIC_RELAXED);
+  }
+  return value;
+}
+
+int lk_cpu_vector_width(void) { return lk_has_avx2() ? 8 : 0; }
+
+// exp(x) for 8 lanes, Cephes expf polynomial (≈1 ulp); x < −87.34 gives 0, NaN must not occur.
+LK_AVX2 static inline __m256 lk_exp8(__m256 x) {
+  const __m256 too_small = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3365447505531f), _CMP_LT_OQ);
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3365447505531f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  x = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), x);
+  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
+  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
+  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
+  return _mm256_andnot_ps(too_small, y);
+}
+
+// Mask selecting the first `k` (0..8) lanes.
+LK_AVX2 static inline __m256i lk_first_lanes(size_t k) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), lane);
+}
+
+// Loads the first k lanes of p, the others set to `fill`.
+LK_AVX2 static inline __m256 lk_load_partial(const float *p, size_t k, float fill) {
+  const __m256i mask = lk_first_lanes(k);
+  return _mm256_blendv_ps(_mm256_set1_ps(fill), _mm256_maskload_ps(p, mask), _mm256_castsi256_ps(mask));
+}
+
+LK_AVX2 static inline float lk_hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+LK_AVX2 static inline float lk_hmax(__m256 v) {
+  __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_max_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+LK_AVX2 static void lk_block_stats_avx2(const float *x, size_t n, float *max_out, float *sum_out) {
+  __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+  __m256 nan = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+    __m256 c = _mm256_loadu_ps(x + i + 16), d = _mm256_loadu_ps(x + i + 24);
+    m0 = _mm256_max_ps(m0, a); m1 = _mm256_max_ps(m1, b);
+    m2 = _mm256_max_ps(m2, c); m3 = _mm256_max_ps(m3, d);
+    nan = _mm256_or_ps(nan, _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_UNORD_Q), _mm256_cmp_ps(c, d, _CMP_UNORD_Q)));
+  }
+  for (; i < n; i += 8) {
+    __m256 a = lk_load_partial(x + i, n - i < 8 ? n - i : 8, -INFINITY);
+    m0 = _mm256_max_ps(m0, a);
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+  }
+  const float m = lk_hmax(_mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3)));
+  if (_mm256_movemask_ps(nan)) {
+    *max_out = NAN;
+    *sum_out = 0;
+    return;
+  }
+  *max_out = m;
+  if (!isfinite(m)) {
+    *sum_out = 0;
+    return;
+  }
+  const __m256 shift = _mm256_set1_ps(m);
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+  for (i = 0; i + 32 <= n; i += 32) {
+    s0 = _mm256_add_ps(s0, lk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), shift)));
+    s1 = _mm256_add_ps(s1, lk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), shift)));
+    s2 = _mm256_add_ps(s2, lk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 16), shift)));
+    s3 = _mm256_add_ps(s3, lk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 24), shift)));
+  }
+  for (; i < n; i += 8)
+    s0 = _mm256_add_ps(s0, lk_exp8(_mm256_sub_ps(lk_load_partial(x + i, n - i < 8 ? n - i : 8, -INFINITY), shift)));
+  *sum_out = lk_hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+}
+
+// Shared loop of the two writers: head up to 32-byte alignment of y, aligned body, tail.
+#define LK_WRITE_LOOP(EXPR)                                                                     \
+  size_t i = 0;                                                                                 \
+  size_t head = (size_t)((32 - ((uintptr_t)y & 31)) & 31) / sizeof(float);                     \
+  if ((uintptr_t)y & 3) head = n; /* not float-aligned: no streaming at all */                  \
+  if (head > n) head = n;                                                                       \
+  for (; i < head; i += 8) {                                                                    \
+    const size_t k = head - i < 8 ? head - i : 8;                                               \
+    const __m256 v = lk_load_partial(x + i, k, 0.0f);                                           \
+    _mm256_maskstore_ps(y + i, lk_first_lanes(k), (EXPR));                                      \
+  }                                                                                             \
+  i = head;                                                                                     \
+  if (streaming) {                                                                              \
+    for (; i + 8 <= n; i += 8) { const __m256 v = _mm256_loadu_ps(x + i); _mm256_stream_ps(y + i, (EXPR)); } \
+  } else {                                                                                      \
+    for (; i + 8 <= n; i += 8) { const __m256 v = _mm256_loadu_ps(x + i); _mm256_store_ps(y + i, (EXPR)); } \
+  }                                                                                             \
+  if (i < n) {                                                                                  \
+    const size_t k = n - i;                                                                     \
+    const __m256 v = lk_load_partial(x + i, k, 0.0f);                                           \
+    _mm256_maskstore_ps(y + i, lk_first_lanes(k), (EXPR));                                      \
+  }
+
+LK_AVX2 static void lk_exp_scale_avx2(const float *x, size_t n, float shift, float scale, float *y, int streaming) {
+  const __m256 sh = _mm256_set1_ps(shift), sc = _mm256_set1_ps(scale);
+  LK_WRITE_LOOP(_mm256_mul_ps(lk_exp8(_mm256_sub_ps(v, sh)), sc))
+}
+
+LK_AVX2 static void lk_subtract_avx2(const float *x, size_t n, float shift, float *y, int streaming) {
+  const __m256 sh = _mm256_set1_ps(shift);
+  LK_WRITE_LOOP(_mm256_sub_ps(v, sh))
+}
+
+int lk_cpu_block_stats(const float *x, size_t n, float *max_out, float *sum_out) {
+  if (!lk_has_avx2()) return 0;
+  lk_block_stats_avx2(x, n, max_out, sum_out);
+  return 1;
+}
+
+int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *y, int streaming) {
+  if (!lk_has_avx2()) return 0;
+  lk_exp_scale_avx2(x, n, shift, scale, y, streaming);
+  return 1;
+}
+
+int lk_cpu_subtract(const float *x, size_t n, float shift, float *y, int streaming) {
+  if (!lk_has_avx2()) return 0;
+  lk_subtract_avx2(x, n, shift, y, streaming);
+  return 1;
+}
+
+void lk_cpu_store_fence(void) { _mm_sfence(); }
+
+#else
+int lk_cpu_vector_width(void) { return 0; }
+int lk_cpu_block_stats(const float *x, size_t n, float *max_out, float *sum_out) { (void)x; (void)n; (void)max_out; (void)sum_out; return 0; }
+int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)scale; (void)y; (void)streaming; return 0; }
+int lk_cpu_subtract(const float *x, size_t n, float shift, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)y; (void)streaming; return 0; }
+void lk_cpu_store_fence(void) {}
+#endif

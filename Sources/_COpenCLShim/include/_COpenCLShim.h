@@ -1,0 +1,65 @@
+// The OpenCL shim: loads the ICD loader (libOpenCL.so.1) at run time, so that LossKernels starts on
+// machines without OpenCL, and carries the OpenCL C sources of Kernels/*.cl compiled into the binary.
+// Everything else (contexts, program caches, launches) lives on the Swift side.
+#ifndef LOSSKERNELS_OPENCL_SHIM_H
+#define LOSSKERNELS_OPENCL_SHIM_H
+
+#include <stddef.h>
+#include <CL/cl.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// The OpenCL 1.2 entry points the library uses, resolved from the loader with dlsym.
+typedef struct lk_cl_api {
+  cl_int (*GetPlatformIDs)(cl_uint, cl_platform_id *, cl_uint *);
+  cl_int (*GetPlatformInfo)(cl_platform_id, cl_platform_info, size_t, void *, size_t *);
+  cl_int (*GetDeviceIDs)(cl_platform_id, cl_device_type, cl_uint, cl_device_id *, cl_uint *);
+  cl_int (*GetDeviceInfo)(cl_device_id, cl_device_info, size_t, void *, size_t *);
+  cl_context (*CreateContext)(const cl_context_properties *, cl_uint, const cl_device_id *,
+                              void (*)(const char *, const void *, size_t, void *), void *, cl_int *);
+  cl_int (*ReleaseContext)(cl_context);
+  cl_command_queue (*CreateCommandQueue)(cl_context, cl_device_id, cl_command_queue_properties, cl_int *);
+  cl_int (*ReleaseCommandQueue)(cl_command_queue);
+  cl_program (*CreateProgramWithSource)(cl_context, cl_uint, const char **, const size_t *, cl_int *);
+  cl_int (*BuildProgram)(cl_program, cl_uint, const cl_device_id *, const char *,
+                         void (*)(cl_program, void *), void *);
+  cl_int (*GetProgramBuildInfo)(cl_program, cl_device_id, cl_program_build_info, size_t, void *, size_t *);
+  cl_int (*ReleaseProgram)(cl_program);
+  cl_kernel (*CreateKernel)(cl_program, const char *, cl_int *);
+  cl_int (*ReleaseKernel)(cl_kernel);
+  cl_int (*SetKernelArg)(cl_kernel, cl_uint, size_t, const void *);
+  cl_int (*GetKernelWorkGroupInfo)(cl_kernel, cl_device_id, cl_kernel_work_group_info, size_t, void *, size_t *);
+  cl_mem (*CreateBuffer)(cl_context, cl_mem_flags, size_t, void *, cl_int *);
+  cl_int (*ReleaseMemObject)(cl_mem);
+  cl_int (*EnqueueWriteBuffer)(cl_command_queue, cl_mem, cl_bool, size_t, size_t, const void *, cl_uint,
+                               const cl_event *, cl_event *);
+  cl_int (*EnqueueReadBuffer)(cl_command_queue, cl_mem, cl_bool, size_t, size_t, void *, cl_uint,
+                              const cl_event *, cl_event *);
+  cl_int (*EnqueueCopyBuffer)(cl_command_queue, cl_mem, cl_mem, size_t, size_t, size_t, cl_uint,
+                              const cl_event *, cl_event *);
+  cl_int (*EnqueueNDRangeKernel)(cl_command_queue, cl_kernel, cl_uint, const size_t *, const size_t *,
+                                 const size_t *, cl_uint, const cl_event *, cl_event *);
+  cl_int (*Finish)(cl_command_queue);
+} lk_cl_api;
+
+/// Opens the OpenCL loader at `path` (NULL: `LOSSKERNELS_OPENCL_LIBRARY`, else libOpenCL.so.1 /
+/// the platform's usual name) and resolves every entry point. Returns NULL and writes a one-line
+/// reason into `error` when the library or a symbol is missing. The returned table lives until
+/// the process ends (a loader is never unloaded: drivers keep threads inside it).
+const lk_cl_api *lk_cl_load(const char *path, char *error, size_t error_capacity);
+
+/// The symbolic name of an OpenCL error code ("CL_OUT_OF_RESOURCES"), or "CL_UNKNOWN_ERROR".
+const char *lk_cl_error_name(cl_int code);
+
+/// Number of embedded kernel files.
+size_t lk_kernel_file_count(void);
+/// Name (e.g. "softmax.cl") and NUL-terminated source text of embedded kernel file `index`.
+const char *lk_kernel_file_name(size_t index);
+const char *lk_kernel_file_source(size_t index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

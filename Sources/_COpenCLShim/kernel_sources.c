@@ -1,0 +1,24 @@
+// The OpenCL C sources of Kernels/*.cl, embedded at build time with C23 #embed (SwiftPM rebuilds
+// this file when a kernel changes). Add a kernel file: one #embed array and one table row;
+// common.cl stays first, the program is built from the files in this order.
+#include "_COpenCLShim.h"
+
+static const char common_cl[] = {
+#embed "../../Kernels/common.cl"
+    , 0};
+static const char softmax_cl[] = {
+#embed "../../Kernels/softmax.cl"
+    , 0};
+static const char reduce_cl[] = {
+#embed "../../Kernels/reduce.cl"
+    , 0};
+
+static const struct { const char *name, *source; } files[] = {
+    {"common.cl", common_cl},
+    {"softmax.cl", softmax_cl},
+    {"reduce.cl", reduce_cl},
+};
+
+size_t lk_kernel_file_count(void) { return sizeof files / sizeof files[0]; }
+const char *lk_kernel_file_name(size_t index) { return index < lk_kernel_file_count() ? files[index].name : NULL; }
+const char *lk_kernel_file_source(size_t index) { return index < lk_kernel_file_count() ? files[index].source : NULL; }
