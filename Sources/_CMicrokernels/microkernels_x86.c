@@ -21,25 +21,28 @@ static int lk_has_avx2(void) {
 
 int lk_cpu_vector_width(void) { return lk_has_avx2() ? 8 : 0; }
 
-// exp(x) for 8 lanes, Cephes expf polynomial (≈1 ulp); x < −87.34 gives 0, NaN must not occur.
-LK_AVX2 static inline __m256 lk_exp8(__m256 x) {
-  const __m256 too_small = _mm256_cmp_ps(x, _mm256_set1_ps(-87.3365447505531f), _CMP_LT_OQ);
-  x = _mm256_min_ps(x, _mm256_set1_ps(88.3762626647949f));
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.3365447505531f));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  x = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-  x = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), x);
-  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.3981999507e-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(8.3334519073e-3f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(4.1665795894e-2f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(1.6666665459e-1f));
-  y = _mm256_fmadd_ps(y, x, _mm256_set1_ps(5.0000001201e-1f));
-  y = _mm256_fmadd_ps(y, _mm256_mul_ps(x, x), _mm256_add_ps(x, _mm256_set1_ps(1.0f)));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
-  return _mm256_andnot_ps(too_small, y);
+// 2^t for 8 lanes: t = n + f with n = round(t), 2^f by a degree-5 polynomial on [−½, ½]
+// (relative error 8e-8, fitted for relative error), 2^n added into the exponent bits. t < −126
+// gives 0 (also t = −∞); t is clamped at 127; NaN must not occur.
+LK_AVX2 static inline __m256 lk_exp2_8(__m256 t) {
+  const __m256 underflow = _mm256_cmp_ps(t, _mm256_set1_ps(-126.0f), _CMP_LT_OQ);
+  t = _mm256_min_ps(t, _mm256_set1_ps(127.0f));
+  const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(t, n);
+  __m256 p = _mm256_set1_ps(1.3266970386325856e-3f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.67545974551767e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.55074261600255e-2f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022121753561645e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469491610631e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000000710296983f));
+  const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
+  p = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
+  return _mm256_andnot_ps(underflow, p);
+}
+
+// exp(x − shift) for 8 lanes (x − shift first: exact when x is near shift).
+LK_AVX2 static inline __m256 lk_exp_shifted8(__m256 x, __m256 shift) {
+  return lk_exp2_8(_mm256_mul_ps(_mm256_sub_ps(x, shift), _mm256_set1_ps(1.44269504088896341f)));
 }
 
 // Mask selecting the first `k` (0..8) lanes.
@@ -68,44 +71,59 @@ LK_AVX2 static inline float lk_hmax(__m256 v) {
   return _mm_cvtss_f32(s);
 }
 
+// One pass over the block in chunks of 256 floats: the chunk's max (from L1), the running max and
+// sum rescaled when it grows (one scalar exp per chunk), then Σ exp(x − max) of the chunk from L1.
 LK_AVX2 static void lk_block_stats_avx2(const float *x, size_t n, float *max_out, float *sum_out) {
-  __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
-  __m256 nan = _mm256_setzero_ps();
-  size_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
-    __m256 c = _mm256_loadu_ps(x + i + 16), d = _mm256_loadu_ps(x + i + 24);
-    m0 = _mm256_max_ps(m0, a); m1 = _mm256_max_ps(m1, b);
-    m2 = _mm256_max_ps(m2, c); m3 = _mm256_max_ps(m3, d);
-    nan = _mm256_or_ps(nan, _mm256_or_ps(_mm256_cmp_ps(a, b, _CMP_UNORD_Q), _mm256_cmp_ps(c, d, _CMP_UNORD_Q)));
-  }
-  for (; i < n; i += 8) {
-    __m256 a = lk_load_partial(x + i, n - i < 8 ? n - i : 8, -INFINITY);
-    m0 = _mm256_max_ps(m0, a);
-    nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
-  }
-  const float m = lk_hmax(_mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3)));
-  if (_mm256_movemask_ps(nan)) {
-    *max_out = NAN;
-    *sum_out = 0;
-    return;
-  }
-  *max_out = m;
-  if (!isfinite(m)) {
-    *sum_out = 0;
-    return;
-  }
-  const __m256 shift = _mm256_set1_ps(m);
+  enum { CHUNK = 256 };
+  float running_max = -INFINITY;
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-  for (i = 0; i + 32 <= n; i += 32) {
-    s0 = _mm256_add_ps(s0, lk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), shift)));
-    s1 = _mm256_add_ps(s1, lk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 8), shift)));
-    s2 = _mm256_add_ps(s2, lk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 16), shift)));
-    s3 = _mm256_add_ps(s3, lk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i + 24), shift)));
+  for (size_t c = 0; c < n; c += CHUNK) {
+    const size_t len = n - c < CHUNK ? n - c : CHUNK;
+    const float *p = x + c;
+    __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0;
+    __m256 nan = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= len; i += 16) {
+      const __m256 a = _mm256_loadu_ps(p + i), b = _mm256_loadu_ps(p + i + 8);
+      m0 = _mm256_max_ps(m0, a);
+      m1 = _mm256_max_ps(m1, b);
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, b, _CMP_UNORD_Q));
+    }
+    for (; i < len; i += 8) {
+      const __m256 a = lk_load_partial(p + i, len - i < 8 ? len - i : 8, -INFINITY);
+      m0 = _mm256_max_ps(m0, a);
+      nan = _mm256_or_ps(nan, _mm256_cmp_ps(a, a, _CMP_UNORD_Q));
+    }
+    if (_mm256_movemask_ps(nan)) {
+      *max_out = NAN;
+      *sum_out = 0;
+      return;
+    }
+    const float chunk_max = lk_hmax(_mm256_max_ps(m0, m1));
+    if (chunk_max == INFINITY) {
+      // +inf: the row is irregular, but a later NaN must still win.
+      running_max = INFINITY;
+      continue;
+    }
+    if (running_max == INFINITY || chunk_max == -INFINITY) continue;
+    if (chunk_max > running_max) {
+      const __m256 scale = _mm256_set1_ps(expf(running_max - chunk_max));
+      s0 = _mm256_mul_ps(s0, scale); s1 = _mm256_mul_ps(s1, scale);
+      s2 = _mm256_mul_ps(s2, scale); s3 = _mm256_mul_ps(s3, scale);
+      running_max = chunk_max;
+    }
+    const __m256 shift = _mm256_set1_ps(running_max);
+    for (i = 0; i + 32 <= len; i += 32) {
+      s0 = _mm256_add_ps(s0, lk_exp_shifted8(_mm256_loadu_ps(p + i), shift));
+      s1 = _mm256_add_ps(s1, lk_exp_shifted8(_mm256_loadu_ps(p + i + 8), shift));
+      s2 = _mm256_add_ps(s2, lk_exp_shifted8(_mm256_loadu_ps(p + i + 16), shift));
+      s3 = _mm256_add_ps(s3, lk_exp_shifted8(_mm256_loadu_ps(p + i + 24), shift));
+    }
+    for (; i < len; i += 8)
+      s0 = _mm256_add_ps(s0, lk_exp_shifted8(lk_load_partial(p + i, len - i < 8 ? len - i : 8, -INFINITY), shift));
   }
-  for (; i < n; i += 8)
-    s0 = _mm256_add_ps(s0, lk_exp8(_mm256_sub_ps(lk_load_partial(x + i, n - i < 8 ? n - i : 8, -INFINITY), shift)));
-  *sum_out = lk_hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+  *max_out = running_max;
+  *sum_out = isfinite(running_max) ? lk_hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3))) : 0.0f;
 }
 
 // Shared loop of the two writers: head up to 32-byte alignment of y, aligned body, tail.
@@ -133,7 +151,7 @@ LK_AVX2 static void lk_block_stats_avx2(const float *x, size_t n, float *max_out
 
 LK_AVX2 static void lk_exp_scale_avx2(const float *x, size_t n, float shift, float scale, float *y, int streaming) {
   const __m256 sh = _mm256_set1_ps(shift), sc = _mm256_set1_ps(scale);
-  LK_WRITE_LOOP(_mm256_mul_ps(lk_exp8(_mm256_sub_ps(v, sh)), sc))
+  LK_WRITE_LOOP(_mm256_mul_ps(lk_exp_shifted8(v, sh), sc))
 }
 
 LK_AVX2 static void lk_subtract_avx2(const float *x, size_t n, float shift, float *y, int streaming) {

@@ -17,6 +17,8 @@ public final class Engine: Sendable {
     public var policy: BackendPolicy { scheduler.policy }
     /// Threads the CPU backend uses.
     public var cpuThreads: Int { scheduler.threads.count }
+    /// Under `auto`, calls moving fewer values than this stay on the CPU.
+    public var offloadMinimumElements: Int { scheduler.offloadMinimumElements }
 
     /// - Parameters:
     ///   - policy: the backend policy; `nil` reads `LOSSKERNELS_BACKEND` (default `auto`).
@@ -24,8 +26,10 @@ public final class Engine: Sendable {
     ///     Results do not depend on it.
     ///   - offloadMinimumElements: under `auto`, calls moving fewer values stay on the CPU; `nil`
     ///     reads `LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` (default 2^20).
+    ///   - openCLDeviceTypes: which OpenCL devices `auto` may use; `nil` reads
+    ///     `LOSSKERNELS_OPENCL_DEVICE_TYPE` (default `.gpu`: GPUs and accelerators only).
     /// - Throws: `.invalidOption` for a bad environment value or a non-positive thread count.
-    public init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil) throws {
+    public init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil) throws {
         let environment = ProcessInfo.processInfo.environment
         let threads: CPUThreads
         if let cpuThreads {
@@ -44,7 +48,7 @@ public final class Engine: Sendable {
             threshold = value
         }
         scheduler = Scheduler(policy: try policy ?? BackendPolicy.fromEnvironment(), threads: threads,
-                              deviceFilter: try OpenCLDeviceTypeFilter.fromEnvironment(), offloadMinimumElements: threshold)
+                              deviceFilter: try openCLDeviceTypes ?? OpenCLDeviceTypeFilter.fromEnvironment(), offloadMinimumElements: threshold)
     }
 
     /// Every OpenCL device this process can see, or why OpenCL is unavailable.

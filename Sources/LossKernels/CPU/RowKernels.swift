@@ -20,8 +20,8 @@ enum RowKernels {
     /// (max, Σ exp(x − max)) of `x[0..<n]`; max is NaN when a NaN occurs, and the sum is 0 when the
     /// max is not finite.
     @inline(__always)
-    static func blockStats(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, sum: Float) {
-        if useMicrokernels {
+    static func blockStats(_ x: UnsafePointer<Float>, _ n: Int, microkernels: Bool = useMicrokernels) -> (max: Float, sum: Float) {
+        if microkernels {
             var m: Float = 0, s: Float = 0
             _ = lk_cpu_block_stats(x, n, &m, &s)
             return (m, s)
@@ -31,8 +31,8 @@ enum RowKernels {
 
     /// y = exp(x − shift)·scale over n values.
     @inline(__always)
-    static func expScale(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool) {
-        if useMicrokernels {
+    static func expScale(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+        if microkernels {
             _ = lk_cpu_exp_scale(x, n, shift, scale, y, streaming ? 1 : 0)
             return
         }
@@ -50,8 +50,8 @@ enum RowKernels {
 
     /// y = x − shift over n values.
     @inline(__always)
-    static func subtract(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool) {
-        if useMicrokernels {
+    static func subtract(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+        if microkernels {
             _ = lk_cpu_subtract(x, n, shift, y, streaming ? 1 : 0)
             return
         }
@@ -72,26 +72,26 @@ enum RowKernels {
         if useMicrokernels { lk_cpu_store_fence() }
     }
 
-    private static func swiftBlockStats(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, sum: Float) {
+    static func swiftBlockStats(_ x: UnsafePointer<Float>, _ n: Int) -> (max: Float, sum: Float) {
         typealias V = VectorMath.V
         var m0 = V(repeating: -.infinity), m1 = m0
-        var nan = SIMDMask<SIMD8<Int32>>(repeating: false)
+        var nan = SIMD8<UInt32>(repeating: 0)
         var i = 0
         while i + 16 <= n {
             let a = VectorMath.load(x + i), b = VectorMath.load(x + i + 8)
-            m0.replace(with: a, where: a .> m0)
-            m1.replace(with: b, where: b .> m1)
-            nan = nan .| (a .!= a) .| (b .!= b)
+            m0 = VectorMath.maximum(m0, a)
+            m1 = VectorMath.maximum(m1, b)
+            nan |= unsafeBitCast(a .!= a, to: SIMD8<UInt32>.self) | unsafeBitCast(b .!= b, to: SIMD8<UInt32>.self)
             i += 16
         }
         while i < n {
             let a = VectorMath.loadPartial(x + i, min(8, n - i), fill: -.infinity)
-            m0.replace(with: a, where: a .> m0)
-            nan = nan .| (a .!= a)
+            m0 = VectorMath.maximum(m0, a)
+            nan |= unsafeBitCast(a .!= a, to: SIMD8<UInt32>.self)
             i += 8
         }
-        m0.replace(with: m1, where: m1 .> m0)
-        if any(nan) { return (.nan, 0) }
+        m0 = VectorMath.maximum(m0, m1)
+        if nan != SIMD8<UInt32>(repeating: 0) { return (.nan, 0) }
         let m = VectorMath.horizontalMax(m0)
         guard m.isFinite else { return (m, 0) }
         let shift = V(repeating: m)

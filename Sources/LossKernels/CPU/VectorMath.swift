@@ -3,30 +3,39 @@
 enum VectorMath {
     typealias V = SIMD8<Float>
 
-    /// exp(x) per lane, Cephes expf polynomial (≈1 ulp); lanes below −87.34 give 0, NaN stays NaN.
+    /// exp(x) per lane as 2^(x·log2 e): the same degree-5 polynomial and exponent-bit scaling as
+    /// the C microkernel (relative error ≈ 1e-7). Lanes below −87.3 give 0; NaN stays NaN.
+    /// Written with bit operations only: the generic SIMD helpers (`replace(with:where:)`,
+    /// `rounded`, integer conversions) compile to scalar code at the default optimisation level.
     @inline(__always)
-    static func exp(_ input: V) -> V {
-        let tooSmall = input .< V(repeating: -87.3365447505531)
-        let isNaN = input .!= input
-        var x = input
-        x.replace(with: V(repeating: 0), where: isNaN)
-        x.replace(with: V(repeating: 88.3762626647949), where: x .> 88.3762626647949)
-        x.replace(with: V(repeating: -87.3365447505531), where: tooSmall)
-        let n = (x * 1.44269504088896341).rounded(.toNearestOrEven)
-        x = x - n * 0.693359375
-        x = x - n * -2.12194440e-4
-        var y = V(repeating: 1.9875691500e-4)
-        y = y * x + 1.3981999507e-3
-        y = y * x + 8.3334519073e-3
-        y = y * x + 4.1665795894e-2
-        y = y * x + 1.6666665459e-1
-        y = y * x + 5.0000001201e-1
-        y = y * (x * x) + (x + 1)
-        let exponent = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(n, rounding: .toNearestOrEven)) &+ 127) &<< 23
-        y = y * unsafeBitCast(exponent, to: V.self)
-        y.replace(with: V(repeating: 0), where: tooSmall)
-        y.replace(with: input, where: isNaN)
-        return y
+    static func exp(_ x: V) -> V {
+        typealias U = SIMD8<UInt32>
+        var t = x * 1.44269504088896341
+        let underflow = unsafeBitCast(t .< V(repeating: -126), to: U.self)
+        let overflow = unsafeBitCast(t .> V(repeating: 127), to: U.self)
+        let notNaN = unsafeBitCast(x .== x, to: U.self)
+        t = unsafeBitCast((unsafeBitCast(t, to: U.self) & ~overflow) | (unsafeBitCast(V(repeating: 127), to: U.self) & overflow), to: V.self)
+        // Round to nearest with the 1.5·2^23 trick; the low bits of `shifted` hold n.
+        let shifted = t + 12_582_912
+        let n = shifted - 12_582_912
+        let f = t - n
+        var p = V(repeating: 1.3266970386325856e-3)
+        p = p * f + 9.67545974551767e-3
+        p = p * f + 5.55074261600255e-2
+        p = p * f + 2.4022121753561645e-1
+        p = p * f + 6.931469491610631e-1
+        p = p * f + 1.0000000710296983
+        let exponent = (unsafeBitCast(shifted, to: U.self) &- 0x4B40_0000) &<< 23
+        let bits = (unsafeBitCast(p, to: U.self) &+ exponent) & ~underflow
+        let nanBits = unsafeBitCast(x, to: U.self) & ~notNaN
+        return unsafeBitCast((bits & notNaN) | nanBits, to: V.self)
+    }
+
+    /// Lane-wise max of two vectors without NaN (a blend through a comparison mask).
+    @inline(__always)
+    static func maximum(_ a: V, _ b: V) -> V {
+        let takeB = unsafeBitCast(b .> a, to: SIMD8<UInt32>.self)
+        return unsafeBitCast((unsafeBitCast(a, to: SIMD8<UInt32>.self) & ~takeB) | (unsafeBitCast(b, to: SIMD8<UInt32>.self) & takeB), to: V.self)
     }
 
     @inline(__always)

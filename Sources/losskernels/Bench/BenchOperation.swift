@@ -1,0 +1,117 @@
+import ArgumentParser
+import LossKernels
+
+/// The problem size flags of `bench`.
+struct BenchShape {
+    var batch: Int
+    var classes: Int
+    var dim: Int
+    var elements: Int
+}
+
+/// A prepared benchmark: inputs made, outputs allocated; `run` performs one timed call and returns
+/// the backend that ran. `bytes`: each input read once, each output written once.
+struct BenchWorkload {
+    var elements: Int
+    var bytes: Int
+    var flops: Int
+    var run: () throws -> Backend
+}
+
+/// The operations `bench` times.
+enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
+    case softmax
+    case logSoftmax = "log-softmax"
+    case logsumexp
+
+    var defaultPass: BenchCommand.Pass { .forward }
+
+    func makeWorkload(engine: Engine, shape: BenchShape, pass: BenchCommand.Pass, seed: UInt64, deviceResident: Bool) throws -> BenchWorkload {
+        let (b, c) = (shape.batch, shape.classes)
+        let n = b * c
+        var random = SplitMix64(seed: seed)
+        let logits = Matrix.random(rows: b, columns: c, scale: 4, using: &random)
+        let gradOutput = pass == .both ? Matrix.random(rows: b, columns: operation == .logsumexp ? 1 : c, scale: 1, using: &random) : nil
+        let f = MemoryLayout<Float>.size
+        if deviceResident {
+            return try residentWorkload(engine: engine, logits: logits, gradOutput: gradOutput, n: n, b: b)
+        }
+        switch self {
+        case .softmax, .logSoftmax:
+            let box = HostBuffers(input: logits.values, count: n, gradOutput: gradOutput?.values)
+            let logarithm = self == .logSoftmax
+            return BenchWorkload(elements: n, bytes: (pass == .both ? 5 : 2) * n * f, flops: 0) {
+                try box.withBuffers { x, y, g, dz in
+                    let backend = logarithm ? try engine.logSoftmax(logits: x, rows: b, columns: c, into: y) : try engine.softmax(logits: x, rows: b, columns: c, into: y)
+                    guard let g, let dz else { return backend }
+                    let y = UnsafeBufferPointer(y)
+                    return logarithm
+                        ? try engine.logSoftmaxBackward(logProbabilities: y, gradOutput: g, rows: b, columns: c, into: dz)
+                        : try engine.softmaxBackward(probabilities: y, gradOutput: g, rows: b, columns: c, into: dz)
+                }
+            }
+        case .logsumexp:
+            let box = HostBuffers(input: logits.values, count: b, gradOutput: gradOutput?.values, gradCount: n)
+            return BenchWorkload(elements: n, bytes: (pass == .both ? 2 * n + 3 * b : n + b) * f, flops: 0) {
+                try box.withBuffers { x, lse, g, dz in
+                    let backend = try engine.logSumExp(logits: x, rows: b, columns: c, into: lse)
+                    guard let g, let dz else { return backend }
+                    return try engine.logSumExpBackward(logits: x, logSumExp: UnsafeBufferPointer(lse), gradOutput: g, rows: b, columns: c, into: dz)
+                }
+            }
+        }
+    }
+
+    private var operation: BenchOperation { self }
+
+    private func residentWorkload(engine: Engine, logits: Matrix, gradOutput: Matrix?, n: Int, b: Int) throws -> BenchWorkload {
+        let x = try engine.upload(logits)
+        let g = try gradOutput.map { try engine.upload($0) }
+        let f = MemoryLayout<Float>.size
+        switch self {
+        case .softmax, .logSoftmax:
+            let logarithm = self == .logSoftmax
+            return BenchWorkload(elements: n, bytes: (g == nil ? 2 : 5) * n * f, flops: 0) {
+                let y = logarithm ? try engine.logSoftmax(x) : try engine.softmax(x)
+                if let g {
+                    _ = logarithm ? try engine.logSoftmaxBackward(logProbabilities: y, gradOutput: g) : try engine.softmaxBackward(probabilities: y, gradOutput: g)
+                }
+                return .opencl
+            }
+        case .logsumexp:
+            guard g == nil else { throw CommandFailure(message: "bench logsumexp --device-resident supports --pass forward only") }
+            return BenchWorkload(elements: n, bytes: (n + b) * f, flops: 0) {
+                _ = try engine.logSumExp(x)
+                return .opencl
+            }
+        }
+    }
+}
+
+/// Input and output buffers allocated once, reused by every timed call.
+final class HostBuffers {
+    var input: [Float]
+    var output: [Float]
+    var gradOutput: [Float]?
+    var gradInput: [Float]?
+
+    init(input: [Float], count: Int, gradOutput: [Float]?, gradCount: Int? = nil) {
+        self.input = input
+        self.output = [Float](repeating: 0, count: count)
+        self.gradOutput = gradOutput
+        self.gradInput = gradOutput == nil ? nil : [Float](repeating: 0, count: gradCount ?? input.count)
+    }
+
+    func withBuffers<T>(_ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>, UnsafeBufferPointer<Float>?, UnsafeMutableBufferPointer<Float>?) throws -> T) rethrows -> T {
+        try input.withUnsafeBufferPointer { x in
+            try output.withUnsafeMutableBufferPointer { y in
+                if gradOutput != nil {
+                    return try gradOutput!.withUnsafeBufferPointer { g in
+                        try gradInput!.withUnsafeMutableBufferPointer { dz in try body(x, y, g, dz) }
+                    }
+                }
+                return try body(x, y, nil, nil)
+            }
+        }
+    }
+}
