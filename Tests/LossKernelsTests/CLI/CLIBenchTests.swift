@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import LossKernels
+
+/// `losskernels bench` smoke tests on tiny shapes: the JSON contract of shared/spec/CLI.md.
+@Suite struct CLIBenchTests {
+    static let contractFields: Set<String> = [
+        "op", "backend", "device", "pass", "batch", "classes", "dim", "elements", "iterations",
+        "median_seconds", "min_seconds", "max_seconds", "bytes", "flops", "gb_per_second",
+        "gflop_per_second", "peak_rss_bytes",
+    ]
+
+    @Test(arguments: ["softmax", "log-softmax", "logsumexp"], ["cpu", "opencl"])
+    func jsonHasTheContractFields(operation: String, backend: String) throws {
+        if backend == "opencl" { try Backends.requireOpenCL() }
+        let result = try CLIRunner.run(["bench", operation, "--batch", "3", "--classes", "50", "--warmup", "1", "--iterations", "2", "--backend", backend, "--json", "--pass", "both"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 1, "exactly one JSON object: \(result.stdout)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == Self.contractFields)
+        #expect(object["backend"] as? String == backend)
+        #expect(object["op"] as? String == operation)
+        #expect(object["elements"] as? Int == 150)
+        #expect(object["iterations"] as? Int == 2)
+        let bytes = try #require(object["bytes"] as? Int)
+        let expectedBytes = operation == "logsumexp" ? (2 * 150 + 3 * 3) * 4 : 5 * 150 * 4
+        #expect(bytes == expectedBytes)
+        let median = try #require(object["median_seconds"] as? Double)
+        #expect(median > 0)
+        #expect((object["peak_rss_bytes"] as? Int ?? 0) > 0)
+    }
+
+    @Test func deviceResidentRunsOnOpenCL() throws {
+        try Backends.requireOpenCL()
+        let result = try CLIRunner.run(["bench", "softmax", "--batch", "2", "--classes", "100", "--iterations", "2", "--warmup", "0", "--backend", "opencl", "--device-resident", "--json"])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(object?["backend"] as? String == "opencl")
+    }
+
+    @Test func readableTableAndArgumentErrors() throws {
+        let table = try CLIRunner.run(["bench", "softmax", "--batch", "2", "--classes", "10", "--iterations", "1", "--warmup", "0", "--backend", "cpu"])
+        #expect(table.status == 0)
+        #expect(table.stdout.contains("median"))
+        for arguments in [["bench", "softmax", "--batch", "0"], ["bench", "softmax", "--iterations", "0"], ["bench", "nope"], ["bench", "softmax", "--device-resident", "--backend", "cpu"]] {
+            let result = try CLIRunner.run(arguments)
+            #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
+            #expect(!result.stderr.isEmpty)
+        }
+    }
+}
