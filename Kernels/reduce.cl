@@ -113,7 +113,7 @@ __kernel void lk_reduce_columns(__global const float *x, ulong rows, ulong colum
 }
 
 // Backward of a reduction, one work-item per element (grid-stride). axis: 0 all, 1 rows,
-// 2 columns. op: 0 sum (dz = g), 1 mean (g/n), 2 l2Norm (g·x/‖x‖, 0 where ‖x‖ = 0),
+// 2 columns. op: 0 sum (dz = g), 1 mean (g/n), 2 l2Norm (g·x/‖x‖, 0 where ‖x‖ = 0, NaN where it is NaN),
 // 3 max/min (g at the winning index, else 0), 4 logSumExp (g·exp(x − lse)).
 // values, indices and g hold one entry per group.
 __kernel void lk_reduce_backward(__global const float *x, ulong rows, ulong columns, int axis, int op,
@@ -129,7 +129,7 @@ __kernel void lk_reduce_backward(__global const float *x, ulong rows, ulong colu
     float out;
     if (op == 0) out = gg;
     else if (op == 1) out = gg / size;
-    else if (op == 2) out = v > 0.0f ? gg * x[i] / v : 0.0f;
+    else if (op == 2) out = v == 0.0f ? 0.0f : gg * x[i] / v;
     else if (op == 3) out = position == indices[group] ? gg : 0.0f;
     else out = gg * exp(x[i] - v);
     dz[i] = out;

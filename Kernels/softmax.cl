@@ -76,19 +76,19 @@ __kernel void lk_softmax_write(__global const float *x, ulong columns, ulong chu
   const ulong end = min(start + chunk_len, columns);
   const float2 st = stats[row];
   const bool finite = !(isnan(st.x) || isinf(st.x));
-  const float inv = 1.0f / st.y, lse = st.x + log(st.y);
+  const float inv = 1.0f / st.y, log_sum = log(st.y);
   const ulong base = row * columns;
   const ulong n = end > start ? end - start : 0, nv = n / 4;
   __global const float *p = x + base + start;
   __global float *q = y + base + start;
   for (ulong k = lid; k < nv; k += wg) {
     float4 v = vload4(k, p);
-    float4 r = !finite ? (float4)(NAN) : (mode == 0 ? exp(v - st.x) * inv : v - lse);
+    float4 r = !finite ? (float4)(NAN) : (mode == 0 ? exp(v - st.x) * inv : (v - st.x) - log_sum);
     vstore4(r, k, q);
   }
   for (ulong k = 4 * nv + lid; k < n; k += wg) {
     float v = p[k];
-    q[k] = !finite ? NAN : (mode == 0 ? exp(v - st.x) * inv : v - lse);
+    q[k] = !finite ? NAN : (mode == 0 ? exp(v - st.x) * inv : (v - st.x) - log_sum);
   }
 }
 

@@ -40,9 +40,36 @@ LK_AVX2 static inline __m256 lk_exp2_8(__m256 t) {
   return _mm256_andnot_ps(underflow, p);
 }
 
-// exp(x − shift) for 8 lanes (x − shift first: exact when x is near shift).
+// exp(x − shift) for 8 lanes when x ≤ shift and no NaN (the softmax statistics pass).
 LK_AVX2 static inline __m256 lk_exp_shifted8(__m256 x, __m256 shift) {
   return lk_exp2_8(_mm256_mul_ps(_mm256_sub_ps(x, shift), _mm256_set1_ps(1.44269504088896341f)));
+}
+
+// 2^t for 8 lanes over the whole float range: as lk_exp2_8, but 2^n is applied as two factors
+// 2^⌊n/2⌋·2^(n−⌊n/2⌋), so results overflow to +∞ and underflow through subnormals to 0 as they
+// should; NaN stays NaN.
+LK_AVX2 static inline __m256 lk_exp2_full8(__m256 t) {
+  const __m256 nan = _mm256_cmp_ps(t, t, _CMP_UNORD_Q);
+  const __m256 c = _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(250.0f)), _mm256_set1_ps(-250.0f));
+  const __m256 n = _mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(c, n);
+  __m256 p = _mm256_set1_ps(1.3266970386325856e-3f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.67545974551767e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.55074261600255e-2f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022121753561645e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469491610631e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000000710296983f));
+  const __m256i ni = _mm256_cvtps_epi32(n);
+  const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
+  const __m256i bias = _mm256_set1_epi32(127);
+  const __m256 e1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+  const __m256 e2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+  return _mm256_blendv_ps(_mm256_mul_ps(_mm256_mul_ps(p, e1), e2), t, nan);
+}
+
+// exp(x − shift) for 8 lanes, any x and shift.
+LK_AVX2 static inline __m256 lk_exp_shifted_full8(__m256 x, __m256 shift) {
+  return lk_exp2_full8(_mm256_mul_ps(_mm256_sub_ps(x, shift), _mm256_set1_ps(1.44269504088896341f)));
 }
 
 // Mask selecting the first `k` (0..8) lanes.
@@ -151,12 +178,17 @@ LK_AVX2 static void lk_block_stats_avx2(const float *x, size_t n, float *max_out
 
 LK_AVX2 static void lk_exp_scale_avx2(const float *x, size_t n, float shift, float scale, float *y, int streaming) {
   const __m256 sh = _mm256_set1_ps(shift), sc = _mm256_set1_ps(scale);
+  LK_WRITE_LOOP(_mm256_mul_ps(lk_exp_shifted_full8(v, sh), sc))
+}
+
+LK_AVX2 static void lk_softmax_write_avx2(const float *x, size_t n, float max, float scale, float *y, int streaming) {
+  const __m256 sh = _mm256_set1_ps(max), sc = _mm256_set1_ps(scale);
   LK_WRITE_LOOP(_mm256_mul_ps(lk_exp_shifted8(v, sh), sc))
 }
 
-LK_AVX2 static void lk_subtract_avx2(const float *x, size_t n, float shift, float *y, int streaming) {
-  const __m256 sh = _mm256_set1_ps(shift);
-  LK_WRITE_LOOP(_mm256_sub_ps(v, sh))
+LK_AVX2 static void lk_subtract_avx2(const float *x, size_t n, float shift, float shift2, float *y, int streaming) {
+  const __m256 sh = _mm256_set1_ps(shift), sh2 = _mm256_set1_ps(shift2);
+  LK_WRITE_LOOP(_mm256_sub_ps(_mm256_sub_ps(v, sh), sh2))
 }
 
 int lk_cpu_block_stats(const float *x, size_t n, float *max_out, float *sum_out) {
@@ -171,9 +203,15 @@ int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *
   return 1;
 }
 
-int lk_cpu_subtract(const float *x, size_t n, float shift, float *y, int streaming) {
+int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float *y, int streaming) {
   if (!lk_has_avx2()) return 0;
-  lk_subtract_avx2(x, n, shift, y, streaming);
+  lk_softmax_write_avx2(x, n, max, scale, y, streaming);
+  return 1;
+}
+
+int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming) {
+  if (!lk_has_avx2()) return 0;
+  lk_subtract_avx2(x, n, shift, shift2, y, streaming);
   return 1;
 }
 
@@ -183,6 +221,7 @@ void lk_cpu_store_fence(void) { _mm_sfence(); }
 int lk_cpu_vector_width(void) { return 0; }
 int lk_cpu_block_stats(const float *x, size_t n, float *max_out, float *sum_out) { (void)x; (void)n; (void)max_out; (void)sum_out; return 0; }
 int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)scale; (void)y; (void)streaming; return 0; }
-int lk_cpu_subtract(const float *x, size_t n, float shift, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)y; (void)streaming; return 0; }
+int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float *y, int streaming) { (void)x; (void)n; (void)max; (void)scale; (void)y; (void)streaming; return 0; }
+int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)shift2; (void)y; (void)streaming; return 0; }
 void lk_cpu_store_fence(void) {}
 #endif

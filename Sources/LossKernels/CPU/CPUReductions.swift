@@ -123,7 +123,7 @@ enum CPUReductions {
                     switch op {
                     case .sum: out.base[i] = gg
                     case .mean: out.base[i] = gg / Float(size)
-                    case .l2Norm: out.base[i] = v > 0 ? gg * x[i] / v : 0
+                    case .l2Norm: out.base[i] = v == 0 ? 0 : gg * x[i] / v
                     case .max, .min, .argmax: out.base[i] = position == result.indices[group] ? gg : 0
                     case .logSumExp: out.base[i] = gg * Foundation.exp(x[i] - v)
                     }

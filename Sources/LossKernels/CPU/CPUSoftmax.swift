@@ -93,9 +93,9 @@ enum CPUSoftmax {
         }
         switch kind {
         case .softmax:
-            RowKernels.expScale(x + range.lowerBound, range.count, shift: state.max, scale: Float(1 / state.sum), y + range.lowerBound, streaming: streaming)
+            RowKernels.softmaxWrite(x + range.lowerBound, range.count, max: state.max, scale: Float(1 / state.sum), y + range.lowerBound, streaming: streaming)
         case .logSoftmax:
-            RowKernels.subtract(x + range.lowerBound, range.count, shift: state.logSumExp, y + range.lowerBound, streaming: streaming)
+            RowKernels.subtract(x + range.lowerBound, range.count, shift: state.max, secondShift: Float(Foundation.log(state.sum)), y + range.lowerBound, streaming: streaming)
         }
     }
 

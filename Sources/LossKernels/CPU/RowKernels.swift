@@ -48,21 +48,31 @@ enum RowKernels {
         }
     }
 
-    /// y = x − shift over n values.
+    /// Softmax output y = exp(x − max)·scale, where every x ≤ max and none is NaN.
     @inline(__always)
-    static func subtract(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+    static func softmaxWrite(_ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
         if microkernels {
-            _ = lk_cpu_subtract(x, n, shift, y, streaming ? 1 : 0)
+            _ = lk_cpu_softmax_write(x, n, max, scale, y, streaming ? 1 : 0)
             return
         }
-        let sh = VectorMath.V(repeating: shift)
+        expScale(x, n, shift: max, scale: scale, y, streaming: streaming, microkernels: false)
+    }
+
+    /// y = (x − shift) − secondShift over n values (two steps: exact when x is near shift).
+    @inline(__always)
+    static func subtract(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, secondShift: Float = 0, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+        if microkernels {
+            _ = lk_cpu_subtract(x, n, shift, secondShift, y, streaming ? 1 : 0)
+            return
+        }
+        let sh = VectorMath.V(repeating: shift), sh2 = VectorMath.V(repeating: secondShift)
         var i = 0
         while i + 8 <= n {
-            VectorMath.store(VectorMath.load(x + i) - sh, y + i)
+            VectorMath.store((VectorMath.load(x + i) - sh) - sh2, y + i)
             i += 8
         }
         while i < n {
-            y[i] = x[i] - shift
+            y[i] = (x[i] - shift) - secondShift
             i += 1
         }
     }

@@ -3,18 +3,22 @@
 enum VectorMath {
     typealias V = SIMD8<Float>
 
-    /// exp(x) per lane as 2^(x·log2 e): the same degree-5 polynomial and exponent-bit scaling as
-    /// the C microkernel (relative error ≈ 1e-7). Lanes below −87.3 give 0; NaN stays NaN.
-    /// Written with bit operations only: the generic SIMD helpers (`replace(with:where:)`,
-    /// `rounded`, integer conversions) compile to scalar code at the default optimisation level.
+    /// exp(x) per lane as 2^(x·log2 e) over the whole float range: the same degree-5 polynomial as
+    /// the C microkernel (relative error ≈ 1e-7), 2^n applied as two factors so that results
+    /// overflow to +∞ and underflow through subnormals to 0; NaN stays NaN. Written with bit
+    /// operations only: the generic SIMD helpers (`replace(with:where:)`, `rounded`, integer
+    /// conversions) compile to scalar code at the default optimisation level.
     @inline(__always)
     static func exp(_ x: V) -> V {
         typealias U = SIMD8<UInt32>
-        var t = x * 1.44269504088896341
-        let underflow = unsafeBitCast(t .< V(repeating: -126), to: U.self)
-        let overflow = unsafeBitCast(t .> V(repeating: 127), to: U.self)
-        let notNaN = unsafeBitCast(x .== x, to: U.self)
-        t = unsafeBitCast((unsafeBitCast(t, to: U.self) & ~overflow) | (unsafeBitCast(V(repeating: 127), to: U.self) & overflow), to: V.self)
+        typealias I = SIMD8<Int32>
+        let t0 = x * 1.44269504088896341
+        let notNaN = unsafeBitCast(t0 .== t0, to: U.self)
+        let high = unsafeBitCast(t0 .> V(repeating: 250), to: U.self)
+        let low = unsafeBitCast(t0 .< V(repeating: -250), to: U.self)
+        let keep = notNaN & ~high & ~low
+        let t = unsafeBitCast((unsafeBitCast(t0, to: U.self) & keep) | (unsafeBitCast(V(repeating: 250), to: U.self) & high)
+                              | (unsafeBitCast(V(repeating: -250), to: U.self) & low), to: V.self)
         // Round to nearest with the 1.5·2^23 trick; the low bits of `shifted` hold n.
         let shifted = t + 12_582_912
         let n = shifted - 12_582_912
@@ -25,10 +29,11 @@ enum VectorMath {
         p = p * f + 2.4022121753561645e-1
         p = p * f + 6.931469491610631e-1
         p = p * f + 1.0000000710296983
-        let exponent = (unsafeBitCast(shifted, to: U.self) &- 0x4B40_0000) &<< 23
-        let bits = (unsafeBitCast(p, to: U.self) &+ exponent) & ~underflow
-        let nanBits = unsafeBitCast(x, to: U.self) & ~notNaN
-        return unsafeBitCast((bits & notNaN) | nanBits, to: V.self)
+        let ni = unsafeBitCast(shifted, to: I.self) &- 0x4B40_0000
+        let n1 = ni &>> 1, n2 = ni &- n1
+        let e1 = unsafeBitCast((n1 &+ 127) &<< 23, to: V.self), e2 = unsafeBitCast((n2 &+ 127) &<< 23, to: V.self)
+        let r = p * e1 * e2
+        return unsafeBitCast((unsafeBitCast(r, to: U.self) & notNaN) | (unsafeBitCast(x, to: U.self) & ~notNaN), to: V.self)
     }
 
     /// Lane-wise max of two vectors without NaN (a blend through a comparison mask).

@@ -19,11 +19,17 @@ int lk_cpu_vector_width(void);
 /// when the max is finite (else 0).
 int lk_cpu_block_stats(const float *x, size_t n, float *max_out, float *sum_out);
 
-/// y[i] = exp(x[i] − shift) · scale for i < n; streaming (non-temporal) stores when `streaming`.
+/// y[i] = exp(x[i] − shift) · scale for i < n, over the whole float range (overflow gives +∞,
+/// NaN stays NaN); streaming (non-temporal) stores when `streaming`.
 int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *y, int streaming);
 
-/// y[i] = x[i] − shift for i < n; streaming stores when `streaming`.
-int lk_cpu_subtract(const float *x, size_t n, float shift, float *y, int streaming);
+/// Softmax output: y[i] = exp(x[i] − max) · scale, where x[i] ≤ max and no x[i] is NaN (the
+/// faster exp of the statistics pass); streaming stores when `streaming`.
+int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float *y, int streaming);
+
+/// y[i] = (x[i] − shift) − shift2 for i < n; streaming stores when `streaming`. Two steps, so
+/// logSoftmax = (z − max) − log Σ keeps its accuracy for logits in the hundreds.
+int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming);
 
 /// Orders earlier streaming stores before later loads and stores (sfence).
 void lk_cpu_store_fence(void);
