@@ -21,6 +21,17 @@ static int lk_has_avx2(void) {
 
 int lk_cpu_vector_width(void) { return lk_has_avx2() ? 8 : 0; }
 
+// 2^f for f in [−½, ½]: degree-5 polynomial fitted for relative error (8e-8).
+LK_AVX2 static inline __m256 lk_exp2_fraction8(__m256 f) {
+  __m256 p = _mm256_set1_ps(1.3266970386325856e-3f);
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.67545974551767e-3f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.55074261600255e-2f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022121753561645e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469491610631e-1f));
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000000710296983f));
+  return p;
+}
+
 // 2^t for 8 lanes: t = n + f with n = round(t), 2^f by a degree-5 polynomial on [−½, ½]
 // (relative error 8e-8, fitted for relative error), 2^n added into the exponent bits. t < −126
 // gives 0 (also t = −∞); t is clamped at 127; NaN must not occur.
@@ -29,12 +40,7 @@ LK_AVX2 static inline __m256 lk_exp2_8(__m256 t) {
   t = _mm256_min_ps(t, _mm256_set1_ps(127.0f));
   const __m256 n = _mm256_round_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256 f = _mm256_sub_ps(t, n);
-  __m256 p = _mm256_set1_ps(1.3266970386325856e-3f);
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.67545974551767e-3f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.55074261600255e-2f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022121753561645e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469491610631e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000000710296983f));
+  __m256 p = lk_exp2_fraction8(f);
   const __m256i e = _mm256_slli_epi32(_mm256_cvtps_epi32(n), 23);
   p = _mm256_castsi256_ps(_mm256_add_epi32(_mm256_castps_si256(p), e));
   return _mm256_andnot_ps(underflow, p);
@@ -53,12 +59,7 @@ LK_AVX2 static inline __m256 lk_exp2_full8(__m256 t) {
   const __m256 c = _mm256_max_ps(_mm256_min_ps(t, _mm256_set1_ps(250.0f)), _mm256_set1_ps(-250.0f));
   const __m256 n = _mm256_round_ps(c, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256 f = _mm256_sub_ps(c, n);
-  __m256 p = _mm256_set1_ps(1.3266970386325856e-3f);
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.67545974551767e-3f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.55074261600255e-2f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022121753561645e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.931469491610631e-1f));
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0000000710296983f));
+  __m256 p = lk_exp2_fraction8(f);
   const __m256i ni = _mm256_cvtps_epi32(n);
   const __m256i n1 = _mm256_srai_epi32(ni, 1), n2 = _mm256_sub_epi32(ni, n1);
   const __m256i bias = _mm256_set1_epi32(127);

@@ -20,7 +20,7 @@ extension Engine {
     public func logSumExp(_ logits: Matrix) throws -> [Float] {
         var out = [Float](repeating: 0, count: logits.rows)
         try logits.values.withUnsafeBufferPointer { x in
-            try out.withUnsafeMutableBufferPointer { try logSumExp(logits: x, rows: logits.rows, columns: logits.columns, into: $0) }
+            _ = try out.withUnsafeMutableBufferPointer { try logSumExp(logits: x, rows: logits.rows, columns: logits.columns, into: $0) }
         }
         return out
     }

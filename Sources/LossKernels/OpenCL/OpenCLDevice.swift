@@ -127,7 +127,7 @@ final class OpenCLDevice: @unchecked Sendable {
         guard runtime.api.GetProgramBuildInfo(program, descriptor.device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
         var bytes = [CChar](repeating: 0, count: size + 1)
         guard runtime.api.GetProgramBuildInfo(program, descriptor.device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil) == CL_SUCCESS else { return "" }
-        return String(cString: bytes)
+        return String(nulTerminated: bytes)
     }
 
     /// The largest power-of-two work-group size ≤ `limit` that `kernel` allows on this device and

@@ -13,7 +13,7 @@ final class OpenCLRuntime: @unchecked Sendable {
     static let shared: Result<OpenCLRuntime, LossKernelsError> = {
         var message = [CChar](repeating: 0, count: 512)
         guard let table = lk_cl_load(nil, &message, message.count) else {
-            return .failure(.openCLUnavailable(reason: String(cString: message)))
+            return .failure(.openCLUnavailable(reason: String(nulTerminated: message)))
         }
         return .success(OpenCLRuntime(api: table.pointee))
     }()
@@ -74,7 +74,7 @@ final class OpenCLRuntime: @unchecked Sendable {
         guard api.GetPlatformInfo(platform, param, 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
         var bytes = [CChar](repeating: 0, count: size + 1)
         guard api.GetPlatformInfo(platform, param, size, &bytes, nil) == CL_SUCCESS else { return "" }
-        return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+        return String(nulTerminated: bytes).trimmingCharacters(in: .whitespaces)
     }
 
     private func deviceString(_ device: cl_device_id, _ param: cl_device_info) -> String {
@@ -82,7 +82,7 @@ final class OpenCLRuntime: @unchecked Sendable {
         guard api.GetDeviceInfo(device, param, 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
         var bytes = [CChar](repeating: 0, count: size + 1)
         guard api.GetDeviceInfo(device, param, size, &bytes, nil) == CL_SUCCESS else { return "" }
-        return String(cString: bytes).trimmingCharacters(in: .whitespaces)
+        return String(nulTerminated: bytes).trimmingCharacters(in: .whitespaces)
     }
 
     private func deviceValue<T>(_ device: cl_device_id, _ param: cl_device_info) -> T? {
@@ -118,4 +118,11 @@ public struct OpenCLDeviceInfo: Sendable, Equatable, Codable {
     public let maxWorkGroupSize: Int
     public let openCLCVersion: String
     public let driverVersion: String
+}
+
+extension String {
+    /// The UTF-8 text of a NUL-terminated C character buffer (up to the first NUL).
+    init(nulTerminated bytes: [CChar]) {
+        self.init(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 }

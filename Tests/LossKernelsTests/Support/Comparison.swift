@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import LossKernels
 
 // MARK: - Comparison against the float64 reference
 
@@ -77,22 +78,11 @@ func expectBitwiseEqual(_ a: [Float], _ b: [Float], _ context: String, sourceLoc
 
 // MARK: - Seeded random data
 
-/// SplitMix64 (Steele, Lea, Flood 2014), named `TestRNG` so it never shadows the CLI target's own
-/// `SplitMix64`: a small, fast, seedable generator, so every test input is
-/// reproducible from its seed.
-struct TestRNG: RandomNumberGenerator {
-    private var state: UInt64
+/// The tests' seeded generator: the library's SplitMix64, so every test input is reproducible
+/// from its seed.
+typealias TestRNG = SplitMix64
 
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     /// Uniform in [0, 1).
     mutating func unit() -> Double { Double(next() >> 11) * 0x1p-53 }
 

@@ -1,0 +1,17 @@
+/// SplitMix64 (Steele, Lea, Flood 2014): a small, fast, seedable generator. Used wherever results
+/// must be reproducible from a seed (benchmark inputs, class sampling, tests).
+public struct SplitMix64: RandomNumberGenerator, Sendable, Equatable {
+    /// The generator's whole state; saving and restoring it resumes the same sequence.
+    public var state: UInt64
+
+    /// A generator whose sequence is fixed by `seed`.
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
