@@ -187,6 +187,19 @@ LK_AVX2 static void lk_softmax_write_avx2(const float *x, size_t n, float max, f
   LK_WRITE_LOOP(_mm256_mul_ps(lk_exp_shifted8(v, sh), sc))
 }
 
+LK_AVX2 static void lk_softmax_affine_write_avx2(const float *x, size_t n, float max, float scale, float offset,
+                                                 const float *weights, float *y, int streaming) {
+  const __m256 sh = _mm256_set1_ps(max), sc = _mm256_set1_ps(scale), off = _mm256_set1_ps(offset);
+  if (!weights || offset == 0.0f) {
+    LK_WRITE_LOOP(_mm256_sub_ps(_mm256_mul_ps(lk_exp_shifted8(v, sh), sc), off))
+  } else {
+    // The weights are read at the same offsets as x: the loop's `i` indexes both.
+#define LK_WEIGHT(i) (((i) + 8 <= n) ? _mm256_loadu_ps(weights + (i)) : lk_load_partial(weights + (i), n - (i), 0.0f))
+    LK_WRITE_LOOP(_mm256_fnmadd_ps(off, LK_WEIGHT(i), _mm256_mul_ps(lk_exp_shifted8(v, sh), sc)))
+#undef LK_WEIGHT
+  }
+}
+
 LK_AVX2 static void lk_subtract_avx2(const float *x, size_t n, float shift, float shift2, float *y, int streaming) {
   const __m256 sh = _mm256_set1_ps(shift), sh2 = _mm256_set1_ps(shift2);
   LK_WRITE_LOOP(_mm256_sub_ps(_mm256_sub_ps(v, sh), sh2))
@@ -210,6 +223,13 @@ int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float
   return 1;
 }
 
+int lk_cpu_softmax_affine_write(const float *x, size_t n, float max, float scale, float offset, const float *weights,
+                                float *y, int streaming) {
+  if (!lk_has_avx2()) return 0;
+  lk_softmax_affine_write_avx2(x, n, max, scale, offset, weights, y, streaming);
+  return 1;
+}
+
 int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming) {
   if (!lk_has_avx2()) return 0;
   lk_subtract_avx2(x, n, shift, shift2, y, streaming);
@@ -223,6 +243,7 @@ int lk_cpu_vector_width(void) { return 0; }
 int lk_cpu_block_stats(const float *x, size_t n, float *max_out, float *sum_out) { (void)x; (void)n; (void)max_out; (void)sum_out; return 0; }
 int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)scale; (void)y; (void)streaming; return 0; }
 int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float *y, int streaming) { (void)x; (void)n; (void)max; (void)scale; (void)y; (void)streaming; return 0; }
+int lk_cpu_softmax_affine_write(const float *x, size_t n, float max, float scale, float offset, const float *weights, float *y, int streaming) { (void)x; (void)n; (void)max; (void)scale; (void)offset; (void)weights; (void)y; (void)streaming; return 0; }
 int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)shift2; (void)y; (void)streaming; return 0; }
 void lk_cpu_store_fence(void) {}
 #endif

@@ -9,6 +9,9 @@ static const char common_cl[] = {
 static const char softmax_cl[] = {
 #embed "../../Kernels/softmax.cl"
     , 0};
+static const char softmax_loss_cl[] = {
+#embed "../../Kernels/softmax_loss.cl"
+    , 0};
 static const char reduce_cl[] = {
 #embed "../../Kernels/reduce.cl"
     , 0};
@@ -16,6 +19,7 @@ static const char reduce_cl[] = {
 static const struct { const char *name, *source; } files[] = {
     {"common.cl", common_cl},
     {"softmax.cl", softmax_cl},
+    {"softmax_loss.cl", softmax_loss_cl},
     {"reduce.cl", reduce_cl},
 };
 

@@ -58,6 +58,27 @@ enum RowKernels {
         expScale(x, n, shift: max, scale: scale, y, streaming: streaming, microkernels: false)
     }
 
+    /// Softmax-loss gradient y = exp(x − max)·scale − offset·w (w = `weights`, or 1), where every
+    /// x ≤ max and none is NaN.
+    @inline(__always)
+    static func softmaxAffineWrite(_ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, offset: Float, weights: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+        if microkernels {
+            _ = lk_cpu_softmax_affine_write(x, n, max, scale, offset, weights, y, streaming ? 1 : 0)
+            return
+        }
+        let sh = VectorMath.V(repeating: max), sc = VectorMath.V(repeating: scale), off = VectorMath.V(repeating: offset)
+        var i = 0
+        while i + 8 <= n {
+            let w = weights.map { VectorMath.load($0 + i) } ?? VectorMath.V(repeating: 1)
+            VectorMath.store(VectorMath.exp(VectorMath.load(x + i) - sh) * sc - off * w, y + i)
+            i += 8
+        }
+        while i < n {
+            y[i] = Foundation.exp(x[i] - max) * scale - offset * (weights?[i] ?? 1)
+            i += 1
+        }
+    }
+
     /// y = (x − shift) − secondShift over n values (two steps: exact when x is near shift).
     @inline(__always)
     static func subtract(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, secondShift: Float = 0, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {

@@ -27,6 +27,11 @@ int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *
 /// faster exp of the statistics pass); streaming stores when `streaming`.
 int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float *y, int streaming);
 
+/// Softmax-loss gradient: y[i] = exp(x[i] − max)·scale − offset·w[i] (w[i] = 1 when `weights` is
+/// NULL), where x[i] ≤ max and no x[i] is NaN; streaming stores when `streaming`.
+int lk_cpu_softmax_affine_write(const float *x, size_t n, float max, float scale, float offset, const float *weights,
+                                float *y, int streaming);
+
 /// y[i] = (x[i] − shift) − shift2 for i < n; streaming stores when `streaming`. Two steps, so
 /// logSoftmax = (z − max) − log Σ keeps its accuracy for logits in the hundreds.
 int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming);

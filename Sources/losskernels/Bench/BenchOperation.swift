@@ -23,8 +23,12 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     case softmax
     case logSoftmax = "log-softmax"
     case logsumexp
+    case crossEntropy = "cross-entropy"
+    case focal
 
-    var defaultPass: BenchCommand.Pass { .forward }
+    /// Losses are timed forward and backward together (loss and gradient come from one call).
+    var isLoss: Bool { self == .crossEntropy || self == .focal }
+    var defaultPass: BenchCommand.Pass { isLoss ? .both : .forward }
 
     func makeWorkload(engine: Engine, shape: BenchShape, pass: BenchCommand.Pass, seed: UInt64, deviceResident: Bool) throws -> BenchWorkload {
         let (b, c) = (shape.batch, shape.classes)
@@ -37,6 +41,17 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
             return try residentWorkload(engine: engine, logits: logits, gradOutput: gradOutput, n: n, b: b)
         }
         switch self {
+        case .crossEntropy, .focal:
+            let labels = (0..<b).map { _ in Int(random.next() % UInt64(c)) }
+            let focal = self == .focal
+            // Logits read, labels read (8 bytes each), gradient written, loss written.
+            let box = HostBuffers(input: logits.values, count: n, gradOutput: nil)
+            return BenchWorkload(elements: n, bytes: 2 * n * f + 8 * b + f, flops: 0) {
+                try box.withBuffers { z, dz, _, _ in
+                    focal ? try engine.focalLoss(logits: z, rows: b, columns: c, labels: labels, gradient: dz).backend
+                        : try engine.crossEntropy(logits: z, rows: b, columns: c, labels: labels, gradient: dz).backend
+                }
+            }
         case .softmax, .logSoftmax:
             let box = HostBuffers(input: logits.values, count: n, gradOutput: gradOutput?.values)
             let logarithm = self == .logSoftmax
@@ -78,6 +93,8 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
                 }
                 return .opencl
             }
+        case .crossEntropy, .focal:
+            throw CommandFailure(message: "bench \(rawValue) --device-resident is not supported yet")
         case .logsumexp:
             guard g == nil else { throw CommandFailure(message: "bench logsumexp --device-resident supports --pass forward only") }
             return BenchWorkload(elements: n, bytes: (n + b) * f, flops: 0) {

@@ -1,0 +1,100 @@
+/// Softmax cross-entropy and softmax focal loss from logits with class-index labels, loss and
+/// gradient in one call (shared/spec/LOSSES.md). Semantics follow PyTorch's `cross_entropy`.
+extension Engine {
+    /// Cross-entropy of `logits` (`B×C`) against `labels` (`B` class indices).
+    ///
+    ///     loss_n = (1−ε)·w_y·(−log p_y) + (ε/C)·Σ_c w_c·(−log p_c)     (0 for ignored rows)
+    ///     mean   = Σ_n loss_n / Σ_{n not ignored} w_{y_n}               (NaN if that sum is 0)
+    ///
+    /// - Parameters:
+    ///   - classWeights: `w`, one per class (default all 1).
+    ///   - ignoreIndex: rows with this label contribute no loss and a zero gradient.
+    ///   - labelSmoothing: `ε` in [0, 1].
+    ///   - reduction: mean (default), sum or none.
+    ///   - gradOutput: with `.none`, one upstream value per row scaling that row's gradient.
+    /// - Returns: the loss (1 value, or `B` for `.none`) and ∂loss/∂logits (`B×C`).
+    /// - Throws: `.invalidValue` for a label outside `0..<C` (other than `ignoreIndex`),
+    ///   `.shapeMismatch` for counts that disagree or an empty batch, `.invalidOption` for ε
+    ///   outside [0, 1].
+    public func crossEntropy(logits: Matrix, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
+                             labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> LossOutput {
+        try withGradientMatrix(like: logits) { z, dz in
+            try crossEntropy(logits: z, rows: logits.rows, columns: logits.columns, labels: labels, classWeights: classWeights, ignoreIndex: ignoreIndex,
+                             labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput, gradient: dz)
+        }
+    }
+
+    /// Cross-entropy over buffers: `logits` holds `rows × columns` values, `gradient` receives
+    /// ∂loss/∂logits (same size; reuse it across calls to avoid allocating). Returns the loss and
+    /// the backend that ran. See `crossEntropy(logits:labels:…)`.
+    public func crossEntropy(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil,
+                             ignoreIndex: Int = -100, labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
+                             gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
+        try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)
+        try Validation.requireCount("gradient", gradient.count, rows: rows, columns: columns)
+        try Validation.requireNonEmpty("logits", rows: rows, columns: columns)
+        try Validation.requireLabels(labels, rows: rows, classes: columns, ignoreIndex: ignoreIndex)
+        if let classWeights { try Validation.requirePerClass("classWeights", classWeights, classes: columns) }
+        try Validation.requireOption("labelSmoothing", labelSmoothing, in: 0...1)
+        try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
+        let loss = CrossEntropyLoss(labels: labels, classes: columns, classWeights: classWeights, ignoreIndex: ignoreIndex,
+                                    labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput)
+        return try runSoftmaxLoss(loss, logits, rows: rows, columns: columns, gradient)
+    }
+
+    /// Softmax focal loss: `loss_n = −α_y·(1 − p_y)^γ·log p_y`, mean over rows by default.
+    /// `γ = 0, α = 1` is cross-entropy.
+    /// - Parameters:
+    ///   - gamma: `γ ≥ 0` (default 2).
+    ///   - alpha: a scalar (default 1) or one value per class.
+    /// - Throws: as `crossEntropy`, and `.invalidOption` for a negative or non-finite γ.
+    public func focalLoss(logits: Matrix, labels: [Int], gamma: Float = 2, alpha: FocalAlpha = .scalar(1),
+                          reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> LossOutput {
+        try withGradientMatrix(like: logits) { z, dz in
+            try focalLoss(logits: z, rows: logits.rows, columns: logits.columns, labels: labels, gamma: gamma, alpha: alpha,
+                          reduction: reduction, gradOutput: gradOutput, gradient: dz)
+        }
+    }
+
+    /// Softmax focal loss over buffers (see `focalLoss(logits:labels:…)` and the buffer form of
+    /// `crossEntropy`).
+    public func focalLoss(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, labels: [Int], gamma: Float = 2, alpha: FocalAlpha = .scalar(1),
+                          reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
+                          gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
+        try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)
+        try Validation.requireCount("gradient", gradient.count, rows: rows, columns: columns)
+        try Validation.requireNonEmpty("logits", rows: rows, columns: columns)
+        try Validation.requireLabels(labels, rows: rows, classes: columns)
+        guard gamma.isFinite, gamma >= 0 else { throw LossKernelsError.invalidOption(name: "gamma", value: "\(gamma)", allowed: ">= 0 and finite") }
+        switch alpha {
+        case .scalar(let a):
+            guard a.isFinite else { throw LossKernelsError.invalidOption(name: "alpha", value: "\(a)", allowed: "finite") }
+        case .perClass(let a):
+            try Validation.requirePerClass("alpha", a, classes: columns)
+        }
+        try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
+        return try runSoftmaxLoss(FocalLoss(labels: labels, gamma: gamma, alpha: alpha, reduction: reduction, gradOutput: gradOutput), logits, rows: rows, columns: columns, gradient)
+    }
+
+    /// Runs a loss that fills a gradient shaped like `input`, through its buffer form.
+    func withGradientMatrix(like input: Matrix, _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend)) throws -> LossOutput {
+        var gradient = Matrix(rows: input.rows, columns: input.columns, repeating: 0)
+        let (loss, backend) = try input.values.withUnsafeBufferPointer { z in
+            try gradient.values.withUnsafeMutableBufferPointer { try body(z, $0) }
+        }
+        return LossOutput(loss: loss, gradient: gradient, backend: backend)
+    }
+
+    private func runSoftmaxLoss(_ loss: some RowSoftmaxLoss, _ z: UnsafeBufferPointer<Float>, rows: Int, columns: Int, _ dz: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
+        let (losses, backend) = try scheduler.run(elements: 2 * z.count, cpu: {
+            CPUSoftmaxLoss.run(loss, z.baseAddress!, rows: rows, columns: columns, dz.baseAddress!, threads: scheduler.threads)
+        }, opencl: { device in
+            let input = try device.upload(z)
+            let output = try device.makeBuffer(count: z.count)
+            let losses = try OpenCLSoftmaxLoss.run(device, loss, input, rows: rows, columns: columns, into: output)
+            try device.read(output, into: UnsafeMutableRawBufferPointer(dz))
+            return losses
+        })
+        return (loss.reduce(losses), backend)
+    }
+}

@@ -1,0 +1,61 @@
+/// Softmax losses (cross-entropy, focal) on an OpenCL device: the device computes the per-row
+/// statistics, the host turns them into losses and gradient coefficients with the same plan as
+/// the CPU path, and the device writes the gradient. Callers hold the device's exclusive access.
+enum OpenCLSoftmaxLoss {
+    static func run(_ device: OpenCLDevice, _ loss: some RowSoftmaxLoss, _ z: OpenCLBuffer, rows: Int, columns: Int, into dz: OpenCLBuffer) throws -> [Double] {
+        let (stats, _) = try OpenCLSoftmax.statistics(device, z, rows: rows, columns: columns, lse: nil)
+        let labels = (0..<rows).map { Int64(loss.target($0) ?? -1) }
+        let labelBuffer = try labels.withUnsafeBufferPointer { try device.upload($0) }
+        let targets = try device.makeBuffer(count: rows)
+        try device.launch("lk_gather_targets", try device.kernel("lk_gather_targets"), global: [rows], local: nil,
+                          [.buffer(z), .uint64(rows), .uint64(columns), .buffer(labelBuffer), .buffer(targets)])
+        let weights = try loss.columnWeights.map { w in try w.withUnsafeBufferPointer { try device.upload($0) } }
+        var weightedSums = [Float](repeating: 0, count: rows)
+        if loss.needsWeightedLogitSum {
+            let kernel = try device.kernel("lk_row_weighted_sum_partial")
+            let wg = device.workGroupSize(kernel, localBytesPerItem: 4)
+            let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
+            let partials = try device.makeBuffer(count: rows * plan.chunks)
+            let sums = try device.makeBuffer(count: rows)
+            try device.launch("lk_row_weighted_sum_partial", kernel, global: [plan.chunks * wg, rows], local: [wg, 1],
+                              [.buffer(z), .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .uint64(columns), .uint64(plan.chunkLength), .buffer(partials), .local(4 * wg)])
+            try device.launch("lk_row_partials_sum", try device.kernel("lk_row_partials_sum"), global: [rows], local: nil,
+                              [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
+            try weightedSums.withUnsafeMutableBytes { try device.read(sums, into: $0) }
+        }
+        var hostStats = [SIMD2<Float>](repeating: .zero, count: rows)
+        try hostStats.withUnsafeMutableBytes { try device.read(stats, into: $0) }
+        var targetLogits = [Float](repeating: 0, count: rows)
+        try targetLogits.withUnsafeMutableBytes { try device.read(targets, into: $0) }
+
+        var losses = [Double](repeating: 0, count: rows)
+        var coefficients = [SIMD4<Float>](repeating: .zero, count: rows)
+        var rowTargets = [Int64](repeating: -1, count: rows)
+        var flags = [Int32](repeating: 0, count: rows)
+        for r in 0..<rows {
+            let state = SoftmaxRowState(deviceMax: hostStats[r].x, sum: hostStats[r].y)
+            let (value, plan) = loss.row(r, RowLossStatistics(state: state, targetLogit: targetLogits[r], weightedLogitSum: Double(weightedSums[r])))
+            losses[r] = value
+            coefficients[r] = SIMD4(plan.shift, plan.scale, plan.offset, plan.targetAdjust)
+            rowTargets[r] = Int64(plan.target)
+            flags[r] = plan.zero ? 1 : (plan.nan ? 2 : 0)
+        }
+        let coefficientBuffer = try coefficients.withUnsafeBufferPointer { try device.upload($0) }
+        let targetBuffer = try rowTargets.withUnsafeBufferPointer { try device.upload($0) }
+        let flagBuffer = try flags.withUnsafeBufferPointer { try device.upload($0) }
+        try device.launch("lk_softmax_loss_gradient", try device.kernel("lk_softmax_loss_gradient"), global: [min(columns, 4096), rows], local: nil,
+                          [.buffer(z), .uint64(columns), .buffer(coefficientBuffer), .buffer(targetBuffer), .buffer(flagBuffer),
+                           .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .buffer(dz)])
+        return losses
+    }
+}
+
+extension SoftmaxRowState {
+    /// The state from a device's (m, s) pair (m is NaN after a NaN, +∞ after +∞).
+    init(deviceMax m: Float, sum s: Float) {
+        self.init()
+        if m.isNaN { sawNaN = true }
+        else if m == .infinity { sawPositiveInfinity = true }
+        else { max = m; sum = Double(s) }
+    }
+}
