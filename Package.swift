@@ -20,12 +20,14 @@ let package = Package(
             cSettings: [.define("CL_TARGET_OPENCL_VERSION", to: "120")],
             linkerSettings: [.linkedLibrary("dl", .when(platforms: [.linux]))]
         ),
-        // x86-64 microkernels (AVX2/AVX-512 chosen at run time, non-temporal stores): see NOTES.md.
+        // CBLAS from OpenBLAS for the CPU path's matrix products (apt: libopenblas-dev).
+        .systemLibrary(name: "_CBLAS", path: "Sources/_CBLAS", providers: [.apt(["libopenblas-dev"])]),
+        // x86-64 microkernels (AVX2+FMA chosen at run time, non-temporal stores): see NOTES.md.
         .target(name: "_CMicrokernels", path: "Sources/_CMicrokernels"),
         .target(
             name: "LossKernels",
             dependencies: [
-                "_COpenCLShim", "_CMicrokernels",
+                "_COpenCLShim", "_CMicrokernels", "_CBLAS",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

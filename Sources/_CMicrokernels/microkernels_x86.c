@@ -200,6 +200,37 @@ LK_AVX2 static void lk_softmax_affine_write_avx2(const float *x, size_t n, float
   }
 }
 
+LK_AVX2 static void lk_cosine_logits_avx2(const float *raw, size_t n, const float *inv_norms, float amplitude,
+                                          const float *column_scales, float *z) {
+  const __m256 a = _mm256_set1_ps(amplitude), one = _mm256_set1_ps(1.0f), minus_one = _mm256_set1_ps(-1.0f);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 c = _mm256_mul_ps(_mm256_loadu_ps(raw + i), _mm256_loadu_ps(inv_norms + i));
+    c = _mm256_max_ps(_mm256_min_ps(c, one), minus_one);
+    __m256 v = _mm256_mul_ps(c, a);
+    if (column_scales) v = _mm256_mul_ps(v, _mm256_loadu_ps(column_scales + i));
+    _mm256_storeu_ps(z + i, v);
+  }
+  for (; i < n; i++) {
+    float c = raw[i] * inv_norms[i];
+    c = c > 1.0f ? 1.0f : (c < -1.0f ? -1.0f : c);
+    z[i] = c * amplitude * (column_scales ? column_scales[i] : 1.0f);
+  }
+}
+
+LK_AVX2 static void lk_exp_scale_columns_avx2(const float *x, size_t n, float max, float scale, const float *column_scales, float *y) {
+  const __m256 sh = _mm256_set1_ps(max), sc = _mm256_set1_ps(scale);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(_mm256_mul_ps(lk_exp_shifted8(_mm256_loadu_ps(x + i), sh), sc), _mm256_loadu_ps(column_scales + i)));
+  if (i < n) {
+    const size_t k = n - i;
+    const __m256 v = lk_load_partial(x + i, k, -INFINITY);
+    const __m256 r = _mm256_mul_ps(_mm256_mul_ps(lk_exp_shifted8(v, sh), sc), lk_load_partial(column_scales + i, k, 0.0f));
+    _mm256_maskstore_ps(y + i, lk_first_lanes(k), r);
+  }
+}
+
 LK_AVX2 static void lk_subtract_avx2(const float *x, size_t n, float shift, float shift2, float *y, int streaming) {
   const __m256 sh = _mm256_set1_ps(shift), sh2 = _mm256_set1_ps(shift2);
   LK_WRITE_LOOP(_mm256_sub_ps(_mm256_sub_ps(v, sh), sh2))
@@ -230,6 +261,18 @@ int lk_cpu_softmax_affine_write(const float *x, size_t n, float max, float scale
   return 1;
 }
 
+int lk_cpu_cosine_logits(const float *raw, size_t n, const float *inv_norms, float amplitude, const float *column_scales, float *z) {
+  if (!lk_has_avx2()) return 0;
+  lk_cosine_logits_avx2(raw, n, inv_norms, amplitude, column_scales, z);
+  return 1;
+}
+
+int lk_cpu_exp_scale_columns(const float *x, size_t n, float max, float scale, const float *column_scales, float *y) {
+  if (!lk_has_avx2()) return 0;
+  lk_exp_scale_columns_avx2(x, n, max, scale, column_scales, y);
+  return 1;
+}
+
 int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming) {
   if (!lk_has_avx2()) return 0;
   lk_subtract_avx2(x, n, shift, shift2, y, streaming);
@@ -244,6 +287,8 @@ int lk_cpu_block_stats(const float *x, size_t n, float *max_out, float *sum_out)
 int lk_cpu_exp_scale(const float *x, size_t n, float shift, float scale, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)scale; (void)y; (void)streaming; return 0; }
 int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float *y, int streaming) { (void)x; (void)n; (void)max; (void)scale; (void)y; (void)streaming; return 0; }
 int lk_cpu_softmax_affine_write(const float *x, size_t n, float max, float scale, float offset, const float *weights, float *y, int streaming) { (void)x; (void)n; (void)max; (void)scale; (void)offset; (void)weights; (void)y; (void)streaming; return 0; }
+int lk_cpu_cosine_logits(const float *raw, size_t n, const float *inv_norms, float amplitude, const float *column_scales, float *z) { (void)raw; (void)n; (void)inv_norms; (void)amplitude; (void)column_scales; (void)z; return 0; }
+int lk_cpu_exp_scale_columns(const float *x, size_t n, float max, float scale, const float *column_scales, float *y) { (void)x; (void)n; (void)max; (void)scale; (void)column_scales; (void)y; return 0; }
 int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)shift2; (void)y; (void)streaming; return 0; }
 void lk_cpu_store_fence(void) {}
 #endif

@@ -12,6 +12,9 @@ static const char softmax_cl[] = {
 static const char softmax_loss_cl[] = {
 #embed "../../Kernels/softmax_loss.cl"
     , 0};
+static const char elementwise_loss_cl[] = {
+#embed "../../Kernels/elementwise_loss.cl"
+    , 0};
 static const char reduce_cl[] = {
 #embed "../../Kernels/reduce.cl"
     , 0};
@@ -20,6 +23,7 @@ static const struct { const char *name, *source; } files[] = {
     {"common.cl", common_cl},
     {"softmax.cl", softmax_cl},
     {"softmax_loss.cl", softmax_loss_cl},
+    {"elementwise_loss.cl", elementwise_loss_cl},
     {"reduce.cl", reduce_cl},
 };
 

@@ -79,6 +79,38 @@ enum RowKernels {
         }
     }
 
+    /// Cosine logits z = amplitude·s_j·clamp(raw·invNorm_j, −1, 1) (s_j = `columnScales` or 1); in place allowed.
+    @inline(__always)
+    static func cosineLogits(_ raw: UnsafePointer<Float>, _ n: Int, inverseNorms: UnsafePointer<Float>, amplitude: Float, columnScales: UnsafePointer<Float>?, _ z: UnsafeMutablePointer<Float>, microkernels: Bool = useMicrokernels) {
+        if microkernels {
+            _ = lk_cpu_cosine_logits(raw, n, inverseNorms, amplitude, columnScales, z)
+            return
+        }
+        for i in 0..<n {
+            let c = Swift.min(Swift.max(raw[i] * inverseNorms[i], -1), 1)
+            z[i] = c * amplitude * (columnScales?[i] ?? 1)
+        }
+    }
+
+    /// y = exp(x − max)·scale·s_j, where every x ≤ max and none is NaN; in place allowed.
+    @inline(__always)
+    static func expScaleColumns(_ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, columnScales: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, microkernels: Bool = useMicrokernels) {
+        if microkernels {
+            _ = lk_cpu_exp_scale_columns(x, n, max, scale, columnScales, y)
+            return
+        }
+        let sh = VectorMath.V(repeating: max), sc = VectorMath.V(repeating: scale)
+        var i = 0
+        while i + 8 <= n {
+            VectorMath.store(VectorMath.exp(VectorMath.load(x + i) - sh) * sc * VectorMath.load(columnScales + i), y + i)
+            i += 8
+        }
+        while i < n {
+            y[i] = Foundation.exp(x[i] - max) * scale * columnScales[i]
+            i += 1
+        }
+    }
+
     /// y = (x − shift) − secondShift over n values (two steps: exact when x is near shift).
     @inline(__always)
     static func subtract(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, secondShift: Float = 0, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {

@@ -160,6 +160,9 @@ final class OpenCLDevice: @unchecked Sendable {
             case .int32(let value):
                 var v = cl_int(value)
                 code = runtime.api.SetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_int>.size, &v)
+            case .float(let value):
+                var v = cl_float(value)
+                code = runtime.api.SetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_float>.size, &v)
             case .local(let bytes):
                 code = runtime.api.SetKernelArg(kernel, cl_uint(index), bytes, nil)
             }
@@ -182,6 +185,7 @@ enum OpenCLKernelArgument {
     case buffer(OpenCLBuffer)
     case uint64(Int)
     case int32(Int32)
+    case float(Float)
     /// `__local` memory of this many bytes.
     case local(Int)
 }

@@ -16,6 +16,8 @@ final class Scheduler: @unchecked Sendable {
     let deviceFilter: OpenCLDeviceTypeFilter
     let offloadMinimumElements: Int
     let devices = OpenCLDevices()
+    /// Scratch memory of the CPU path, reused across calls.
+    let scratch = ScratchPool()
     private let logger = Logger(label: "LossKernels")
     private let warnedLock = NSLock()
     private var warnedCauses: Set<String> = []

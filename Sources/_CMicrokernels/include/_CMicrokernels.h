@@ -32,6 +32,13 @@ int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float
 int lk_cpu_softmax_affine_write(const float *x, size_t n, float max, float scale, float offset, const float *weights,
                                 float *y, int streaming);
 
+/// Cosine logits of a margin head: z[i] = amplitude·s[i]·clamp(raw[i]·inv_norms[i], −1, 1), s[i] =
+/// column_scales[i] or 1 when NULL. raw and z may be the same buffer.
+int lk_cpu_cosine_logits(const float *raw, size_t n, const float *inv_norms, float amplitude, const float *column_scales, float *z);
+
+/// y[i] = exp(x[i] − max)·scale·column_scales[i], where x[i] ≤ max and no x[i] is NaN. In place allowed.
+int lk_cpu_exp_scale_columns(const float *x, size_t n, float max, float scale, const float *column_scales, float *y);
+
 /// y[i] = (x[i] − shift) − shift2 for i < n; streaming stores when `streaming`. Two steps, so
 /// logSoftmax = (z − max) − log Σ keeps its accuracy for logits in the hundreds.
 int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming);

@@ -32,6 +32,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Keep inputs and outputs on the OpenCL device (time excludes transfers).") var deviceResident = false
     @Flag(name: .long, help: "Print exactly one JSON object on stdout.") var json = false
     @OptionGroup var backendOptions: BackendOptions
+    @OptionGroup var headOptions: HeadOptions
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -46,9 +47,9 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let engine = try backendOptions.makeEngine()
-        let shape = BenchShape(batch: batch, classes: classes, dim: dim, elements: elements)
+        let shape = BenchShape(batch: batch, classes: classes, dim: operation == .marginSoftmax && dim == 0 ? 512 : dim, elements: elements)
         let chosenPass = pass ?? operation.defaultPass
-        let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: seed, deviceResident: deviceResident)
+        let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: seed, deviceResident: deviceResident, head: headOptions)
         var backend = Backend.cpu
         for _ in 0..<warmup { backend = try workload.run() }
         var times: [Double] = []

@@ -25,13 +25,17 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     case logsumexp
     case crossEntropy = "cross-entropy"
     case focal
+    case marginSoftmax = "margin-softmax"
 
     /// Losses are timed forward and backward together (loss and gradient come from one call).
-    var isLoss: Bool { self == .crossEntropy || self == .focal }
+    var isLoss: Bool { self == .crossEntropy || self == .focal || self == .marginSoftmax }
     var defaultPass: BenchCommand.Pass { isLoss ? .both : .forward }
 
-    func makeWorkload(engine: Engine, shape: BenchShape, pass: BenchCommand.Pass, seed: UInt64, deviceResident: Bool) throws -> BenchWorkload {
+    func makeWorkload(engine: Engine, shape: BenchShape, pass: BenchCommand.Pass, seed: UInt64, deviceResident: Bool, head: HeadOptions) throws -> BenchWorkload {
         let (b, c) = (shape.batch, shape.classes)
+        if self == .marginSoftmax {
+            return try marginWorkload(engine: engine, shape: shape, seed: seed, head: head)
+        }
         let n = b * c
         var random = SplitMix64(seed: seed)
         let logits = Matrix.random(rows: b, columns: c, scale: 4, using: &random)
@@ -41,6 +45,8 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
             return try residentWorkload(engine: engine, logits: logits, gradOutput: gradOutput, n: n, b: b)
         }
         switch self {
+        case .marginSoftmax:
+            return try marginWorkload(engine: engine, shape: shape, seed: seed, head: head)
         case .crossEntropy, .focal:
             let labels = (0..<b).map { _ in Int(random.next() % UInt64(c)) }
             let focal = self == .focal
@@ -79,6 +85,28 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
 
     private var operation: BenchOperation { self }
 
+    /// One head step: loss, ∂L/∂X and ∂L/∂W. flops: the three GEMMs, 3 × 2·B·C·D.
+    private func marginWorkload(engine: Engine, shape: BenchShape, seed: UInt64, head options: HeadOptions) throws -> BenchWorkload {
+        let (b, c, d) = (shape.batch, shape.classes, shape.dim == 0 ? 512 : shape.dim)
+        var random = SplitMix64(seed: seed)
+        let features = Matrix.random(rows: b, columns: d, scale: 1, using: &random)
+        let weights = Matrix.random(rows: c, columns: d, scale: 0.05, using: &random)
+        let labels = (0..<b).map { _ in Int(random.next() % UInt64(c)) }
+        let head = options.makeHead()
+        try head.validate()
+        let gradFeatures = HostBuffers(input: features.values, count: b * d, gradOutput: nil)
+        let gradWeights = HostBuffers(input: weights.values, count: c * d, gradOutput: nil)
+        let f = MemoryLayout<Float>.size
+        return BenchWorkload(elements: b * c, bytes: 2 * (b * d + c * d) * f + 8 * b + f, flops: 3 * 2 * b * c * d) {
+            try gradFeatures.withBuffers { x, dx, _, _ in
+                try gradWeights.withBuffers { w, dw, _, _ in
+                    try engine.marginSoftmax(features: x, classWeights: w, rows: b, classes: c, dimension: d, labels: labels, head: head,
+                                             memoryBudget: options.memoryBudgetBytes, gradFeatures: dx, gradClassWeights: dw).backend
+                }
+            }
+        }
+    }
+
     private func residentWorkload(engine: Engine, logits: Matrix, gradOutput: Matrix?, n: Int, b: Int) throws -> BenchWorkload {
         let x = try engine.upload(logits)
         let g = try gradOutput.map { try engine.upload($0) }
@@ -93,7 +121,7 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
                 }
                 return .opencl
             }
-        case .crossEntropy, .focal:
+        case .crossEntropy, .focal, .marginSoftmax:
             throw CommandFailure(message: "bench \(rawValue) --device-resident is not supported yet")
         case .logsumexp:
             guard g == nil else { throw CommandFailure(message: "bench logsumexp --device-resident supports --pass forward only") }

@@ -1,0 +1,34 @@
+// Elementwise losses: per element the loss and ∂loss/∂input, op codes as ElementwiseLoss.Kind.
+// 0: BCE with logits, 1: sigmoid focal (γ = p1, α = p2, no α weighting when α < 0).
+// dz = derivative·scale·(has_grad_output ? g[i] : 1). OpenCL C 1.2, grid-stride.
+
+inline float lk_sigmoid(float z) { return z >= 0.0f ? 1.0f / (1.0f + exp(-z)) : exp(z) / (1.0f + exp(z)); }
+
+__kernel void lk_elementwise_loss(__global const float *x, __global const float *t, ulong n, int op, float p1, float p2,
+                                  float scale, __global const float *g, int has_grad_output,
+                                  __global float *losses, __global float *dz) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    const float z = x[i], target = t[i];
+    float loss, derivative;
+    if (op == 0 || op == 1) {
+      const float p = lk_sigmoid(z);
+      const float ce = fmax(z, 0.0f) - z * target + log1p(exp(-fabs(z)));
+      if (op == 0) {
+        loss = ce;
+        derivative = p - target;
+      } else {
+        const float pt = p * target + (1.0f - p) * (1.0f - target), q = 1.0f - pt;
+        const float alpha_t = p2 >= 0.0f ? p2 * target + (1.0f - p2) * (1.0f - target) : 1.0f;
+        const float modulator = pow(q, p1);
+        const float d_modulator = (p1 == 0.0f || q <= 0.0f) ? 0.0f : -p1 * pow(q, p1 - 1.0f) * (2.0f * target - 1.0f) * p * (1.0f - p);
+        loss = alpha_t * ce * modulator;
+        derivative = alpha_t * ((p - target) * modulator + ce * d_modulator);
+      }
+    } else {
+      loss = NAN;
+      derivative = NAN;
+    }
+    losses[i] = loss;
+    dz[i] = derivative * scale * (has_grad_output ? g[i] : 1.0f);
+  }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// A loss that compares an input with a target element by element (logits with binary targets,
+/// or predictions with regression targets), with its derivative with respect to the input.
+/// One description serves the CPU loop, the OpenCL kernel (`kind.rawValue` is the kernel's op
+/// code) and the tests.
+struct ElementwiseLoss: Sendable {
+    enum Kind: Int32, Sendable {
+        /// `max(z,0) − z·t + log(1 + exp(−|z|))`; derivative σ(z) − t.
+        case binaryCrossEntropyWithLogits = 0
+        /// torchvision `sigmoid_focal_loss`: `ce·(1−p_t)^γ·α_t`.
+        case sigmoidFocal = 1
+    }
+
+    let kind: Kind
+    /// γ of sigmoid focal.
+    var gamma: Float = 0
+    /// α of sigmoid focal (no α weighting when negative).
+    var alpha: Float = -1
+    let reduction: LossReduction
+
+    /// Loss and ∂loss/∂input of one element, in double.
+    func evaluate(_ input: Double, _ target: Double) -> (loss: Double, derivative: Double) {
+        switch kind {
+        case .binaryCrossEntropyWithLogits:
+            let z = input, t = target
+            let ce = Swift.max(z, 0) - z * t + Foundation.log1p(Foundation.exp(-Swift.abs(z)))
+            return (ce, Self.sigmoid(z) - t)
+        case .sigmoidFocal:
+            let z = input, t = target, g = Double(gamma), a = Double(alpha)
+            let p = Self.sigmoid(z)
+            let ce = Swift.max(z, 0) - z * t + Foundation.log1p(Foundation.exp(-Swift.abs(z)))
+            let pt = p * t + (1 - p) * (1 - t)
+            let q = 1 - pt
+            let alphaT = a >= 0 ? a * t + (1 - a) * (1 - t) : 1
+            let modulator = Foundation.pow(q, g)
+            // d(1−p_t)^γ/dz = −γ(1−p_t)^{γ−1}·(2t−1)·p(1−p); 0 when γ = 0 or 1−p_t = 0.
+            let dModulator = (g == 0 || q <= 0) ? 0 : -g * Foundation.pow(q, g - 1) * (2 * t - 1) * p * (1 - p)
+            return (alphaT * ce * modulator, alphaT * ((p - t) * modulator + ce * dModulator))
+        }
+    }
+
+    static func sigmoid(_ z: Double) -> Double {
+        z >= 0 ? 1 / (1 + Foundation.exp(-z)) : Foundation.exp(z) / (1 + Foundation.exp(z))
+    }
+
+    /// The factor every element's derivative is multiplied by: 1/N for mean, 1 for sum and none
+    /// (none then multiplies by the element's upstream value).
+    func scale(count: Int) -> Double { reduction == .mean ? 1 / Double(count) : 1 }
+
+    /// The reduced loss from the per-element losses' sum (mean, sum) or the losses (none).
+    func reduce(sum: Double, count: Int) -> [Float] {
+        [Float(reduction == .mean ? sum / Double(count) : sum)]
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+@testable import LossKernels
+
+/// The float64 reference of the margin heads, written from shared/spec/LOSSES.md's table: the full
+/// `B×C` logits, softmax cross-entropy, reduction. Its gradients are central differences of this
+/// loss (small shapes only), so nothing here repeats the library's derivation.
+enum HeadLossReference {
+    struct Problem {
+        var x: [Double]      // B×D
+        var w: [Double]      // C×D
+        var labels: [Int]
+        var b: Int, c: Int, d: Int
+        var head: MarginHead
+        var reduction: LossReduction = .mean
+        var gradOutput: [Double]? = nil
+    }
+
+    static func norm(_ v: ArraySlice<Double>) -> Double { (v.reduce(0) { $0 + $1 * $1 }).squareRoot() }
+
+    /// The target's margin function of the cosine, from the spec's table (exact value).
+    static func targetLogit(_ head: MarginHead, c: Double, xNorm: Double, wNorm: Double) -> Double {
+        let s = Double(head.scale), m = Double(head.margin)
+        let theta = acos(c)
+        switch head.kind {
+        case .normalized: return s * c
+        case .cosFace: return s * (c - m)
+        case .arcFace:
+            if head.easyMargin { return c > 0 ? s * cos(theta + m) : s * c }
+            return theta + m <= Double.pi ? s * cos(theta + m) : s * (c - m * sin(m))
+        case .combined: return s * (cos(Double(head.m1) * theta + Double(head.m2)) - Double(head.m3))
+        case .sphereFace, .largeMargin:
+            let mi = Int(head.margin), l = Double(head.lambda)
+            var k = Int(floor(Double(mi) * theta / Double.pi))
+            k = min(max(k, 0), mi - 1)
+            let psi = (k % 2 == 0 ? 1.0 : -1.0) * cos(Double(mi) * theta) - 2 * Double(k)
+            let f = (psi + l * c) / (1 + l)
+            return head.kind == .sphereFace ? s * xNorm * f : wNorm * xNorm * f
+        }
+    }
+
+    static func nonTargetLogit(_ head: MarginHead, c: Double, xNorm: Double, wNorm: Double) -> Double {
+        switch head.kind {
+        case .sphereFace: return Double(head.scale) * xNorm * c
+        case .largeMargin: return wNorm * xNorm * c
+        default: return Double(head.scale) * c
+        }
+    }
+
+    /// Per-row losses.
+    static func rowLosses(_ p: Problem) -> [Double] {
+        var losses: [Double] = []
+        for i in 0..<p.b {
+            let xi = p.x[(i * p.d)..<((i + 1) * p.d)]
+            let xn = norm(xi), xd = max(xn, 1e-12)
+            var z = [Double](repeating: 0, count: p.c)
+            for j in 0..<p.c {
+                let wj = p.w[(j * p.d)..<((j + 1) * p.d)]
+                let wn = norm(wj), wd = max(wn, 1e-12)
+                var dot = 0.0
+                for k in 0..<p.d { dot += xi[xi.startIndex + k] * wj[wj.startIndex + k] }
+                let c = min(max(dot / (xd * wd), -1), 1)
+                z[j] = j == p.labels[i] ? targetLogit(p.head, c: c, xNorm: xn, wNorm: wn) : nonTargetLogit(p.head, c: c, xNorm: xn, wNorm: wn)
+            }
+            let m = z.max()!
+            let lse = m + log(z.reduce(0) { $0 + exp($1 - m) })
+            losses.append(lse - z[p.labels[i]])
+        }
+        return losses
+    }
+
+    /// The reduced loss (with `gradOutput` as weights for `.none`, so its gradient is the VJP).
+    static func loss(_ p: Problem) -> Double {
+        let l = rowLosses(p)
+        switch p.reduction {
+        case .mean: return l.reduce(0, +) / Double(p.b)
+        case .sum: return l.reduce(0, +)
+        case .none: return zip(l, p.gradOutput ?? [Double](repeating: 1, count: p.b)).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+    }
+
+    /// Central-difference gradients with respect to X and W.
+    static func numericalGradients(_ p: Problem, step: Double = 1e-6) -> (dx: [Double], dw: [Double]) {
+        var q = p
+        var dx = [Double](repeating: 0, count: p.x.count), dw = [Double](repeating: 0, count: p.w.count)
+        for k in 0..<p.x.count {
+            let h = step * max(1, abs(p.x[k]))
+            q.x[k] = p.x[k] + h; let up = loss(q)
+            q.x[k] = p.x[k] - h; let down = loss(q)
+            q.x[k] = p.x[k]
+            dx[k] = (up - down) / (2 * h)
+        }
+        for k in 0..<p.w.count {
+            let h = step * max(1, abs(p.w[k]))
+            q.w[k] = p.w[k] + h; let up = loss(q)
+            q.w[k] = p.w[k] - h; let down = loss(q)
+            q.w[k] = p.w[k]
+            dw[k] = (up - down) / (2 * h)
+        }
+        return (dx, dw)
+    }
+}
