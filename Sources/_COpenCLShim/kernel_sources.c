@@ -15,6 +15,9 @@ static const char softmax_loss_cl[] = {
 static const char elementwise_loss_cl[] = {
 #embed "../../Kernels/elementwise_loss.cl"
     , 0};
+static const char margin_head_cl[] = {
+#embed "../../Kernels/margin_head.cl"
+    , 0};
 static const char reduce_cl[] = {
 #embed "../../Kernels/reduce.cl"
     , 0};
@@ -24,6 +27,7 @@ static const struct { const char *name, *source; } files[] = {
     {"softmax.cl", softmax_cl},
     {"softmax_loss.cl", softmax_loss_cl},
     {"elementwise_loss.cl", elementwise_loss_cl},
+    {"margin_head.cl", margin_head_cl},
     {"reduce.cl", reduce_cl},
 };
 

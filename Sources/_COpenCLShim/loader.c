@@ -77,3 +77,32 @@ const lk_cl_api *lk_cl_load(const char *path, char *error, size_t error_capacity
   LK_RESOLVE(Finish, "clFinish");
   return api;
 }
+
+const lk_clblast_api *lk_clblast_load(const char *path, char *error, size_t error_capacity) {
+  if (!path || !*path) path = getenv("LOSSKERNELS_CLBLAST_LIBRARY");
+  const char *opened = (path && *path) ? path :
+#if defined(__APPLE__)
+      "libclblast.dylib";
+#else
+      "libclblast.so.1";
+#endif
+  void *handle = dlopen(opened, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *why = dlerror();
+    snprintf(error, error_capacity, "cannot load CLBlast (%s): %s; install libclblast1 (Debian) for the OpenCL matrix products",
+             opened, why ? why : "unknown reason");
+    return NULL;
+  }
+  lk_clblast_api *api = calloc(1, sizeof *api);
+  if (!api) {
+    snprintf(error, error_capacity, "out of memory while loading %s", opened);
+    return NULL;
+  }
+  *(void **)(&api->Sgemm) = dlsym(handle, "CLBlastSgemm");
+  if (!api->Sgemm) {
+    snprintf(error, error_capacity, "%s has no symbol CLBlastSgemm", opened);
+    free(api);
+    return NULL;
+  }
+  return api;
+}

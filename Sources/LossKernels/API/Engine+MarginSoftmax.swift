@@ -78,7 +78,12 @@ extension Engine {
                                      gradFeatures: gradFeatures.baseAddress!, gradWeights: gradClassWeights.baseAddress!, tile: tile, threads: scheduler.threads)
             }
         }, opencl: { device in
-            throw LossKernelsError.openCLUnavailable(reason: "margin heads have no OpenCL implementation yet")
+            let x = try device.upload(features), w = try device.upload(classWeights)
+            let dx = try device.makeBuffer(count: gradFeatures.count), dw = try device.makeBuffer(count: gradClassWeights.count)
+            let losses = try OpenCLMarginSoftmax.run(device, problem, features: x, classWeights: w, gradFeatures: dx, gradWeights: dw)
+            try device.read(dx, into: UnsafeMutableRawBufferPointer(gradFeatures))
+            try device.read(dw, into: UnsafeMutableRawBufferPointer(gradClassWeights))
+            return losses
         })
         return (problem.reduce(losses), backend)
     }

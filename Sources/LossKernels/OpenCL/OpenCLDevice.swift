@@ -82,6 +82,9 @@ final class OpenCLDevice: @unchecked Sendable {
         try OpenCLRuntime.check(runtime.api.EnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, destination.count, destination.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
     }
 
+    /// The device's command queue, for libraries that enqueue their own work (CLBlast).
+    var commandQueue: cl_command_queue { queue }
+
     /// Waits for every queued command.
     func finish() throws {
         try OpenCLRuntime.check(runtime.api.Finish(queue), "clFinish")
@@ -163,6 +166,9 @@ final class OpenCLDevice: @unchecked Sendable {
             case .float(let value):
                 var v = cl_float(value)
                 code = runtime.api.SetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_float>.size, &v)
+            case .float8(let value):
+                var v = value
+                code = runtime.api.SetKernelArg(kernel, cl_uint(index), MemoryLayout<SIMD8<Float>>.size, &v)
             case .local(let bytes):
                 code = runtime.api.SetKernelArg(kernel, cl_uint(index), bytes, nil)
             }
@@ -186,6 +192,8 @@ enum OpenCLKernelArgument {
     case uint64(Int)
     case int32(Int32)
     case float(Float)
+    /// An OpenCL `float8`.
+    case float8(SIMD8<Float>)
     /// `__local` memory of this many bytes.
     case local(Int)
 }

@@ -50,6 +50,18 @@ typedef struct lk_cl_api {
 /// the process ends (a loader is never unloaded: drivers keep threads inside it).
 const lk_cl_api *lk_cl_load(const char *path, char *error, size_t error_capacity);
 
+/// CLBlast's SGEMM (clblast_c.h), resolved at run time from libclblast.so.1. Layout 101 = row
+/// major; transpose 111 = no, 112 = yes. Returns 0 on success, an OpenCL or CLBlast status otherwise.
+typedef struct lk_clblast_api {
+  int (*Sgemm)(int layout, int a_transpose, int b_transpose, size_t m, size_t n, size_t k, float alpha,
+               cl_mem a, size_t a_offset, size_t a_ld, cl_mem b, size_t b_offset, size_t b_ld, float beta,
+               cl_mem c, size_t c_offset, size_t c_ld, cl_command_queue *queue, cl_event *event);
+} lk_clblast_api;
+
+/// Opens CLBlast (`path`, else `LOSSKERNELS_CLBLAST_LIBRARY`, else libclblast.so.1) after the
+/// OpenCL loader, and resolves CLBlastSgemm. Returns NULL with a one-line reason when it is missing.
+const lk_clblast_api *lk_clblast_load(const char *path, char *error, size_t error_capacity);
+
 /// The symbolic name of an OpenCL error code ("CL_OUT_OF_RESOURCES"), or "CL_UNKNOWN_ERROR".
 const char *lk_cl_error_name(cl_int code);
 
