@@ -29,6 +29,16 @@ enum Main {
             FileHandle.standardError.write(Data("losskernels: error: \(error.message)\n".utf8))
             exit(2)
         } catch {
+            // `--help` and `help` arrive here as a command whose run() asks for the help text.
+            let code = LossKernelsCommand.exitCode(for: error)
+            if code == .success {
+                print(LossKernelsCommand.fullMessage(for: error))
+                exit(0)
+            }
+            if error is ExitCode || code != .failure {
+                FileHandle.standardError.write(Data((LossKernelsCommand.fullMessage(for: error) + "\n").utf8))
+                exit(code == .validationFailure ? 2 : code.rawValue)
+            }
             fail("\(error)")
         }
     }

@@ -26,15 +26,20 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     case crossEntropy = "cross-entropy"
     case focal
     case marginSoftmax = "margin-softmax"
+    case sigmoidFocal = "sigmoid-focal"
+    case bceWithLogits = "bce-with-logits"
 
     /// Losses are timed forward and backward together (loss and gradient come from one call).
-    var isLoss: Bool { self == .crossEntropy || self == .focal || self == .marginSoftmax }
+    var isLoss: Bool { ![.softmax, .logSoftmax, .logsumexp].contains(self) }
     var defaultPass: BenchCommand.Pass { isLoss ? .both : .forward }
 
     func makeWorkload(engine: Engine, shape: BenchShape, pass: BenchCommand.Pass, seed: UInt64, deviceResident: Bool, head: HeadOptions) throws -> BenchWorkload {
         let (b, c) = (shape.batch, shape.classes)
         if self == .marginSoftmax {
             return try marginWorkload(engine: engine, shape: shape, seed: seed, head: head)
+        }
+        if self == .sigmoidFocal || self == .bceWithLogits {
+            return try binaryWorkload(engine: engine, shape: shape, seed: seed)
         }
         let n = b * c
         var random = SplitMix64(seed: seed)
@@ -47,6 +52,8 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
         switch self {
         case .marginSoftmax:
             return try marginWorkload(engine: engine, shape: shape, seed: seed, head: head)
+        case .sigmoidFocal, .bceWithLogits:
+            return try binaryWorkload(engine: engine, shape: shape, seed: seed)
         case .crossEntropy, .focal:
             let labels = (0..<b).map { _ in Int(random.next() % UInt64(c)) }
             let focal = self == .focal
@@ -85,6 +92,21 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
 
     private var operation: BenchOperation { self }
 
+    /// Elementwise logits against targets in [0, 1]: `--elements` values (default batch × classes).
+    /// bytes: logits and targets read, gradient written.
+    private func binaryWorkload(engine: Engine, shape: BenchShape, seed: UInt64) throws -> BenchWorkload {
+        let n = shape.elements > 0 ? shape.elements : shape.batch * shape.classes
+        var random = SplitMix64(seed: seed)
+        let logits = Matrix.random(rows: 1, columns: n, scale: 4, using: &random)
+        var targets = Matrix.random(rows: 1, columns: n, scale: 0.5, using: &random)
+        for i in 0..<n { targets.values[i] += 0.5 }
+        let focal = self == .sigmoidFocal
+        return BenchWorkload(elements: n, bytes: 3 * n * MemoryLayout<Float>.size, flops: 0) {
+            focal ? try engine.sigmoidFocalLoss(logits: logits, targets: targets).backend
+                : try engine.binaryCrossEntropyWithLogits(logits: logits, targets: targets).backend
+        }
+    }
+
     /// One head step: loss, ∂L/∂X and ∂L/∂W. flops: the three GEMMs, 3 × 2·B·C·D.
     private func marginWorkload(engine: Engine, shape: BenchShape, seed: UInt64, head options: HeadOptions) throws -> BenchWorkload {
         let (b, c, d) = (shape.batch, shape.classes, shape.dim == 0 ? 512 : shape.dim)
@@ -94,6 +116,7 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
         let labels = (0..<b).map { _ in Int(random.next() % UInt64(c)) }
         let head = options.makeHead()
         try head.validate()
+        let budget = try options.memoryBudgetBytes()
         let gradFeatures = HostBuffers(input: features.values, count: b * d, gradOutput: nil)
         let gradWeights = HostBuffers(input: weights.values, count: c * d, gradOutput: nil)
         let f = MemoryLayout<Float>.size
@@ -101,7 +124,7 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
             try gradFeatures.withBuffers { x, dx, _, _ in
                 try gradWeights.withBuffers { w, dw, _, _ in
                     try engine.marginSoftmax(features: x, classWeights: w, rows: b, classes: c, dimension: d, labels: labels, head: head,
-                                             memoryBudget: options.memoryBudgetBytes, gradFeatures: dx, gradClassWeights: dw).backend
+                                             memoryBudget: budget, gradFeatures: dx, gradClassWeights: dw).backend
                 }
             }
         }
@@ -121,7 +144,7 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
                 }
                 return .opencl
             }
-        case .crossEntropy, .focal, .marginSoftmax:
+        case .crossEntropy, .focal, .marginSoftmax, .sigmoidFocal, .bceWithLogits:
             throw CommandFailure(message: "bench \(rawValue) --device-resident is not supported yet")
         case .logsumexp:
             guard g == nil else { throw CommandFailure(message: "bench logsumexp --device-resident supports --pass forward only") }

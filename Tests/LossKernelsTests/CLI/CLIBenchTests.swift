@@ -49,4 +49,11 @@ import Testing
             #expect(!result.stderr.isEmpty)
         }
     }
+
+    @Test(arguments: [["--help"], ["compute", "--help"], ["bench", "--help"], ["devices", "--help"], ["help", "compute"]])
+    func helpExitsZeroOnStdout(arguments: [String]) throws {
+        let result = try CLIRunner.run(arguments)
+        #expect(result.status == 0, "\(arguments): \(result.status) \(result.stderr)")
+        #expect(result.stdout.contains("USAGE"), "\(arguments): \(result.stdout)")
+    }
 }
