@@ -1,0 +1,431 @@
+import Foundation
+import Testing
+@testable import LossKernels
+
+/// A float64 ANALYTIC reference of the margin heads (loss, ∂L/∂X, ∂L/∂W), written from
+/// shared/spec/LOSSES.md, "Normalised-cosine heads with margin", by the chain rule. It costs
+/// O(B·C·D), so it can check shapes far beyond what central differences allow. It is validated
+/// against `HeadLossReference` (an independent loss implementation and its central differences)
+/// in `HeadAnalyticReferenceTests` below.
+///
+/// Notation (per row i, class j): `u_i = ‖x_i‖`, `x̂_i = x_i/max(u_i, ε)`, `v_j = ‖w_j‖`,
+/// `ŵ_j = w_j/max(v_j, ε)`, ε = 1e-12, `c_ij = clamp(x̂_i·ŵ_j, −1, 1)`. Every head's logit is
+/// `z_ij = A_i·B_j·F_ij(c_ij)` with
+///
+/// - amplitude `A_i`: `s` (normalized, cosFace, arcFace, combined), `s·u_i` (sphereFace), `u_i` (largeMargin);
+/// - class factor `B_j`: `v_j` for largeMargin, else 1;
+/// - `F_ij(c) = c` for a non-target class and the spec's margin function `F(c)` for the target
+///   (cosFace `c − m`; arcFace `cos(θ+m)` or the fallback `c − m·sin m`, or with easy margin `c`
+///   where `c ≤ 0`; combined `cos(m1θ+m2) − m3`; sphereFace/largeMargin `(ψ(θ) + λc)/(1+λ)`).
+///
+/// Backward, with `G_ij = r_i·(p_ij − [j = y_i])` (`r_i` = 1/B for mean, 1 for sum, the upstream
+/// value for none):
+///
+/// - `∂L/∂c_ij = G_ij·A_i·B_j·F'_ij`, `F' = 1` for non-targets; the target's `F'` is
+///   arcFace/combined `m1·sin(m1θ+m2)/sinθ` with `sinθ = sqrt(max(1−c², 1e-12))` (arcFace m1 = 1,
+///   m2 = m), the fallback branch (and easy margin's `c ≤ 0` branch) 1, cosFace 1,
+///   sphereFace/largeMargin `((−1)^k·m·U_{m−1}(c) + λ)/(1+λ)`; with `gradient: .detached` the
+///   target's `F'` is 1 (that of a non-target logit).
+/// - The clamp is taken with derivative 1: `x̂·ŵ` leaves `[−1, 1]` only by rounding (Cauchy–Schwarz),
+///   and at `|x̂·ŵ| = 1` the derivative of `x̂·ŵ` itself is 0 anyway.
+/// - `∂L/∂x̂_i = Σ_j ∂L/∂c_ij·ŵ_j`, `∂L/∂ŵ_j = Σ_i ∂L/∂c_ij·x̂_i`; the normalisation's Jacobian
+///   is `(I − x̂x̂ᵀ)/u` when `u > ε` and `I/ε` when the norm is clamped (a zero row).
+/// - Amplitudes: `∂L/∂A_i = Σ_j G_ij·B_j·F_ij`, `∂A_i/∂x_i = s·x_i/u_i` (sphereFace) or `x_i/u_i`
+///   (largeMargin); `∂L/∂B_j = Σ_i G_ij·A_i·F_ij`, `∂B_j/∂w_j = w_j/v_j` (largeMargin). At a zero
+///   row the norm's (sub)gradient is taken as 0.
+///
+/// Detached mode and its numerical check: the detached gradient is the exact gradient of a
+/// different loss, one whose target logit is `A_i·B_y·(c + K_i)` with the offset
+/// `K_i = F(c⁰_iy) − c⁰_iy` FROZEN at the evaluation point (a constant, like a `.detach()`d margin):
+/// at that point its logits and loss equal the head's, and its ∂z/∂c is that of a non-target.
+/// `frozenTargetOffsets` computes the `K_i`, `evaluate(_:frozenOffsets:)` evaluates that loss (and,
+/// with the offsets, analytic gradients that use F' = 1), and `numericalGradients(_:frozenOffsets:)`
+/// takes its central differences: those are what the detached analytic gradient is checked against.
+enum HeadAnalyticReference {
+    static let epsilon = 1e-12
+
+    /// The reference's results for one problem.
+    struct Result {
+        /// Per-row losses `lse_i − z_iy`.
+        var rowLosses: [Double]
+        /// What the library returns as `loss`: `[mean]`, `[sum]`, or the per-row losses for `.none`.
+        var loss: [Double]
+        /// The differentiated objective: the reduced loss, or `Σ g_i·loss_i` for `.none`.
+        var objective: Double
+        var dx: [Double]
+        var dw: [Double]
+    }
+
+    // MARK: - The margin function, from the spec
+
+    /// `T_m(c)` and `U_{m−1}(c)` by their recurrences (T_0 = 1, T_1 = c; U_0 = 1, U_1 = 2c).
+    static func chebyshev(_ m: Int, _ c: Double) -> (t: Double, u: Double) {
+        precondition(m >= 1)
+        var t0 = 1.0, t1 = c          // T_{n−1}, T_n with n = 1
+        var u0 = 0.0, u1 = 1.0        // U_{n−2}, U_{n−1} with n = 1 (U_{−1} = 0)
+        var n = 1
+        while n < m {
+            (t0, t1) = (t1, 2 * c * t1 - t0)
+            (u0, u1) = (u1, 2 * c * u1 - u0)
+            n += 1
+        }
+        return (t1, u1)
+    }
+
+    /// `ψ(θ) = (−1)^k·cos(mθ) − 2k` with `k = ⌊mθ/π⌋` clamped to `0…m−1`, `cos(mθ) = T_m(c)`,
+    /// and `dψ/dc = (−1)^k·m·U_{m−1}(c)`.
+    static func psi(_ c: Double, m: Int) -> (value: Double, derivative: Double) {
+        let theta = acos(min(max(c, -1), 1))
+        let k = min(max(Int(floor(Double(m) * theta / Double.pi)), 0), m - 1)
+        let sign: Double = k.isMultiple(of: 2) ? 1 : -1
+        let (t, u) = chebyshev(m, c)
+        return (sign * t - 2 * Double(k), sign * Double(m) * u)
+    }
+
+    /// `sin θ = sqrt(max(1 − c², 1e-12))`.
+    static func sinTheta(_ c: Double) -> Double { max(1 - c * c, 1e-12).squareRoot() }
+
+    /// The target's `F(c)` and its EXACT derivative `F'(c)` (whatever the head's gradient mode).
+    static func target(_ head: MarginHead, _ c: Double) -> (f: Double, df: Double) {
+        let m = Double(head.margin)
+        switch head.kind {
+        case .normalized:
+            return (c, 1)
+        case .cosFace:
+            return (c - m, 1)
+        case .arcFace:
+            let theta = acos(c)
+            let useCos = head.easyMargin ? c > 0 : theta + m <= Double.pi
+            if useCos { return (cos(theta + m), sin(theta + m) / sinTheta(c)) }
+            return head.easyMargin ? (c, 1) : (c - m * sin(m), 1)
+        case .combined:
+            let theta = acos(c), m1 = Double(head.m1), m2 = Double(head.m2)
+            return (cos(m1 * theta + m2) - Double(head.m3), m1 * sin(m1 * theta + m2) / sinTheta(c))
+        case .sphereFace, .largeMargin:
+            let lambda = Double(head.lambda)
+            let (p, dp) = psi(c, m: Int(head.margin))
+            return ((p + lambda * c) / (1 + lambda), (dp + lambda) / (1 + lambda))
+        }
+    }
+
+    /// `K_i = F(c⁰_iy) − c⁰_iy` at the problem's point: the frozen target offsets of the detached check.
+    static func frozenTargetOffsets(_ p: HeadLossReference.Problem) -> [Double] {
+        (0..<p.b).map { i in
+            let xi = Array(p.x[(i * p.d)..<((i + 1) * p.d)]), wy = Array(p.w[(p.labels[i] * p.d)..<((p.labels[i] + 1) * p.d)])
+            let xn = max(HeadLossReference.norm(xi[...]), epsilon), wn = max(HeadLossReference.norm(wy[...]), epsilon)
+            var dot = 0.0
+            for k in 0..<p.d { dot += (xi[k] / xn) * (wy[k] / wn) }
+            let c = min(max(dot, -1), 1)
+            return target(p.head, c).f - c
+        }
+    }
+
+    static func rowScale(_ p: HeadLossReference.Problem) -> [Double] {
+        switch p.reduction {
+        case .mean: return [Double](repeating: 1 / Double(p.b), count: p.b)
+        case .sum: return [Double](repeating: 1, count: p.b)
+        case .none: return p.gradOutput ?? [Double](repeating: 1, count: p.b)
+        }
+    }
+
+    // MARK: - Loss and analytic gradients
+
+    /// Loss and analytic gradients. With `frozenOffsets`, the target logit is `A·B·(c + K_i)` (the
+    /// detached check's loss, F' = 1); without, the head's own logits, and the target's F' is the
+    /// exact one or 1 as `p.head.gradient` says.
+    static func evaluate(_ p: HeadLossReference.Problem, frozenOffsets: [Double]? = nil) -> Result {
+        let (b, n, d) = (p.b, p.c, p.d)
+        let head = p.head
+        let detached = frozenOffsets != nil || head.gradient == .detached
+        let r = rowScale(p)
+
+        // Norms and normalised rows.
+        var xn = [Double](repeating: 0, count: b), wn = [Double](repeating: 0, count: n)
+        var xh = [Double](repeating: 0, count: b * d), wh = [Double](repeating: 0, count: n * d)
+        for i in 0..<b {
+            var s = 0.0
+            for k in 0..<d { s += p.x[i * d + k] * p.x[i * d + k] }
+            xn[i] = s.squareRoot()
+            for k in 0..<d { xh[i * d + k] = p.x[i * d + k] / max(xn[i], epsilon) }
+        }
+        for j in 0..<n {
+            var s = 0.0
+            for k in 0..<d { s += p.w[j * d + k] * p.w[j * d + k] }
+            wn[j] = s.squareRoot()
+            for k in 0..<d { wh[j * d + k] = p.w[j * d + k] / max(wn[j], epsilon) }
+        }
+        let amplitude: [Double] = (0..<b).map { i in
+            switch head.kind {
+            case .sphereFace: return Double(head.scale) * xn[i]
+            case .largeMargin: return xn[i]
+            default: return Double(head.scale)
+            }
+        }
+        let classFactor: [Double] = head.kind == .largeMargin ? wn : [Double](repeating: 1, count: n)
+
+        // Cosines, F, F', logits.
+        var f = [Double](repeating: 0, count: b * n), df = [Double](repeating: 1, count: b * n)
+        var z = [Double](repeating: 0, count: b * n)
+        xh.withUnsafeBufferPointer { xp in
+            wh.withUnsafeBufferPointer { wp in
+                f.withUnsafeMutableBufferPointer { fp in
+                    for i in 0..<b {
+                        let xi = xp.baseAddress! + i * d
+                        for j in 0..<n {
+                            let wj = wp.baseAddress! + j * d
+                            var dot = 0.0
+                            for k in 0..<d { dot += xi[k] * wj[k] }
+                            fp[i * n + j] = min(max(dot, -1), 1)
+                        }
+                    }
+                }
+            }
+        }
+        for i in 0..<b {
+            let y = p.labels[i], c = f[i * n + y]
+            if let frozenOffsets {
+                f[i * n + y] = c + frozenOffsets[i]
+            } else {
+                let t = target(head, c)
+                f[i * n + y] = t.f
+                df[i * n + y] = detached ? 1 : t.df
+            }
+            for j in 0..<n { z[i * n + j] = amplitude[i] * classFactor[j] * f[i * n + j] }
+        }
+
+        // Softmax cross-entropy; G = r·(p − onehot); ∂L/∂c, ∂L/∂A, ∂L/∂B.
+        var rowLosses = [Double](repeating: 0, count: b)
+        var dc = [Double](repeating: 0, count: b * n)
+        var dA = [Double](repeating: 0, count: b), dB = [Double](repeating: 0, count: n)
+        for i in 0..<b {
+            var m = -Double.infinity
+            for j in 0..<n { m = max(m, z[i * n + j]) }
+            var s = 0.0
+            for j in 0..<n { s += exp(z[i * n + j] - m) }
+            let lse = m + log(s)
+            let y = p.labels[i]
+            rowLosses[i] = lse - z[i * n + y]
+            for j in 0..<n {
+                let g = r[i] * (exp(z[i * n + j] - lse) - (j == y ? 1 : 0))
+                dc[i * n + j] = g * amplitude[i] * classFactor[j] * df[i * n + j]
+                dA[i] += g * classFactor[j] * f[i * n + j]
+                dB[j] += g * amplitude[i] * f[i * n + j]
+            }
+        }
+
+        // ∂L/∂x̂ = dc·Ŵ, ∂L/∂ŵ = dcᵀ·X̂.
+        var gxh = [Double](repeating: 0, count: b * d), gwh = [Double](repeating: 0, count: n * d)
+        dc.withUnsafeBufferPointer { dcp in
+            xh.withUnsafeBufferPointer { xp in
+                wh.withUnsafeBufferPointer { wp in
+                    gxh.withUnsafeMutableBufferPointer { gx in
+                        gwh.withUnsafeMutableBufferPointer { gw in
+                            for i in 0..<b {
+                                let gxi = gx.baseAddress! + i * d, xi = xp.baseAddress! + i * d
+                                for j in 0..<n {
+                                    let e = dcp[i * n + j]
+                                    if e == 0 { continue }
+                                    let wj = wp.baseAddress! + j * d, gwj = gw.baseAddress! + j * d
+                                    for k in 0..<d {
+                                        gxi[k] += e * wj[k]
+                                        gwj[k] += e * xi[k]
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /// Vector–Jacobian product of `v ↦ v/max(‖v‖, ε)` at a row with norm `norm` and direction `unit`.
+        func normalisationBackward(_ g: ArraySlice<Double>, unit: ArraySlice<Double>, norm: Double) -> [Double] {
+            let g = Array(g), unit = Array(unit)
+            if norm > epsilon {
+                var dot = 0.0
+                for k in 0..<g.count { dot += unit[k] * g[k] }
+                return (0..<g.count).map { (g[$0] - dot * unit[$0]) / norm }
+            }
+            return g.map { $0 / epsilon }
+        }
+
+        var dx = [Double](repeating: 0, count: b * d), dw = [Double](repeating: 0, count: n * d)
+        for i in 0..<b {
+            var row = normalisationBackward(gxh[(i * d)..<((i + 1) * d)], unit: xh[(i * d)..<((i + 1) * d)], norm: xn[i])
+            if head.kind == .sphereFace || head.kind == .largeMargin, xn[i] > 0 {
+                let dAdu = head.kind == .sphereFace ? Double(head.scale) : 1
+                for k in 0..<d { row[k] += dA[i] * dAdu * p.x[i * d + k] / xn[i] }
+            }
+            for k in 0..<d { dx[i * d + k] = row[k] }
+        }
+        for j in 0..<n {
+            var row = normalisationBackward(gwh[(j * d)..<((j + 1) * d)], unit: wh[(j * d)..<((j + 1) * d)], norm: wn[j])
+            if head.kind == .largeMargin, wn[j] > 0 {
+                for k in 0..<d { row[k] += dB[j] * p.w[j * d + k] / wn[j] }
+            }
+            for k in 0..<d { dw[j * d + k] = row[k] }
+        }
+
+        let total = rowLosses.reduce(0, +)
+        let loss: [Double], objective: Double
+        switch p.reduction {
+        case .mean: loss = [total / Double(b)]; objective = loss[0]
+        case .sum: loss = [total]; objective = total
+        case .none:
+            loss = rowLosses
+            objective = zip(rowLosses, r).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        return Result(rowLosses: rowLosses, loss: loss, objective: objective, dx: dx, dw: dw)
+    }
+
+    /// Central differences of `evaluate(_:frozenOffsets:).objective` (the detached check; same
+    /// steps as `HeadLossReference.numericalGradients`).
+    static func numericalGradients(_ p: HeadLossReference.Problem, frozenOffsets: [Double], step: Double = 1e-6) -> (dx: [Double], dw: [Double]) {
+        var q = p
+        func objective(_ q: HeadLossReference.Problem) -> Double { evaluate(q, frozenOffsets: frozenOffsets).objective }
+        var dx = [Double](repeating: 0, count: p.x.count), dw = [Double](repeating: 0, count: p.w.count)
+        for k in 0..<p.x.count {
+            let h = step * max(1, abs(p.x[k]))
+            q.x[k] = p.x[k] + h; let up = objective(q)
+            q.x[k] = p.x[k] - h; let down = objective(q)
+            q.x[k] = p.x[k]
+            dx[k] = (up - down) / (2 * h)
+        }
+        for k in 0..<p.w.count {
+            let h = step * max(1, abs(p.w[k]))
+            q.w[k] = p.w[k] + h; let up = objective(q)
+            q.w[k] = p.w[k] - h; let down = objective(q)
+            q.w[k] = p.w[k]
+            dw[k] = (up - down) / (2 * h)
+        }
+        return (dx, dw)
+    }
+}
+
+// MARK: - Validation of the analytic reference
+
+/// Checks a float64 result against a float64 reference: `|a − r| ≤ tolerance·max(1, |r|)`, no NaN.
+func expectCloseFloat64(_ actual: [Double], _ reference: [Double], tolerance: Double, _ context: String,
+                        sourceLocation: SourceLocation = #_sourceLocation) {
+    guard actual.count == reference.count else {
+        Issue.record("\(context): \(actual.count) values, reference has \(reference.count)", sourceLocation: sourceLocation)
+        return
+    }
+    var bad = 0, first: Int?
+    for k in actual.indices {
+        let ok = actual[k].isFinite && reference[k].isFinite && abs(actual[k] - reference[k]) <= tolerance * max(1, abs(reference[k]))
+        if !ok { bad += 1; if first == nil { first = k } }
+    }
+    if let k = first {
+        Issue.record("\(context): \(bad) of \(actual.count) values off; first at index \(k): \(actual[k]) vs reference \(reference[k])",
+                     sourceLocation: sourceLocation)
+    }
+}
+
+/// The analytic reference against `HeadLossReference` (independent loss) and central differences,
+/// for every head, both gradient modes and every reduction, on small random shapes.
+@Suite struct HeadAnalyticReferenceTests {
+    /// Heads with the gradient mode left to the caller.
+    static let heads: [(String, @Sendable (MarginGradient) -> MarginHead)] = [
+        ("normalized", { MarginHead(kind: .normalized, scale: 8, gradient: $0) }),
+        ("cosFace", { .cosFace(scale: 8, margin: 0.35, gradient: $0) }),
+        ("arcFace", { .arcFace(scale: 8, margin: 0.5, gradient: $0) }),
+        ("arcFace m=1.2", { .arcFace(scale: 6, margin: 1.2, gradient: $0) }),
+        ("arcFace easy", { .arcFace(scale: 8, margin: 0.5, easyMargin: true, gradient: $0) }),
+        ("combined", { .combined(scale: 8, m1: 1.3, m2: 0.3, m3: 0.2, gradient: $0) }),
+        ("sphereFace m4 λ0", { .sphereFace(margin: 4, scale: 1.5, lambda: 0, gradient: $0) }),
+        ("sphereFace m3 λ2", { .sphereFace(margin: 3, scale: 1, lambda: 2, gradient: $0) }),
+        ("sphereFace m1", { .sphereFace(margin: 1, scale: 1, lambda: 0, gradient: $0) }),
+        ("largeMargin m2 λ1", { .largeMargin(margin: 2, lambda: 1, gradient: $0) }),
+        ("largeMargin m4 λ0", { .largeMargin(margin: 4, lambda: 0, gradient: $0) }),
+    ]
+
+    static func head(_ name: String, _ mode: MarginGradient) -> MarginHead { heads.first { $0.0 == name }!.1(mode) }
+
+    /// A small random problem; `gradOutput` only for `.none`.
+    static func problem(_ head: MarginHead, reduction: LossReduction, seed: UInt64, b: Int = 4, c: Int = 7, d: Int = 5) -> HeadLossReference.Problem {
+        var rng = TestRNG(seed: seed)
+        let x = (0..<(b * d)).map { _ in Double(Float(rng.normal())) }
+        let w = (0..<(c * d)).map { _ in Double(Float(rng.normal() * 0.6)) }
+        let labels = (0..<b).map { _ in rng.index(c) }
+        let g: [Double]? = reduction == .none ? (0..<b).map { _ in Double(Float(rng.normal())) } : nil
+        return HeadLossReference.Problem(x: x, w: w, labels: labels, b: b, c: c, d: d, head: head, reduction: reduction, gradOutput: g)
+    }
+
+    @Test(arguments: heads.map(\.0), [MarginGradient.exact, .detached])
+    func analyticGradientsMatchCentralDifferences(name: String, mode: MarginGradient) {
+        let head = Self.head(name, mode)
+        for (n, reduction) in [LossReduction.mean, .sum, .none].enumerated() {
+            let p = Self.problem(head, reduction: reduction, seed: 100 + UInt64(n))
+            let context = "\(name) \(mode) \(reduction)"
+            let analytic = HeadAnalyticReference.evaluate(p)
+            // The loss: the independent implementation of the spec's table.
+            let lossRef = HeadLossReference.loss(p)
+            #expect(abs(analytic.objective - lossRef) <= 1e-12 * max(1, abs(lossRef)), "\(context): objective \(analytic.objective) vs \(lossRef)")
+            expectCloseFloat64(analytic.rowLosses, HeadLossReference.rowLosses(p), tolerance: 1e-12, "\(context) row losses")
+            let numerical: (dx: [Double], dw: [Double])
+            if mode == .exact {
+                numerical = HeadLossReference.numericalGradients(p)
+            } else {
+                // Detached: differentiate the loss whose target offset K = F(c⁰) − c⁰ is frozen.
+                let offsets = HeadAnalyticReference.frozenTargetOffsets(p)
+                let frozen = HeadAnalyticReference.evaluate(p, frozenOffsets: offsets)
+                #expect(abs(frozen.objective - lossRef) <= 1e-12 * max(1, abs(lossRef)), "\(context): frozen-offset loss \(frozen.objective) vs \(lossRef)")
+                expectCloseFloat64(frozen.dx, analytic.dx, tolerance: 1e-12, "\(context) frozen-offset analytic dX")
+                numerical = HeadAnalyticReference.numericalGradients(p, frozenOffsets: offsets)
+            }
+            expectCloseFloat64(analytic.dx, numerical.dx, tolerance: 1e-6, "\(context) dX")
+            expectCloseFloat64(analytic.dw, numerical.dw, tolerance: 1e-6, "\(context) dW")
+        }
+    }
+
+    /// The modes differ where the margin's derivative is not 1, and coincide where it is.
+    @Test(arguments: heads.map(\.0))
+    func detachedDiffersFromExactOnlyWhereTheMarginBends(name: String) {
+        let p = Self.problem(Self.head(name, .exact), reduction: .sum, seed: 7)
+        var q = p
+        q.head.gradient = .detached
+        let exact = HeadAnalyticReference.evaluate(p), detached = HeadAnalyticReference.evaluate(q)
+        let difference = zip(exact.dx + exact.dw, detached.dx + detached.dw).map { abs($0 - $1) }.max()!
+        // F' ≡ 1 for normalized, cosFace, and sphereFace/largeMargin with m = 1 (ψ = c).
+        let bends = !(p.head.kind == .normalized || p.head.kind == .cosFace || p.head.margin == 1 && (p.head.kind == .sphereFace || p.head.kind == .largeMargin))
+        if bends {
+            #expect(difference > 1e-3, "\(name): detached and exact gradients agree (max |Δ| \(difference))")
+        } else {
+            #expect(difference == 0, "\(name): detached and exact gradients differ by \(difference)")
+        }
+        #expect(exact.objective == detached.objective, "\(name): the mode changed the loss")
+    }
+
+    /// F against the independent table of `HeadLossReference.targetLogit`, and F' against central
+    /// differences of F, on a grid of cosines that crosses every branch (arcFace's θ+m = π,
+    /// easy margin's c = 0, ψ's k = 1…m−1).
+    @Test(arguments: heads.map(\.0))
+    func marginFunctionAndDerivative(name: String) {
+        let head = Self.head(name, .exact)
+        let scale: Double = head.kind == .largeMargin ? 1 : Double(head.scale)
+        var checked = 0
+        for step in 1..<400 {
+            let c = -1 + Double(step) * 0.005 + 0.0012345
+            guard c < 1 else { continue }
+            let (f, df) = HeadAnalyticReference.target(head, c)
+            let table = HeadLossReference.targetLogit(head, c: c, xNorm: 1, wNorm: 1) / scale
+            #expect(abs(f - table) <= 1e-12, "\(name): F(\(c)) = \(f), table \(table)")
+            let h = 1e-7
+            let (up, down) = (HeadAnalyticReference.target(head, c + h).f, HeadAnalyticReference.target(head, c - h).f)
+            // Skip the (discontinuous) branch switches of arcFace.
+            if head.kind == .arcFace, abs(up - down) > 1e-3 { continue }
+            let numerical = (up - down) / (2 * h)
+            #expect(abs(df - numerical) <= 1e-5 * max(1, abs(numerical)), "\(name): F'(\(c)) = \(df), numerical \(numerical)")
+            checked += 1
+        }
+        #expect(checked > 390)
+        // ψ and its derivative at c = ±1 and the Chebyshev identities T_m(cos t) = cos(mt), U_{m−1}(cos t)·sin t = sin(mt).
+        for m in 1...6 {
+            for t in [0.1, 0.7, 1.3, 2.2, 3.0] {
+                let (tm, um) = HeadAnalyticReference.chebyshev(m, cos(t))
+                #expect(abs(tm - cos(Double(m) * t)) <= 1e-12 && abs(um * sin(t) - sin(Double(m) * t)) <= 1e-12, "m \(m) t \(t)")
+            }
+        }
+    }
+}
