@@ -15,10 +15,12 @@ struct CPUThreads: Sendable {
         return CPUThreads(count: max(1, ProcessInfo.processInfo.activeProcessorCount))
     }
 
-    /// Runs `body(range)` over `0..<items` cut into at most `count` contiguous ranges, in parallel.
+    /// Runs `body(range)` over `0..<items` cut into contiguous ranges, in parallel. There are up to
+    /// 4 ranges per thread, handed out dynamically, so a thread delayed by a neighbour's load does
+    /// not hold the others up.
     func forEachRange(_ items: Int, _ body: (Range<Int>) -> Void) {
         guard items > 0 else { return }
-        let parts = min(count, items)
+        let parts = count == 1 ? 1 : min(4 * count, items)
         if parts == 1 {
             body(0..<items)
             return
