@@ -182,10 +182,11 @@ import Testing
 
     // MARK: Margin heads
 
-    /// margin-softmax on the CPU (and auto, which falls back to it while the heads have no OpenCL
-    /// implementation) against the float64 head reference and its central differences.
-    @Test(arguments: ["cpu", "auto"])
+    /// margin-softmax on each backend (auto: the CPU here, as PoCL is not a GPU) against the
+    /// float64 head reference and its central differences.
+    @Test(arguments: ["cpu", "opencl", "auto"])
     func marginSoftmaxMatchesReference(backend: String) throws {
+        if backend == "opencl" { try Backends.requireOpenCL() }
         let ws = try Workspace()
         defer { ws.remove() }
         var rng = TestRNG(seed: 14)
