@@ -18,6 +18,12 @@ static const char elementwise_loss_cl[] = {
 static const char margin_head_cl[] = {
 #embed "../../Kernels/margin_head.cl"
     , 0};
+static const char metric_loss_cl[] = {
+#embed "../../Kernels/metric_loss.cl"
+    , 0};
+static const char triplet_mining_cl[] = {
+#embed "../../Kernels/triplet_mining.cl"
+    , 0};
 static const char reduce_cl[] = {
 #embed "../../Kernels/reduce.cl"
     , 0};
@@ -28,6 +34,8 @@ static const struct { const char *name, *source; } files[] = {
     {"softmax_loss.cl", softmax_loss_cl},
     {"elementwise_loss.cl", elementwise_loss_cl},
     {"margin_head.cl", margin_head_cl},
+    {"metric_loss.cl", metric_loss_cl},
+    {"triplet_mining.cl", triplet_mining_cl},
     {"reduce.cl", reduce_cl},
 };
 

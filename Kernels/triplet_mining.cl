@@ -1,0 +1,1 @@
+// Placeholder: kernels of triplet_mining are added with their implementation.
