@@ -1,6 +1,9 @@
 // Elementwise losses: per element the loss and ∂loss/∂input, op codes as ElementwiseLoss.Kind.
-// 0: BCE with logits, 1: sigmoid focal (γ = p1, α = p2, no α weighting when α < 0).
+// 0: BCE with logits, 1: sigmoid focal (γ = p1, α = p2, no α weighting when α < 0), 2 mse, 3 l1,
+// 4 smooth-L1 (β = p1; 0 is l1), 5 huber (δ = p1), 6 msle, 7 mape (ε = 1e-7 in both).
 // dz = derivative·scale·(has_grad_output ? g[i] : 1). OpenCL C 1.2, grid-stride.
+
+inline float lk_sign(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
 
 inline float lk_sigmoid(float z) { return z >= 0.0f ? 1.0f / (1.0f + exp(-z)) : exp(z) / (1.0f + exp(z)); }
 
@@ -25,8 +28,24 @@ __kernel void lk_elementwise_loss(__global const float *x, __global const float 
         derivative = alpha_t * ((p - target) * modulator + ce * d_modulator);
       }
     } else {
-      loss = NAN;
-      derivative = NAN;
+      const float d = z - target, ad = fabs(d);
+      if (op == 2) {
+        loss = d * d; derivative = 2.0f * d;
+      } else if (op == 3) {
+        loss = ad; derivative = lk_sign(d);
+      } else if (op == 4) {
+        if (p1 > 0.0f && ad < p1) { loss = 0.5f * d * d / p1; derivative = d / p1; }
+        else { loss = ad - 0.5f * p1; derivative = lk_sign(d); }
+      } else if (op == 5) {
+        if (ad < p1) { loss = 0.5f * d * d; derivative = d; }
+        else { loss = p1 * (ad - 0.5f * p1); derivative = p1 * lk_sign(d); }
+      } else if (op == 6) {
+        const float pc = fmax(z, 1e-7f), r = log(pc + 1.0f) - log(fmax(target, 1e-7f) + 1.0f);
+        loss = r * r; derivative = z > 1e-7f ? 2.0f * r / (pc + 1.0f) : 0.0f;
+      } else {
+        const float denominator = fmax(fabs(target), 1e-7f);
+        loss = 100.0f * fabs(target - z) / denominator; derivative = 100.0f * lk_sign(z - target) / denominator;
+      }
     }
     losses[i] = loss;
     dz[i] = derivative * scale * (has_grad_output ? g[i] : 1.0f);

@@ -231,6 +231,80 @@ LK_AVX2 static void lk_exp_scale_columns_avx2(const float *x, size_t n, float ma
   }
 }
 
+// One regression loss over 8 lanes of d = p − t: the loss (*f) and f'(d) (returned). Codes as
+// ElementwiseLoss.Kind: 2 mse, 3 l1, 4 smooth-L1 (param β > 0), 5 huber (param δ), 7 mape
+// (needs t: passed in `t`).
+LK_AVX2 static inline __m256 lk_regression8(int kind, __m256 d, __m256 t, __m256 param, __m256 *f) {
+  const __m256 zero = _mm256_setzero_ps(), sign_mask = _mm256_set1_ps(-0.0f);
+  const __m256 absd = _mm256_andnot_ps(sign_mask, d);
+  // sign(d) with sign(0) = 0.
+  const __m256 sign = _mm256_and_ps(_mm256_or_ps(_mm256_and_ps(d, sign_mask), _mm256_set1_ps(1.0f)),
+                                    _mm256_cmp_ps(d, zero, _CMP_NEQ_UQ));
+  switch (kind) {
+  case 2:
+    *f = _mm256_mul_ps(d, d);
+    return _mm256_add_ps(d, d);
+  case 3:
+    *f = absd;
+    return sign;
+  case 4: {
+    const __m256 small = _mm256_cmp_ps(absd, param, _CMP_LT_OQ);
+    const __m256 quadratic = _mm256_div_ps(_mm256_mul_ps(_mm256_mul_ps(d, d), _mm256_set1_ps(0.5f)), param);
+    const __m256 linear = _mm256_sub_ps(absd, _mm256_mul_ps(param, _mm256_set1_ps(0.5f)));
+    *f = _mm256_blendv_ps(linear, quadratic, small);
+    return _mm256_blendv_ps(sign, _mm256_div_ps(d, param), small);
+  }
+  case 5: {
+    const __m256 small = _mm256_cmp_ps(absd, param, _CMP_LT_OQ);
+    const __m256 quadratic = _mm256_mul_ps(_mm256_mul_ps(d, d), _mm256_set1_ps(0.5f));
+    const __m256 linear = _mm256_mul_ps(param, _mm256_sub_ps(absd, _mm256_mul_ps(param, _mm256_set1_ps(0.5f))));
+    *f = _mm256_blendv_ps(linear, quadratic, small);
+    return _mm256_blendv_ps(_mm256_mul_ps(param, sign), d, small);
+  }
+  default: {  // 7: mape = 100·|t − p| / max(|t|, 1e-7)
+    const __m256 denominator = _mm256_max_ps(_mm256_andnot_ps(sign_mask, t), _mm256_set1_ps(1e-7f));
+    const __m256 hundred_over = _mm256_div_ps(_mm256_set1_ps(100.0f), denominator);
+    *f = _mm256_mul_ps(absd, hundred_over);
+    return _mm256_mul_ps(sign, hundred_over);
+  }
+  }
+}
+
+LK_AVX2 static double lk_regression_avx2(int kind, const float *p, const float *t, size_t n, float param, float scale,
+                                         const float *upstream, float *g, float *losses, int streaming) {
+  const __m256 pa = _mm256_set1_ps(param), sc = _mm256_set1_ps(scale);
+  __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+  size_t i = 0;
+  const int aligned = streaming && !((uintptr_t)g & 15);
+  for (; i + 8 <= n; i += 8) {
+    const __m256 tv = _mm256_loadu_ps(t + i);
+    __m256 f;
+    __m256 dg = _mm256_mul_ps(lk_regression8(kind, _mm256_sub_ps(_mm256_loadu_ps(p + i), tv), tv, pa, &f), sc);
+    if (upstream) dg = _mm256_mul_ps(dg, _mm256_loadu_ps(upstream + i));
+    if (aligned) {
+      _mm_stream_ps(g + i, _mm256_castps256_ps128(dg));
+      _mm_stream_ps(g + i + 4, _mm256_extractf128_ps(dg, 1));
+    } else {
+      _mm256_storeu_ps(g + i, dg);
+    }
+    if (losses) _mm256_storeu_ps(losses + i, f);
+    if ((i / 8) & 1) s1 = _mm256_add_ps(s1, f); else s0 = _mm256_add_ps(s0, f);
+  }
+  double total = (double)lk_hsum(s0) + (double)lk_hsum(s1);
+  if (i < n) {
+    const size_t k = n - i;
+    const __m256 tv = lk_load_partial(t + i, k, 0.0f);
+    __m256 f;
+    __m256 dg = _mm256_mul_ps(lk_regression8(kind, _mm256_sub_ps(lk_load_partial(p + i, k, 0.0f), tv), tv, pa, &f), sc);
+    if (upstream) dg = _mm256_mul_ps(dg, lk_load_partial(upstream + i, k, 0.0f));
+    const __m256i mask = lk_first_lanes(k);
+    _mm256_maskstore_ps(g + i, mask, dg);
+    if (losses) _mm256_maskstore_ps(losses + i, mask, f);
+    total += (double)lk_hsum(_mm256_and_ps(f, _mm256_castsi256_ps(mask)));
+  }
+  return total;
+}
+
 LK_AVX2 static void lk_subtract_avx2(const float *x, size_t n, float shift, float shift2, float *y, int streaming) {
   const __m256 sh = _mm256_set1_ps(shift), sh2 = _mm256_set1_ps(shift2);
   LK_WRITE_LOOP(_mm256_sub_ps(_mm256_sub_ps(v, sh), sh2))
@@ -273,6 +347,15 @@ int lk_cpu_exp_scale_columns(const float *x, size_t n, float max, float scale, c
   return 1;
 }
 
+int lk_cpu_regression(int kind, const float *p, const float *t, size_t n, float param, float scale, const float *upstream,
+                      float *g, float *losses, int streaming, double *sum) {
+  if (!lk_has_avx2() || !(kind == 2 || kind == 3 || kind == 4 || kind == 5 || kind == 7) || (kind == 4 && !(param > 0.0f))) return 0;
+  // The loop's grouping of the sum must not depend on where g lies (results are bitwise
+  // reproducible), so there is no alignment head: streaming stores go out as 16-byte halves.
+  *sum = lk_regression_avx2(kind, p, t, n, param, scale, upstream, g, losses, streaming);
+  return 1;
+}
+
 int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming) {
   if (!lk_has_avx2()) return 0;
   lk_subtract_avx2(x, n, shift, shift2, y, streaming);
@@ -289,6 +372,7 @@ int lk_cpu_softmax_write(const float *x, size_t n, float max, float scale, float
 int lk_cpu_softmax_affine_write(const float *x, size_t n, float max, float scale, float offset, const float *weights, float *y, int streaming) { (void)x; (void)n; (void)max; (void)scale; (void)offset; (void)weights; (void)y; (void)streaming; return 0; }
 int lk_cpu_cosine_logits(const float *raw, size_t n, const float *inv_norms, float amplitude, const float *column_scales, float *z) { (void)raw; (void)n; (void)inv_norms; (void)amplitude; (void)column_scales; (void)z; return 0; }
 int lk_cpu_exp_scale_columns(const float *x, size_t n, float max, float scale, const float *column_scales, float *y) { (void)x; (void)n; (void)max; (void)scale; (void)column_scales; (void)y; return 0; }
+int lk_cpu_regression(int kind, const float *p, const float *t, size_t n, float param, float scale, const float *upstream, float *g, float *losses, int streaming, double *sum) { (void)kind; (void)p; (void)t; (void)n; (void)param; (void)scale; (void)upstream; (void)g; (void)losses; (void)streaming; (void)sum; return 0; }
 int lk_cpu_subtract(const float *x, size_t n, float shift, float shift2, float *y, int streaming) { (void)x; (void)n; (void)shift; (void)shift2; (void)y; (void)streaming; return 0; }
 void lk_cpu_store_fence(void) {}
 #endif

@@ -40,39 +40,40 @@ extension Engine {
         var perElement = loss.reduction == .none ? [Float](repeating: 0, count: count) : []
         let (sum, backend) = try input.values.withUnsafeBufferPointer { x in
             try targets.values.withUnsafeBufferPointer { t in
-                try elementwiseBackends(loss, x, t, gradOutput?.values, &gradient, &perElement)
+                try gradient.values.withUnsafeMutableBufferPointer { dz in
+                    try perElement.withUnsafeMutableBufferPointer { each in
+                        try gradOutput.map(\.values).withUnsafeOptionalBufferPointer { g in
+                            try elementwiseBackends(loss, x, t, g, dz, loss.reduction == .none ? each : nil)
+                        }
+                    }
+                }
             }
         }
         let reduced = loss.reduction == .none ? perElement : loss.reduce(sum: sum, count: count)
         return LossOutput(loss: reduced, gradient: gradient, backend: backend)
     }
 
-    private func elementwiseBackends(_ loss: ElementwiseLoss, _ x: UnsafeBufferPointer<Float>, _ t: UnsafeBufferPointer<Float>, _ gradOutput: [Float]?,
-                                     _ gradient: inout Matrix, _ perElement: inout [Float]) throws -> (Double, Backend) {
+    /// Runs an elementwise loss on the scheduled backend: writes ∂loss/∂input into `dz` and, when
+    /// `each` is given, the per-element losses; returns Σ loss (0 when `each` is given) and the backend.
+    func elementwiseBackends(_ loss: ElementwiseLoss, _ x: UnsafeBufferPointer<Float>, _ t: UnsafeBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>?,
+                             _ dz: UnsafeMutableBufferPointer<Float>, _ each: UnsafeMutableBufferPointer<Float>?) throws -> (Double, Backend) {
         let count = x.count
-        let keepEach = loss.reduction == .none
-        return try gradOutput.withUnsafeOptionalBufferPointer { g in
-            try gradient.values.withUnsafeMutableBufferPointer { dz in
-                try perElement.withUnsafeMutableBufferPointer { each in
-                    try scheduler.run(elements: 3 * count, cpu: {
+        return try scheduler.run(elements: 3 * count, cpu: {
                         CPUElementwiseLoss.run(loss, input: x.baseAddress!, target: t.baseAddress!, count: count, gradOutput: g?.baseAddress,
-                                               gradient: dz.baseAddress!, perElement: keepEach ? each.baseAddress : nil, threads: scheduler.threads)
+                                               gradient: dz.baseAddress!, perElement: each?.baseAddress, threads: scheduler.threads)
                     }, opencl: { device in
                         let xb = try device.upload(x), tb = try device.upload(t)
                         let gb = try g.map { try device.upload($0) }
                         let losses = try device.makeBuffer(count: count), out = try device.makeBuffer(count: count)
                         try device.launch("lk_elementwise_loss", try device.kernel("lk_elementwise_loss"), global: [min(count, 1 << 20)], local: nil,
-                                          [.buffer(xb), .buffer(tb), .uint64(count), .int32(loss.kind.rawValue), .float(loss.gamma), .float(loss.alpha),
+                                          [.buffer(xb), .buffer(tb), .uint64(count), .int32(loss.kind.rawValue), .float(loss.kind == .sigmoidFocal ? loss.gamma : loss.parameter), .float(loss.alpha),
                                            .float(Float(loss.scale(count: count))), .buffer(gb ?? xb), .int32(gb == nil ? 0 : 1), .buffer(losses), .buffer(out)])
                         try device.read(out, into: UnsafeMutableRawBufferPointer(dz))
-                        if keepEach {
+                        if let each {
                             try device.read(losses, into: UnsafeMutableRawBufferPointer(each))
                             return 0
                         }
                         return Double(try OpenCLReductions.reduce(device, .sum, .all, losses, rows: 1, columns: count).values[0])
                     })
-                }
-            }
-        }
     }
 }

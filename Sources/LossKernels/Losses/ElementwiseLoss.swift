@@ -10,9 +10,23 @@ struct ElementwiseLoss: Sendable {
         case binaryCrossEntropyWithLogits = 0
         /// torchvision `sigmoid_focal_loss`: `ce·(1−p_t)^γ·α_t`.
         case sigmoidFocal = 1
+        /// `(p − t)²`.
+        case mse = 2
+        /// `|p − t|`.
+        case l1 = 3
+        /// `0.5(p−t)²/β` if `|p−t| < β`, else `|p−t| − 0.5β` (β = `parameter`; β = 0 is l1).
+        case smoothL1 = 4
+        /// `0.5(p−t)²` if `|p−t| < δ`, else `δ(|p−t| − 0.5δ)` (δ = `parameter`).
+        case huber = 5
+        /// `(log(max(p,ε)+1) − log(max(t,ε)+1))²`, ε = 1e-7.
+        case msle = 6
+        /// `100·|t − p| / max(|t|, ε)`, ε = 1e-7.
+        case mape = 7
     }
 
     let kind: Kind
+    /// β of smoothL1, δ of huber.
+    var parameter: Float = 0
     /// γ of sigmoid focal.
     var gamma: Float = 0
     /// α of sigmoid focal (no α weighting when negative).
@@ -37,8 +51,33 @@ struct ElementwiseLoss: Sendable {
             // d(1−p_t)^γ/dz = −γ(1−p_t)^{γ−1}·(2t−1)·p(1−p); 0 when γ = 0 or 1−p_t = 0.
             let dModulator = (g == 0 || q <= 0) ? 0 : -g * Foundation.pow(q, g - 1) * (2 * t - 1) * p * (1 - p)
             return (alphaT * ce * modulator, alphaT * ((p - t) * modulator + ce * dModulator))
+        case .mse:
+            let d = input - target
+            return (d * d, 2 * d)
+        case .l1:
+            let d = input - target
+            return (Swift.abs(d), Self.sign(d))
+        case .smoothL1:
+            let d = input - target, beta = Double(parameter)
+            if beta > 0 && Swift.abs(d) < beta { return (0.5 * d * d / beta, d / beta) }
+            return (Swift.abs(d) - 0.5 * beta, Self.sign(d))
+        case .huber:
+            let d = input - target, delta = Double(parameter)
+            if Swift.abs(d) < delta { return (0.5 * d * d, d) }
+            return (delta * (Swift.abs(d) - 0.5 * delta), delta * Self.sign(d))
+        case .msle:
+            let eps = 1e-7
+            let pc = Swift.max(input, eps)
+            let r = Foundation.log(pc + 1) - Foundation.log(Swift.max(target, eps) + 1)
+            return (r * r, input > eps ? 2 * r / (pc + 1) : 0)
+        case .mape:
+            let denominator = Swift.max(Swift.abs(target), 1e-7)
+            return (100 * Swift.abs(target - input) / denominator, 100 * Self.sign(input - target) / denominator)
         }
     }
+
+    /// sign(x) with sign(0) = 0.
+    static func sign(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
 
     static func sigmoid(_ z: Double) -> Double {
         z >= 0 ? 1 / (1 + Foundation.exp(-z)) : Foundation.exp(z) / (1 + Foundation.exp(z))

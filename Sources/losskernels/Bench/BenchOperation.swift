@@ -28,6 +28,9 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     case marginSoftmax = "margin-softmax"
     case sigmoidFocal = "sigmoid-focal"
     case bceWithLogits = "bce-with-logits"
+    case mse, l1
+    case smoothL1 = "smooth-l1"
+    case huber, msle, mape
 
     /// Losses are timed forward and backward together (loss and gradient come from one call).
     var isLoss: Bool { ![.softmax, .logSoftmax, .logsumexp].contains(self) }
@@ -40,6 +43,9 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
         }
         if self == .sigmoidFocal || self == .bceWithLogits {
             return try binaryWorkload(engine: engine, shape: shape, seed: seed)
+        }
+        if let regression = regressionLoss {
+            return regressionWorkload(regression, engine: engine, shape: shape, seed: seed)
         }
         let n = b * c
         var random = SplitMix64(seed: seed)
@@ -54,6 +60,8 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
             return try marginWorkload(engine: engine, shape: shape, seed: seed, head: head)
         case .sigmoidFocal, .bceWithLogits:
             return try binaryWorkload(engine: engine, shape: shape, seed: seed)
+        case .mse, .l1, .smoothL1, .huber, .msle, .mape:
+            return regressionWorkload(regressionLoss!, engine: engine, shape: shape, seed: seed)
         case .crossEntropy, .focal:
             let labels = (0..<b).map { _ in Int(random.next() % UInt64(c)) }
             let focal = self == .focal
@@ -91,6 +99,36 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     }
 
     private var operation: BenchOperation { self }
+
+    /// The regression loss this operation times, if it is one (β = δ = 1).
+    private var regressionLoss: RegressionLoss? {
+        switch self {
+        case .mse: return .mse
+        case .l1: return .l1
+        case .smoothL1: return .smoothL1(beta: 1)
+        case .huber: return .huber(delta: 1)
+        case .msle: return .msle
+        case .mape: return .mape
+        default: return nil
+        }
+    }
+
+    /// `--elements` predictions (default 16,777,216) against targets, through the buffer form with
+    /// a reused gradient. bytes: predictions and targets read, gradient written.
+    private func regressionWorkload(_ loss: RegressionLoss, engine: Engine, shape: BenchShape, seed: UInt64) -> BenchWorkload {
+        let n = shape.elements > 0 ? shape.elements : 1 << 24
+        var random = SplitMix64(seed: seed)
+        let predictions = Matrix.random(rows: 1, columns: n, scale: 2, using: &random)
+        let targets = Matrix.random(rows: 1, columns: n, scale: 2, using: &random)
+        let gradient = HostBuffers(input: predictions.values, count: n, gradOutput: nil)
+        return BenchWorkload(elements: n, bytes: 3 * n * MemoryLayout<Float>.size, flops: 0) {
+            try gradient.withBuffers { p, g, _, _ in
+                try targets.values.withUnsafeBufferPointer { t in
+                    try engine.regressionLoss(loss, predictions: p, targets: t, gradient: g).backend
+                }
+            }
+        }
+    }
 
     /// Elementwise logits against targets in [0, 1]: `--elements` values (default batch × classes).
     /// bytes: logits and targets read, gradient written.
@@ -144,14 +182,14 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
                 }
                 return .opencl
             }
-        case .crossEntropy, .focal, .marginSoftmax, .sigmoidFocal, .bceWithLogits:
-            throw CommandFailure(message: "bench \(rawValue) --device-resident is not supported yet")
         case .logsumexp:
             guard g == nil else { throw CommandFailure(message: "bench logsumexp --device-resident supports --pass forward only") }
             return BenchWorkload(elements: n, bytes: (n + b) * f, flops: 0) {
                 _ = try engine.logSumExp(x)
                 return .opencl
             }
+        default:
+            throw CommandFailure(message: "bench \(rawValue) --device-resident is not supported yet")
         }
     }
 }
