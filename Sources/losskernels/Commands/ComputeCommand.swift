@@ -21,8 +21,8 @@ struct ComputeCommand: ParsableCommand {
             --easy-margin, --gradient, --memory-budget-mb.
 
             Labels are integer .npy files (<i4 or <i8), 1-d, one class index per row. loss.npy is a \
-            0-d array for --reduction mean or sum, one value per row (per element for sigmoid-focal \
-            and bce-with-logits) for none. Gradients have the shape of their input.
+            0-d array for --reduction mean or sum, one value per row (per element for sigmoid-focal, \
+            bce-with-logits and the regression losses) for none. Gradients have the shape of their input.
 
             A flag the operation does not use, a missing input, and --grad-output with a loss \
             whose --reduction is not none are command-line errors. Files are written whole or not \
@@ -40,8 +40,11 @@ struct ComputeCommand: ParsableCommand {
     @Option(name: .long, help: "Class indices, integer .npy of shape [B] (cross-entropy, focal, margin-softmax).")
     var labels: String?
 
-    @Option(name: .long, help: "Targets in [0, 1], the shape of --logits (sigmoid-focal, bce-with-logits).")
+    @Option(name: .long, help: "Targets: in [0, 1] with the shape of --logits (sigmoid-focal, bce-with-logits); the shape of --predictions (regression losses).")
     var targets: String?
+
+    @Option(name: .long, help: "Predictions, float .npy of any rank (mse, l1, smooth-l1, huber, msle, mape).")
+    var predictions: String?
 
     @Option(name: .long, help: "Per-class weights, shape [C] (cross-entropy).")
     var classWeights: String?
@@ -76,6 +79,12 @@ struct ComputeCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Scalar class weighting α (focal: default 1; sigmoid-focal: default 0.25, negative for none).")
     var alpha: Float?
 
+    @Option(name: .long, parsing: .unconditional, help: "Smooth-L1 threshold β ≥ 0 (smooth-l1; default 1; 0 is l1).")
+    var beta: Float?
+
+    @Option(name: .long, parsing: .unconditional, help: "Huber threshold δ > 0 (huber; default 1).")
+    var delta: Float?
+
     @OptionGroup(title: "Margin head (margin-softmax)") var headOptions: HeadOptions
 
     // MARK: Output and backend
@@ -93,6 +102,7 @@ struct ComputeCommand: ParsableCommand {
             (.classWeights, classWeights != nil), (.features, features != nil), (.weights, weights != nil),
             (.gradOutput, gradOutput != nil), (.reduction, reduction != nil), (.ignoreIndex, ignoreIndex != nil),
             (.labelSmoothing, labelSmoothing != nil), (.gamma, gamma != nil), (.alpha, alpha != nil),
+            (.predictions, predictions != nil), (.beta, beta != nil), (.delta, delta != nil),
             (.head, headOptions.head != nil), (.scale, headOptions.scale != nil), (.margin, headOptions.margin != nil),
             (.m1, headOptions.m1 != nil), (.m2, headOptions.m2 != nil), (.m3, headOptions.m3 != nil),
             (.lambda, headOptions.lambda != nil), (.easyMargin, headOptions.easyMargin),
@@ -147,13 +157,24 @@ struct ComputeCommand: ParsableCommand {
             let loss = SoftmaxLossCompute.Loss.focal(gamma: gamma ?? 2, alpha: alpha ?? 1)
             outputs = try SoftmaxLossCompute(loss: loss, logits: logits!, labels: labels!, reduction: reduction, gradOutput: gradOutput).run(engine)
         case .bceWithLogits:
-            outputs = try BinaryLossCompute(loss: .binaryCrossEntropy, logits: logits!, targets: targets!, reduction: reduction, gradOutput: gradOutput).run(engine)
+            outputs = try ElementwiseLossCompute(loss: .binaryCrossEntropy, logits: logits!, targets: targets!, reduction: reduction, gradOutput: gradOutput).run(engine)
         case .sigmoidFocal:
-            let loss = BinaryLossCompute.Loss.sigmoidFocal(gamma: gamma ?? 2, alpha: alpha ?? 0.25)
-            outputs = try BinaryLossCompute(loss: loss, logits: logits!, targets: targets!, reduction: reduction, gradOutput: gradOutput).run(engine)
+            let loss = ElementwiseLossCompute.Loss.sigmoidFocal(gamma: gamma ?? 2, alpha: alpha ?? 0.25)
+            outputs = try ElementwiseLossCompute(loss: loss, logits: logits!, targets: targets!, reduction: reduction, gradOutput: gradOutput).run(engine)
         case .marginSoftmax:
             outputs = try MarginSoftmaxCompute(features: features!, weights: weights!, labels: labels!, head: headOptions.makeHead(),
                                                memoryBudget: try headOptions.memoryBudgetBytes(), reduction: reduction, gradOutput: gradOutput).run(engine)
+        case .mse, .l1, .smoothL1, .huber, .msle, .mape:
+            let regression: RegressionLoss
+            switch operation {
+            case .mse: regression = .mse
+            case .l1: regression = .l1
+            case .smoothL1: regression = .smoothL1(beta: beta ?? 1)
+            case .huber: regression = .huber(delta: delta ?? 1)
+            case .msle: regression = .msle
+            default: regression = .mape
+            }
+            outputs = try ElementwiseLossCompute(loss: .regression(regression), logits: predictions!, targets: targets!, reduction: reduction, gradOutput: gradOutput).run(engine)
         }
         try TensorFiles.write(outputs, to: outputDir)
     }

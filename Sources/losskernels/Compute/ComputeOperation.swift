@@ -6,13 +6,13 @@ extension LossReduction: ExpressibleByArgument {}
 /// A flag of `losskernels compute` that only some operations use: the inputs named after their
 /// tensors and the operations' options (shared/spec/CLI.md). `rawValue` is the flag without `--`.
 enum ComputeFlag: String, CaseIterable {
-    case logits, labels, targets, features, weights
+    case logits, labels, targets, features, weights, predictions
     case classWeights = "class-weights"
     case gradOutput = "grad-output"
     case reduction
     case ignoreIndex = "ignore-index"
     case labelSmoothing = "label-smoothing"
-    case gamma, alpha
+    case gamma, alpha, beta, delta
     case head, scale, margin, m1, m2, m3, lambda
     case easyMargin = "easy-margin"
     case gradient
@@ -36,6 +36,9 @@ enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
     case sigmoidFocal = "sigmoid-focal"
     case bceWithLogits = "bce-with-logits"
     case marginSoftmax = "margin-softmax"
+    case mse, l1
+    case smoothL1 = "smooth-l1"
+    case huber, msle, mape
 
     /// Inputs the operation cannot run without.
     var requiredInputs: [ComputeFlag] {
@@ -44,6 +47,7 @@ enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
         case .crossEntropy, .focal: return [.logits, .labels]
         case .sigmoidFocal, .bceWithLogits: return [.logits, .targets]
         case .marginSoftmax: return [.features, .weights, .labels]
+        case .mse, .l1, .smoothL1, .huber, .msle, .mape: return [.predictions, .targets]
         }
     }
 
@@ -55,6 +59,9 @@ enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
         case .focal, .sigmoidFocal: return [.gamma, .alpha, .reduction, .gradOutput]
         case .bceWithLogits: return [.reduction, .gradOutput]
         case .marginSoftmax: return ComputeFlag.headFlags + [.reduction, .gradOutput]
+        case .smoothL1: return [.beta, .reduction, .gradOutput]
+        case .huber: return [.delta, .reduction, .gradOutput]
+        case .mse, .l1, .msle, .mape: return [.reduction, .gradOutput]
         }
     }
 
@@ -68,12 +75,13 @@ enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
         case .logSoftmax: return "log_probs.npy [grad_logits.npy]"
         case .crossEntropy, .focal, .sigmoidFocal, .bceWithLogits: return "loss.npy grad_logits.npy"
         case .marginSoftmax: return "loss.npy grad_features.npy grad_weights.npy"
+        case .mse, .l1, .smoothL1, .huber, .msle, .mape: return "loss.npy grad_predictions.npy"
         }
     }
 
     /// The operation's lines of the help: its input files ([optional]), options and result files.
     var usage: [String] {
-        let tensors: Set<ComputeFlag> = [.logits, .labels, .targets, .features, .weights, .classWeights, .gradOutput]
+        let tensors: Set<ComputeFlag> = [.logits, .labels, .targets, .features, .weights, .classWeights, .gradOutput, .predictions]
         let inputs = requiredInputs.map(\.flag) + optionalFlags.filter(tensors.contains).map { "[\($0.flag)]" }
         let options = optionalFlags.filter { !tensors.contains($0) && (!ComputeFlag.headFlags.contains($0) || $0 == .head) }
             .map { $0 == .head ? "the head flags" : $0.flag }

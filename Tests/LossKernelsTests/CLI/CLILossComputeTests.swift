@@ -180,6 +180,62 @@ import Testing
         expectClose(dzNone.values, Self.widen(each.gradient.values), "\(operation) none gradient on \(backend)")
     }
 
+    // MARK: Regression losses
+
+    /// Each regression loss through compute against the library called in-process (itself checked
+    /// against the float64 reference by RegressionLossTests), with its option and both backends.
+    @Test(arguments: [["mse"], ["l1"], ["smooth-l1", "--beta", "0.5"], ["huber", "--delta", "2"], ["msle"], ["mape"]], ["cpu", "opencl"])
+    func regressionMatchesLibrary(operation: [String], backend: String) throws {
+        try Self.requireBackend(backend)
+        let ws = try Workspace()
+        defer { ws.remove() }
+        var rng = TestRNG(seed: 31)
+        let shape = [2, 3, 4]
+        let p = TestData.normal(24, scale: 2, rng: &rng), t = TestData.normal(24, scale: 2, rng: &rng)
+        let predictions = try ws.floats("p.npy", shape, p), targets = try ws.floats("t.npy", shape, t)
+        let out = ws.path("out")
+        try compute(operation + ["--predictions", predictions, "--targets", targets, "--reduction", "none", "--output-dir", out, "--backend", backend])
+        let loss = try ws.read(out, "loss.npy"), grad = try ws.read(out, "grad_predictions.npy")
+        #expect(loss.shape == shape && grad.shape == shape)
+        let regression: RegressionLoss
+        switch operation[0] {
+        case "mse": regression = .mse
+        case "l1": regression = .l1
+        case "smooth-l1": regression = .smoothL1(beta: 0.5)
+        case "huber": regression = .huber(delta: 2)
+        case "msle": regression = .msle
+        default: regression = .mape
+        }
+        let expected = try Engine(policy: .cpu).regressionLoss(regression, predictions: Matrix(rows: 1, columns: 24, values: p),
+                                                              targets: Matrix(rows: 1, columns: 24, values: t), reduction: .none)
+        expectClose(loss.values, expected.loss.map(Double.init), "\(operation[0]) loss through compute on \(backend)")
+        expectClose(grad.values, expected.gradient.values.map(Double.init), "\(operation[0]) gradient through compute on \(backend)")
+        // The default reduction writes a 0-d loss.
+        try compute(operation + ["--predictions", predictions, "--targets", targets, "--output-dir", ws.path("mean"), "--backend", backend])
+        #expect(try ws.read(ws.path("mean"), "loss.npy").shape == [])
+    }
+
+    @Test func regressionRefusals() throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let p = try ws.floats("p.npy", [2, 3], [1, 2, 3, 4, 5, 6]), t = try ws.floats("t.npy", [3, 2], [1, 2, 3, 4, 5, 6])
+        let out = ws.path("out")
+        let cases: [([String], Int32, String)] = [
+            (["mse", "--predictions", p, "--targets", t], 1, "targets"),
+            (["huber", "--predictions", p, "--targets", p, "--delta", "0"], 1, "delta"),
+            (["smooth-l1", "--predictions", p, "--targets", p, "--beta", "-1"], 1, "beta"),
+            (["mse", "--predictions", p, "--targets", p, "--beta", "1"], 2, "--beta"),
+            (["mse", "--logits", p, "--targets", p], 2, "--predictions"),
+            (["l1", "--predictions", p], 2, "--targets"),
+        ]
+        for (arguments, status, word) in cases {
+            let result = try CLIRunner.run(["compute"] + arguments + ["--output-dir", out, "--backend", "cpu"])
+            #expect(result.status == status, "\(arguments): \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains(word), "\(arguments): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(arguments) left files")
+        }
+    }
+
     // MARK: Margin heads
 
     /// margin-softmax on each backend (auto: the CPU here, as PoCL is not a GPU) against the
