@@ -7,3 +7,6 @@ inline void lk_kahan_add(float *sum, float *comp, float v) {
   *comp = isfinite(s) ? (s - *sum) - t : 0.0f;
   *sum = s;
 }
+
+// sign(x) with sign(0) = 0.
+inline float lk_sign(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }

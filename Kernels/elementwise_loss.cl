@@ -3,8 +3,6 @@
 // 4 smooth-L1 (β = p1; 0 is l1), 5 huber (δ = p1), 6 msle, 7 mape (ε = 1e-7 in both).
 // dz = derivative·scale·(has_grad_output ? g[i] : 1). OpenCL C 1.2, grid-stride.
 
-inline float lk_sign(float x) { return x > 0.0f ? 1.0f : (x < 0.0f ? -1.0f : 0.0f); }
-
 inline float lk_sigmoid(float z) { return z >= 0.0f ? 1.0f / (1.0f + exp(-z)) : exp(z) / (1.0f + exp(z)); }
 
 __kernel void lk_elementwise_loss(__global const float *x, __global const float *t, ulong n, int op, float p1, float p2,

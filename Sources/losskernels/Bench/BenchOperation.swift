@@ -31,6 +31,9 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     case mse, l1
     case smoothL1 = "smooth-l1"
     case huber, msle, mape
+    case contrastive, triplet
+    case tripletMined = "triplet-mined"
+    case center
 
     /// Losses are timed forward and backward together (loss and gradient come from one call).
     var isLoss: Bool { ![.softmax, .logSoftmax, .logsumexp].contains(self) }
@@ -47,6 +50,9 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
         if let regression = regressionLoss {
             return regressionWorkload(regression, engine: engine, shape: shape, seed: seed)
         }
+        if [.contrastive, .triplet, .tripletMined, .center].contains(self) {
+            return try metricWorkload(engine: engine, shape: shape, seed: seed, margin: head.margin ?? 1)
+        }
         let n = b * c
         var random = SplitMix64(seed: seed)
         let logits = Matrix.random(rows: b, columns: c, scale: 4, using: &random)
@@ -62,6 +68,8 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
             return try binaryWorkload(engine: engine, shape: shape, seed: seed)
         case .mse, .l1, .smoothL1, .huber, .msle, .mape:
             return regressionWorkload(regressionLoss!, engine: engine, shape: shape, seed: seed)
+        case .contrastive, .triplet, .tripletMined, .center:
+            return try metricWorkload(engine: engine, shape: shape, seed: seed, margin: head.margin ?? 1)
         case .crossEntropy, .focal:
             let labels = (0..<b).map { _ in Int(random.next() % UInt64(c)) }
             let focal = self == .focal
@@ -99,6 +107,42 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     }
 
     private var operation: BenchOperation { self }
+
+    /// Metric losses on `--batch` rows of `--dim` (default 128) values; center loss with `--classes`
+    /// centers. bytes: every input read once, every output written once.
+    private func metricWorkload(engine: Engine, shape: BenchShape, seed: UInt64, margin: Float) throws -> BenchWorkload {
+        let (b, d) = (shape.batch, shape.dim > 0 ? shape.dim : 128)
+        var random = SplitMix64(seed: seed)
+        let a = Matrix.random(rows: b, columns: d, scale: 1, using: &random)
+        let second = Matrix.random(rows: b, columns: d, scale: 1, using: &random)
+        let third = Matrix.random(rows: b, columns: d, scale: 1, using: &random)
+        let f = MemoryLayout<Float>.size
+        switch self {
+        case .contrastive:
+            let similar = (0..<b).map { _ in random.next() & 1 == 1 }
+            return BenchWorkload(elements: b * d, bytes: (4 * b * d + b) * f, flops: 0) {
+                try engine.contrastiveLoss(left: a, right: second, similar: similar, margin: margin).backend
+            }
+        case .triplet:
+            return BenchWorkload(elements: b * d, bytes: 6 * b * d * f, flops: 0) {
+                try engine.tripletMarginLoss(anchors: a, positives: second, negatives: third, margin: margin).backend
+            }
+        case .tripletMined:
+            let classes = max(2, min(shape.classes, b / 4))
+            let labels = (0..<b).map { _ in Int(random.next() % UInt64(classes)) }
+            // flops: the B×B Gram matrix and the gradient's S·E, 2 × 2·B²·D.
+            return BenchWorkload(elements: b * d, bytes: (2 * b * d) * f + 8 * b, flops: 4 * b * b * d) {
+                try engine.minedTripletLoss(embeddings: a, labels: labels, mining: .batchAll, margin: margin).backend
+            }
+        default:
+            let classes = max(1, min(shape.classes, 1 << 20))
+            let centers = Matrix.random(rows: classes, columns: d, scale: 1, using: &random)
+            let labels = (0..<b).map { _ in Int(random.next() % UInt64(classes)) }
+            return BenchWorkload(elements: b * d, bytes: (2 * b * d + 2 * classes * d) * f + 8 * b, flops: 0) {
+                try engine.centerLoss(features: a, labels: labels, centers: centers).backend
+            }
+        }
+    }
 
     /// The regression loss this operation times, if it is one (β = δ = 1).
     private var regressionLoss: RegressionLoss? {

@@ -46,6 +46,15 @@ struct ComputeCommand: ParsableCommand {
     @Option(name: .long, help: "Predictions, float .npy of any rank (mse, l1, smooth-l1, huber, msle, mape).")
     var predictions: String?
 
+    @Option(name: .long, help: "First vectors of the pairs, [B, D] (contrastive).") var left: String?
+    @Option(name: .long, help: "Second vectors of the pairs, [B, D] (contrastive).") var right: String?
+    @Option(name: .long, help: "1 for a similar pair, 0 for a dissimilar one, shape [B] (contrastive).") var similar: String?
+    @Option(name: .long, help: "Anchors, [B, D] (triplet).") var anchors: String?
+    @Option(name: .long, help: "Positives, [B, D] (triplet).") var positives: String?
+    @Option(name: .long, help: "Negatives, [B, D] (triplet).") var negatives: String?
+    @Option(name: .long, help: "Embeddings, [B, D] (triplet-mined).") var embeddings: String?
+    @Option(name: .long, help: "Class centers, [C, D] (center); the updated centers are written to centers.npy.") var centers: String?
+
     @Option(name: .long, help: "Per-class weights, shape [C] (cross-entropy).")
     var classWeights: String?
 
@@ -76,7 +85,7 @@ struct ComputeCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Focusing parameter γ ≥ 0 (focal, sigmoid-focal; default 2).")
     var gamma: Float?
 
-    @Option(name: .long, parsing: .unconditional, help: "Scalar class weighting α (focal: default 1; sigmoid-focal: default 0.25, negative for none).")
+    @Option(name: .long, parsing: .unconditional, help: "Scalar α: focal class weighting (default 1); sigmoid-focal (default 0.25, negative for none); center update rate in [0, 1] (default 0.5).")
     var alpha: Float?
 
     @Option(name: .long, parsing: .unconditional, help: "Smooth-L1 threshold β ≥ 0 (smooth-l1; default 1; 0 is l1).")
@@ -85,7 +94,12 @@ struct ComputeCommand: ParsableCommand {
     @Option(name: .long, parsing: .unconditional, help: "Huber threshold δ > 0 (huber; default 1).")
     var delta: Float?
 
-    @OptionGroup(title: "Margin head (margin-softmax)") var headOptions: HeadOptions
+    @Option(name: .long, help: "Norm of the triplet distance: 1 or 2 (triplet; default 2).") var p: Int?
+    @Option(name: .long, parsing: .unconditional, help: "Added to every component of x − y before the norm (triplet; default 1e-6).") var eps: Float?
+    @Flag(name: .long, help: "Use min(d(a,n), d(p,n)) as the negative distance (triplet).") var swap = false
+    @Option(name: .long, help: "In-batch mining: all or hard (triplet-mined; default all).") var mining: TripletMining?
+
+    @OptionGroup(title: "Margin head (margin-softmax; --margin also for contrastive, triplet, triplet-mined)") var headOptions: HeadOptions
 
     // MARK: Output and backend
 
@@ -103,6 +117,9 @@ struct ComputeCommand: ParsableCommand {
             (.gradOutput, gradOutput != nil), (.reduction, reduction != nil), (.ignoreIndex, ignoreIndex != nil),
             (.labelSmoothing, labelSmoothing != nil), (.gamma, gamma != nil), (.alpha, alpha != nil),
             (.predictions, predictions != nil), (.beta, beta != nil), (.delta, delta != nil),
+            (.left, left != nil), (.right, right != nil), (.similar, similar != nil), (.anchors, anchors != nil),
+            (.positives, positives != nil), (.negatives, negatives != nil), (.embeddings, embeddings != nil), (.centers, centers != nil),
+            (.p, p != nil), (.eps, eps != nil), (.swap, swap), (.mining, mining != nil),
             (.head, headOptions.head != nil), (.scale, headOptions.scale != nil), (.margin, headOptions.margin != nil),
             (.m1, headOptions.m1 != nil), (.m2, headOptions.m2 != nil), (.m3, headOptions.m3 != nil),
             (.lambda, headOptions.lambda != nil), (.easyMargin, headOptions.easyMargin),
@@ -175,6 +192,16 @@ struct ComputeCommand: ParsableCommand {
             default: regression = .mape
             }
             outputs = try ElementwiseLossCompute(loss: .regression(regression), logits: predictions!, targets: targets!, reduction: reduction, gradOutput: gradOutput).run(engine)
+        case .contrastive, .triplet, .tripletMined, .center:
+            let margin = headOptions.margin ?? 1
+            let loss: MetricLossCompute.Loss
+            switch operation {
+            case .contrastive: loss = .contrastive(left: left!, right: right!, similar: similar!, margin: margin)
+            case .triplet: loss = .triplet(anchors: anchors!, positives: positives!, negatives: negatives!, margin: margin, p: p ?? 2, eps: eps ?? 1e-6, swap: swap)
+            case .tripletMined: loss = .mined(embeddings: embeddings!, labels: labels!, mining: mining ?? .batchAll, margin: margin)
+            default: loss = .center(features: features!, labels: labels!, centers: centers!, alpha: alpha ?? 0.5)
+            }
+            outputs = try MetricLossCompute(loss: loss, reduction: reduction, gradOutput: gradOutput).run(engine)
         }
         try TensorFiles.write(outputs, to: outputDir)
     }

@@ -7,12 +7,14 @@ extension LossReduction: ExpressibleByArgument {}
 /// tensors and the operations' options (shared/spec/CLI.md). `rawValue` is the flag without `--`.
 enum ComputeFlag: String, CaseIterable {
     case logits, labels, targets, features, weights, predictions
+    case left, right, similar, anchors, positives, negatives, embeddings, centers
     case classWeights = "class-weights"
     case gradOutput = "grad-output"
     case reduction
     case ignoreIndex = "ignore-index"
     case labelSmoothing = "label-smoothing"
     case gamma, alpha, beta, delta
+    case p, eps, swap, mining
     case head, scale, margin, m1, m2, m3, lambda
     case easyMargin = "easy-margin"
     case gradient
@@ -39,6 +41,9 @@ enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
     case mse, l1
     case smoothL1 = "smooth-l1"
     case huber, msle, mape
+    case contrastive, triplet
+    case tripletMined = "triplet-mined"
+    case center
 
     /// Inputs the operation cannot run without.
     var requiredInputs: [ComputeFlag] {
@@ -48,6 +53,10 @@ enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
         case .sigmoidFocal, .bceWithLogits: return [.logits, .targets]
         case .marginSoftmax: return [.features, .weights, .labels]
         case .mse, .l1, .smoothL1, .huber, .msle, .mape: return [.predictions, .targets]
+        case .contrastive: return [.left, .right, .similar]
+        case .triplet: return [.anchors, .positives, .negatives]
+        case .tripletMined: return [.embeddings, .labels]
+        case .center: return [.features, .labels, .centers]
         }
     }
 
@@ -62,6 +71,10 @@ enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
         case .smoothL1: return [.beta, .reduction, .gradOutput]
         case .huber: return [.delta, .reduction, .gradOutput]
         case .mse, .l1, .msle, .mape: return [.reduction, .gradOutput]
+        case .contrastive: return [.margin, .reduction, .gradOutput]
+        case .triplet: return [.margin, .p, .eps, .swap, .reduction, .gradOutput]
+        case .tripletMined: return [.margin, .mining]
+        case .center: return [.alpha]
         }
     }
 
@@ -76,12 +89,17 @@ enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
         case .crossEntropy, .focal, .sigmoidFocal, .bceWithLogits: return "loss.npy grad_logits.npy"
         case .marginSoftmax: return "loss.npy grad_features.npy grad_weights.npy"
         case .mse, .l1, .smoothL1, .huber, .msle, .mape: return "loss.npy grad_predictions.npy"
+        case .contrastive: return "loss.npy grad_left.npy grad_right.npy"
+        case .triplet: return "loss.npy grad_anchors.npy grad_positives.npy grad_negatives.npy"
+        case .tripletMined: return "loss.npy grad_embeddings.npy"
+        case .center: return "loss.npy grad_features.npy centers.npy"
         }
     }
 
     /// The operation's lines of the help: its input files ([optional]), options and result files.
     var usage: [String] {
-        let tensors: Set<ComputeFlag> = [.logits, .labels, .targets, .features, .weights, .classWeights, .gradOutput, .predictions]
+        let tensors: Set<ComputeFlag> = [.logits, .labels, .targets, .features, .weights, .classWeights, .gradOutput, .predictions,
+                                         .left, .right, .similar, .anchors, .positives, .negatives, .embeddings, .centers]
         let inputs = requiredInputs.map(\.flag) + optionalFlags.filter(tensors.contains).map { "[\($0.flag)]" }
         let options = optionalFlags.filter { !tensors.contains($0) && (!ComputeFlag.headFlags.contains($0) || $0 == .head) }
             .map { $0 == .head ? "the head flags" : $0.flag }

@@ -14,7 +14,7 @@ struct HeadOptions: ParsableArguments {
     var head: HeadName?
     @Option(name: .long, parsing: .unconditional, help: "Scale s (default: the head's, 64; sphereface 1).")
     var scale: Float?
-    @Option(name: .long, parsing: .unconditional, help: "Margin m (cosface 0.35, arcface 0.5; sphereface/large-margin: integer, 4).")
+    @Option(name: .long, parsing: .unconditional, help: "Margin m (cosface 0.35, arcface 0.5; sphereface/large-margin: integer, 4; contrastive, triplet, triplet-mined: 1).")
     var margin: Float?
     @Option(name: .long, parsing: .unconditional, help: "Combined margin m1 (1).") var m1: Float?
     @Option(name: .long, parsing: .unconditional, help: "Combined margin m2 (0.3).") var m2: Float?

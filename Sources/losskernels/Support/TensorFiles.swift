@@ -87,4 +87,21 @@ enum TensorFiles {
             throw CommandFailure(message: "\(path): --\(tensor) has \(labels.count) values but --\(rowsTensor) has \(rows) rows; give one label per row")
         }
     }
+
+    /// Reads `path` as 0/1 flags (integer or float .npy), 1-d with one value per row of `rowsTensor`.
+    static func readFlags(_ path: String, tensor: String, count: Int, of rowsTensor: String) throws -> [Bool] {
+        let array = try NPYFile.read(path: path)
+        let values: [Double]
+        switch array.elements {
+        case .int64(let v): values = v.map(Double.init)
+        case .float32(let v): values = v.map(Double.init)
+        }
+        guard array.shape.count == 1, values.count == count else {
+            throw CommandFailure(message: "\(path): --\(tensor) has shape \(array.shape) but must be [\(count)] (one flag per row of --\(rowsTensor))")
+        }
+        return try values.enumerated().map { i, v in
+            guard v == 0 || v == 1 else { throw CommandFailure(message: "\(path): --\(tensor)[\(i)] = \(v) is out of range (allowed: 0 or 1)") }
+            return v == 1
+        }
+    }
 }

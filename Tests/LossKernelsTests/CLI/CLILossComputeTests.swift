@@ -236,6 +236,85 @@ import Testing
         }
     }
 
+    // MARK: Metric losses
+
+    /// contrastive, triplet, triplet-mined and center through compute against the library called
+    /// in-process (itself checked against the float64 references by the MetricLosses suites).
+    @Test(arguments: ["cpu", "opencl"])
+    func metricLossesMatchLibrary(backend: String) throws {
+        try Self.requireBackend(backend)
+        let ws = try Workspace()
+        defer { ws.remove() }
+        var rng = TestRNG(seed: 41)
+        let (b, d) = (6, 5)
+        let x = TestData.normal(b * d, rng: &rng), y = TestData.normal(b * d, rng: &rng), z = TestData.normal(b * d, rng: &rng)
+        let mx = try Matrix(rows: b, columns: d, values: x), my = try Matrix(rows: b, columns: d, values: y), mz = try Matrix(rows: b, columns: d, values: z)
+        let fx = try ws.floats("x.npy", [b, d], x), fy = try ws.floats("y.npy", [b, d], y), fz = try ws.floats("z.npy", [b, d], z)
+        let similar = [true, false, true, false, false, true]
+        let fs = try ws.labels("s.npy", [b], similar.map { $0 ? 1 : 0 })
+        let labels = [0, 1, 0, 2, 1, 0]
+        let fl = try ws.labels("l.npy", [b], labels)
+        let centers = TestData.normal(3 * d, rng: &rng)
+        let fc = try ws.floats("c.npy", [3, d], centers)
+        let library = try Engine(policy: .cpu)
+
+        try compute(["contrastive", "--left", fx, "--right", fy, "--similar", fs, "--margin", "2", "--output-dir", ws.path("c"), "--backend", backend])
+        let contrastive = try library.contrastiveLoss(left: mx, right: my, similar: similar, margin: 2)
+        expectClose(try ws.read(ws.path("c"), "loss.npy").values, contrastive.loss.map(Double.init), "contrastive loss on \(backend)")
+        expectClose(try ws.read(ws.path("c"), "grad_left.npy").values, contrastive.gradLeft.values.map(Double.init), "contrastive grad_left")
+        expectClose(try ws.read(ws.path("c"), "grad_right.npy").values, contrastive.gradRight.values.map(Double.init), "contrastive grad_right")
+
+        try compute(["triplet", "--anchors", fx, "--positives", fy, "--negatives", fz, "--p", "1", "--swap", "--reduction", "none",
+                     "--output-dir", ws.path("t"), "--backend", backend])
+        let triplet = try library.tripletMarginLoss(anchors: mx, positives: my, negatives: mz, p: 1, swap: true, reduction: .none)
+        #expect(try ws.read(ws.path("t"), "loss.npy").shape == [b])
+        expectClose(try ws.read(ws.path("t"), "loss.npy").values, triplet.loss.map(Double.init), "triplet loss on \(backend)")
+        for (file, values) in [("grad_anchors.npy", triplet.gradAnchors), ("grad_positives.npy", triplet.gradPositives), ("grad_negatives.npy", triplet.gradNegatives)] {
+            expectClose(try ws.read(ws.path("t"), file).values, values.values.map(Double.init), "triplet \(file)")
+        }
+
+        for mining in [TripletMining.batchAll, .batchHard] {
+            let out = ws.path("m-\(mining.rawValue)")
+            try compute(["triplet-mined", "--embeddings", fx, "--labels", fl, "--mining", mining.rawValue, "--output-dir", out, "--backend", backend])
+            let mined = try library.minedTripletLoss(embeddings: mx, labels: labels, mining: mining)
+            expectClose(try ws.read(out, "loss.npy").values, [Double(mined.loss)], tolerance: 1e-4, "mined \(mining) loss")
+            expectClose(try ws.read(out, "grad_embeddings.npy").values, mined.gradEmbeddings.values.map(Double.init), tolerance: 1e-4, "mined \(mining) grad")
+        }
+
+        try compute(["center", "--features", fx, "--labels", fl, "--centers", fc, "--alpha", "0.3", "--output-dir", ws.path("n"), "--backend", backend])
+        let center = try library.centerLoss(features: mx, labels: labels, centers: Matrix(rows: 3, columns: d, values: centers), alpha: 0.3)
+        expectClose(try ws.read(ws.path("n"), "loss.npy").values, [Double(center.loss)], "center loss")
+        expectClose(try ws.read(ws.path("n"), "grad_features.npy").values, center.gradFeatures.values.map(Double.init), "center grad")
+        expectClose(try ws.read(ws.path("n"), "centers.npy").values, center.updatedCenters.values.map(Double.init), "center update")
+    }
+
+    @Test func metricLossRefusals() throws {
+        let ws = try Workspace()
+        defer { ws.remove() }
+        let x = try ws.floats("x.npy", [2, 3], [1, 2, 3, 4, 5, 6]), other = try ws.floats("o.npy", [3, 2], [1, 2, 3, 4, 5, 6])
+        let similarBad = try ws.labels("s.npy", [2], [1, 2]), similar = try ws.labels("s2.npy", [2], [1, 0])
+        let labels = try ws.labels("l.npy", [2], [0, 1]), labelsOut = try ws.labels("lo.npy", [2], [0, 5])
+        let centers = try ws.floats("c.npy", [2, 3], [0, 0, 0, 1, 1, 1])
+        let out = ws.path("out")
+        let cases: [([String], Int32, String)] = [
+            (["contrastive", "--left", x, "--right", other, "--similar", similar], 1, "right"),
+            (["contrastive", "--left", x, "--right", x, "--similar", similarBad], 1, "similar"),
+            (["triplet", "--anchors", x, "--positives", x, "--negatives", x, "--p", "3"], 1, "p"),
+            (["triplet", "--anchors", x, "--positives", x, "--negatives", other], 1, "negatives"),
+            (["triplet-mined", "--embeddings", x, "--labels", labels, "--mining", "medium"], 2, "mining"),
+            (["center", "--features", x, "--labels", labelsOut, "--centers", centers], 1, "labels"),
+            (["center", "--features", x, "--labels", labels, "--centers", centers, "--alpha", "2"], 1, "alpha"),
+            (["center", "--features", x, "--labels", labels], 2, "--centers"),
+            (["triplet-mined", "--embeddings", x, "--labels", labels, "--swap"], 2, "--swap"),
+        ]
+        for (arguments, status, word) in cases {
+            let result = try CLIRunner.run(["compute"] + arguments + ["--output-dir", out, "--backend", "cpu"])
+            #expect(result.status == status, "\(arguments): \(result.status) \(result.stderr)")
+            #expect(result.stderr.contains(word), "\(arguments): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out), "\(arguments) left files")
+        }
+    }
+
     // MARK: Margin heads
 
     /// margin-softmax on each backend (auto: the CPU here, as PoCL is not a GPU) against the
