@@ -114,13 +114,8 @@ __kernel void lk_head_row_gz_partial(__global const float *tile, ulong n, ulong 
     const float z = tile[row * n + jj];
     lk_kahan_add(&sum, &comp, (exp(z - lse) - ((long)(start + jj) == y ? 1.0f : 0.0f)) * z);
   }
-  scratch[lid] = sum;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (uint step = wg / 2; step > 0; step /= 2) {
-    if (lid < step) scratch[lid] += scratch[lid + step];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  if (lid == 0) partials[row * chunks + chunk] = scratch[0];
+  const float total = lk_work_group_sum(sum, scratch);
+  if (lid == 0) partials[row * chunks + chunk] = total;
 }
 
 // Per class of the tile: Σ_i r_i·(p_ij − [j = y_i])·z_ij (largeMargin's weight-norm term), rows in order.

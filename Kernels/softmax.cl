@@ -107,13 +107,8 @@ __kernel void lk_softmax_backward_partial(__global const float *g, __global cons
     const ulong i = base - start + k;
     lk_kahan_add(&sum, &comp, mode == 0 ? g[i] * y[i] : g[i]);
   }
-  scratch[lid] = sum;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (uint step = wg / 2; step > 0; step /= 2) {
-    if (lid < step) scratch[lid] += scratch[lid + step];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  if (lid == 0) partials[row * chunks + chunk] = scratch[0];
+  const float total = lk_work_group_sum(sum, scratch);
+  if (lid == 0) partials[row * chunks + chunk] = total;
 }
 
 // Backward stage 2: in-order sum of each row's partials.

@@ -22,13 +22,8 @@ __kernel void lk_row_weighted_sum_partial(__global const float *z, __global cons
   __global const float *p = z + row * columns;
   float sum = 0.0f, comp = 0.0f;
   for (ulong k = start + lid; k < end; k += wg) lk_kahan_add(&sum, &comp, has_weights ? weights[k] * p[k] : p[k]);
-  scratch[lid] = sum;
-  barrier(CLK_LOCAL_MEM_FENCE);
-  for (uint step = wg / 2; step > 0; step /= 2) {
-    if (lid < step) scratch[lid] += scratch[lid + step];
-    barrier(CLK_LOCAL_MEM_FENCE);
-  }
-  if (lid == 0) partials[row * chunks + chunk] = scratch[0];
+  const float total = lk_work_group_sum(sum, scratch);
+  if (lid == 0) partials[row * chunks + chunk] = total;
 }
 
 // dz[r, j] = exp(z − shift)·scale − offset·w_j + [j = target]·adjust, with per-row
