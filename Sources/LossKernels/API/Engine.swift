@@ -28,8 +28,11 @@ public final class Engine: Sendable {
     ///     reads `LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` (default 2^20).
     ///   - openCLDeviceTypes: which OpenCL devices `auto` may use; `nil` reads
     ///     `LOSSKERNELS_OPENCL_DEVICE_TYPE` (default `.gpu`: GPUs and accelerators only).
+    ///   - openCLFault: an OpenCL step to fail on purpose, for testing fault handling; `nil` reads
+    ///     `LOSSKERNELS_FAULT` (default: none).
     /// - Throws: `.invalidOption` for a bad environment value or a non-positive thread count.
-    public init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil) throws {
+    public init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
+                openCLFault: OpenCLFault? = nil) throws {
         let environment = ProcessInfo.processInfo.environment
         let threads: CPUThreads
         if let cpuThreads {
@@ -48,7 +51,8 @@ public final class Engine: Sendable {
             threshold = value
         }
         scheduler = Scheduler(policy: try policy ?? BackendPolicy.fromEnvironment(), threads: threads,
-                              deviceFilter: try openCLDeviceTypes ?? OpenCLDeviceTypeFilter.fromEnvironment(), offloadMinimumElements: threshold)
+                              deviceFilter: try openCLDeviceTypes ?? OpenCLDeviceTypeFilter.fromEnvironment(), offloadMinimumElements: threshold,
+                              fault: try openCLFault ?? OpenCLFault.fromEnvironment())
     }
 
     /// Every OpenCL device this process can see, or why OpenCL is unavailable.

@@ -18,6 +18,7 @@ enum CLBlast {
                      a: OpenCLBuffer, aOffset: Int = 0, lda: Int, b: OpenCLBuffer, bOffset: Int = 0, ldb: Int,
                      beta: Float, c: OpenCLBuffer, cOffset: Int = 0, ldc: Int) throws {
         guard m > 0, n > 0 else { return }
+        if device.fault == .enqueue { throw OpenCLFault.enqueue.error(at: "CLBlastSgemm(\(m)×\(n)×\(k))") }
         let api = try shared.get()
         var queue: cl_command_queue? = device.commandQueue
         let status = api.Sgemm(101, transposeA ? 112 : 111, transposeB ? 112 : 111, m, n, k, 1,

@@ -13,10 +13,13 @@ final class OpenCLDevice: @unchecked Sendable {
     private let lock = NSLock()
     private var program: cl_program?
     private var kernels: [String: cl_kernel] = [:]
+    /// The step made to fail on purpose (tests of fault handling), if any.
+    let fault: OpenCLFault?
 
-    init(runtime: OpenCLRuntime, descriptor: OpenCLDeviceDescriptor) throws {
+    init(runtime: OpenCLRuntime, descriptor: OpenCLDeviceDescriptor, fault: OpenCLFault? = nil) throws {
         self.runtime = runtime
         self.descriptor = descriptor
+        self.fault = fault
         var status: cl_int = 0
         var device: cl_device_id? = descriptor.device
         var properties: [cl_context_properties] = [cl_context_properties(CL_CONTEXT_PLATFORM), cl_context_properties(Int(bitPattern: UnsafeRawPointer(descriptor.platform))), 0]
@@ -52,6 +55,7 @@ final class OpenCLDevice: @unchecked Sendable {
     /// A new device buffer of `count` floats (or `count` elements of `elementSize` bytes).
     func makeBuffer(count: Int, elementSize: Int = MemoryLayout<Float>.size) throws -> OpenCLBuffer {
         let bytes = Swift.max(1, count) * elementSize
+        if fault == .alloc { throw OpenCLFault.alloc.error(at: "clCreateBuffer(\(bytes) bytes)") }
         if info.maxAllocationBytes > 0 && bytes > info.maxAllocationBytes {
             throw LossKernelsError.openCLFailure(call: "clCreateBuffer(\(bytes) bytes; device limit \(info.maxAllocationBytes))", code: CL_INVALID_BUFFER_SIZE, name: "CL_INVALID_BUFFER_SIZE", buildLog: nil)
         }
@@ -79,6 +83,7 @@ final class OpenCLDevice: @unchecked Sendable {
     /// Copies `buffer` into `destination` (host), blocking.
     func read(_ buffer: OpenCLBuffer, into destination: UnsafeMutableRawBufferPointer) throws {
         guard destination.count > 0 else { return }
+        if fault == .read { throw OpenCLFault.read.error(at: "clEnqueueReadBuffer") }
         try OpenCLRuntime.check(runtime.api.EnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, destination.count, destination.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
     }
 
@@ -107,6 +112,7 @@ final class OpenCLDevice: @unchecked Sendable {
 
     private func builtProgram() throws -> cl_program {
         if let program { return program }
+        if fault == .build { throw OpenCLFault.build.error(at: "clBuildProgram on \(info.name)") }
         var sources: [UnsafePointer<CChar>?] = []
         for index in 0..<lk_kernel_file_count() { sources.append(lk_kernel_file_source(index)) }
         var status: cl_int = 0
@@ -151,6 +157,7 @@ final class OpenCLDevice: @unchecked Sendable {
 
     /// Sets the arguments of `kernel` and enqueues it over `global` with work-groups of `local`.
     func launch(_ name: String, _ kernel: cl_kernel, global: [Int], local: [Int]?, _ arguments: [OpenCLKernelArgument]) throws {
+        if fault == .enqueue { throw OpenCLFault.enqueue.error(at: "clEnqueueNDRangeKernel(\(name))") }
         for (index, argument) in arguments.enumerated() {
             let code: cl_int
             switch argument {

@@ -7,6 +7,12 @@ import Foundation
 final class OpenCLDevices: @unchecked Sendable {
     private let lock = NSLock()
     private var opened: [Int: OpenCLDevice] = [:]
+    /// The step the opened devices fail on purpose, if any.
+    let fault: OpenCLFault?
+
+    init(fault: OpenCLFault? = nil) {
+        self.fault = fault
+    }
 
     /// Every device, or why OpenCL is unavailable (no loader, no platform, no device).
     static func discover() -> Result<[OpenCLDeviceDescriptor], LossKernelsError> {
@@ -56,7 +62,7 @@ final class OpenCLDevices: @unchecked Sendable {
         defer { lock.unlock() }
         if let device = opened[index] { return device }
         guard case .success(let runtime) = OpenCLRuntime.shared else { throw LossKernelsError.openCLUnavailable(reason: "no OpenCL runtime") }
-        let device = try OpenCLDevice(runtime: runtime, descriptor: devices[index])
+        let device = try OpenCLDevice(runtime: runtime, descriptor: devices[index], fault: fault)
         opened[index] = device
         return device
     }

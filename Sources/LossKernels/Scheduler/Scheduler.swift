@@ -15,7 +15,7 @@ final class Scheduler: @unchecked Sendable {
     let threads: CPUThreads
     let deviceFilter: OpenCLDeviceTypeFilter
     let offloadMinimumElements: Int
-    let devices = OpenCLDevices()
+    let devices: OpenCLDevices
     /// Scratch memory of the CPU path, reused across calls.
     let scratch = ScratchPool()
     private let logger = Logger(label: "LossKernels")
@@ -25,7 +25,8 @@ final class Scheduler: @unchecked Sendable {
     /// Default of `offloadMinimumElements` (`LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` overrides it).
     static let defaultOffloadMinimumElements = 1 << 20
 
-    init(policy: BackendPolicy, threads: CPUThreads, deviceFilter: OpenCLDeviceTypeFilter, offloadMinimumElements: Int) {
+    init(policy: BackendPolicy, threads: CPUThreads, deviceFilter: OpenCLDeviceTypeFilter, offloadMinimumElements: Int, fault: OpenCLFault? = nil) {
+        self.devices = OpenCLDevices(fault: fault)
         self.policy = policy
         self.threads = threads
         self.deviceFilter = deviceFilter
