@@ -35,6 +35,11 @@ extension Engine {
             try Validation.requireGradOutput(gradOutput.values, count: input.count, reduction: loss.reduction, per: "element")
             try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: inputName, input.rows, input.columns)
         }
+        if checkFinite {
+            try Validation.requireFinite(inputName, input.values)
+            try Validation.requireFinite("targets", targets.values)
+            try Validation.requireFinite("gradOutput", gradOutput?.values)
+        }
         let count = input.count
         var gradient = Matrix(rows: input.rows, columns: input.columns, repeating: 0)
         var perElement = loss.reduction == .none ? [Float](repeating: 0, count: count) : []

@@ -61,6 +61,11 @@ extension Engine {
         try Validation.requireLabels(labels, rows: rows, classes: classes)
         try head.validate()
         try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
+        if checkFinite {
+            try Validation.requireFinite("features", features)
+            try Validation.requireFinite("classWeights", classWeights)
+            try Validation.requireFinite("gradOutput", gradOutput)
+        }
         let budget = memoryBudget ?? MarginSoftmaxProblem.defaultMemoryBudget
         guard budget > 0 else { throw LossKernelsError.invalidOption(name: "memoryBudget", value: "\(budget)", allowed: "> 0 bytes") }
         let rowScale: [Float]

@@ -38,6 +38,11 @@ extension Engine {
         try Validation.requireRowVector("similar", similar.count, rows: left.rows)
         guard margin.isFinite, margin >= 0 else { throw LossKernelsError.invalidOption(name: "margin", value: "\(margin)", allowed: ">= 0 and finite") }
         try Validation.requireGradOutput(gradOutput, count: left.rows, reduction: reduction, per: "pair")
+        if checkFinite {
+            try Validation.requireFinite("left", left.values)
+            try Validation.requireFinite("right", right.values)
+            try Validation.requireFinite("gradOutput", gradOutput)
+        }
         let rows = left.rows, dimension = left.columns
         let loss = MetricLoss.Contrastive(margin: margin)
         let rowScale = MetricLoss.rowScales(rows: rows, reduction: reduction, gradOutput: gradOutput)
@@ -105,6 +110,12 @@ extension Engine {
         guard p == 1 || p == 2 else { throw LossKernelsError.invalidOption(name: "p", value: "\(p)", allowed: "1 or 2") }
         guard eps.isFinite, eps >= 0 else { throw LossKernelsError.invalidOption(name: "eps", value: "\(eps)", allowed: ">= 0 and finite") }
         try Validation.requireGradOutput(gradOutput, count: anchors.rows, reduction: reduction, per: "triplet")
+        if checkFinite {
+            try Validation.requireFinite("anchors", anchors.values)
+            try Validation.requireFinite("positives", positives.values)
+            try Validation.requireFinite("negatives", negatives.values)
+            try Validation.requireFinite("gradOutput", gradOutput)
+        }
         let rows = anchors.rows, dimension = anchors.columns
         let loss = MetricLoss.Triplet(margin: margin, norm: p == 1 ? .l1 : .l2, eps: eps, swap: swap)
         let rowScale = MetricLoss.rowScales(rows: rows, reduction: reduction, gradOutput: gradOutput)
@@ -174,6 +185,10 @@ extension Engine {
         }
         try Validation.requireLabels(labels, rows: features.rows, classes: centers.rows)
         try Validation.requireOption("alpha", alpha, in: 0...1)
+        if checkFinite {
+            try Validation.requireFinite("features", features.values)
+            try Validation.requireFinite("centers", centers.values)
+        }
         let rows = features.rows, classes = centers.rows, dimension = features.columns
         let loss = MetricLoss.Center(alpha: alpha)
         let classRows = MetricLoss.Center.classRows(labels: labels, classes: classes)

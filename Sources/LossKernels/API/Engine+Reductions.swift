@@ -12,6 +12,7 @@ extension Engine {
     /// Reduces a `rows × columns` buffer; also returns the backend that ran.
     public func reduce(_ operation: ReductionOperation, input: UnsafeBufferPointer<Float>, rows: Int, columns: Int, over axis: ReductionAxis) throws -> (result: ReductionResult, backend: Backend) {
         try Validation.requireCount("input", input.count, rows: rows, columns: columns)
+        if checkFinite { try Validation.requireFinite("input", input) }
         let groups = Self.groupCount(axis, rows: rows, columns: columns)
         let groupSize = Self.groupSize(axis, rows: rows, columns: columns)
         if groupSize == 0 {
@@ -49,6 +50,10 @@ extension Engine {
         try Validation.requireRowVector("gradOutput", gradOutput.count, rows: groups)
         try Validation.requireRowVector("result.values", result.values.count, rows: groups)
         if operation == .max || operation == .min { try Validation.requireRowVector("result.indices", result.indices.count, rows: groups) }
+        if checkFinite {
+            try Validation.requireFinite("input", input.values)
+            try Validation.requireFinite("gradOutput", gradOutput)
+        }
         var output = Matrix(rows: input.rows, columns: input.columns, repeating: 0)
         guard input.count > 0 else { return output }
         let code: Int32

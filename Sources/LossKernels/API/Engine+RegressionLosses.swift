@@ -102,6 +102,10 @@ extension Engine {
             throw LossKernelsError.shapeMismatch(tensor: "gradient", expected: "\(predictions.count) values (as predictions)", actual: "\(gradient.count) values")
         }
         guard predictions.count > 0 else { throw LossKernelsError.shapeMismatch(tensor: "predictions", expected: "at least one element", actual: "0 values") }
+        if checkFinite {
+            try Validation.requireFinite("predictions", predictions)
+            try Validation.requireFinite("targets", targets)
+        }
         let (kind, parameter) = loss.elementwise
         let description = ElementwiseLoss(kind: kind, parameter: parameter, reduction: reduction)
         let (sum, backend) = try elementwiseBackends(description, predictions, targets, nil, gradient, nil)

@@ -80,6 +80,7 @@ extension Engine {
     public func logSumExp(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>) throws -> Backend {
         try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)
         try Validation.requireRowVector("logSumExp output", out.count, rows: rows)
+        if checkFinite { try Validation.requireFinite("logits", logits, allowNegativeInfinity: true) }
         guard rows > 0 else { return .cpu }
         guard columns > 0 else {
             out.update(repeating: -.infinity)
@@ -114,6 +115,10 @@ extension Engine {
         try Validation.requireCount("gradLogits", gradLogits.count, rows: rows, columns: columns)
         try Validation.requireRowVector("logSumExp", lse.count, rows: rows)
         try Validation.requireRowVector("gradOutput", gradOutput.count, rows: rows)
+        if checkFinite {
+            try Validation.requireFinite("logits", logits, allowNegativeInfinity: true)
+            try Validation.requireFinite("gradOutput", gradOutput)
+        }
         guard logits.count > 0 else { return .cpu }
         return try scheduler.run(elements: 2 * logits.count, cpu: {
             CPUSoftmax.logSumExpBackward(logits.baseAddress!, logSumExp: lse.baseAddress!, gradOutput: gradOutput.baseAddress!, rows: rows, columns: columns, gradLogits.baseAddress!, threads: scheduler.threads)
@@ -138,6 +143,7 @@ extension Engine {
     private func rowwiseForward(_ x: UnsafeBufferPointer<Float>, _ rows: Int, _ columns: Int, _ y: UnsafeMutableBufferPointer<Float>, logarithm: Bool) throws -> Backend {
         try Validation.requireCount("logits", x.count, rows: rows, columns: columns)
         try Validation.requireCount(logarithm ? "logProbabilities" : "probabilities", y.count, rows: rows, columns: columns)
+        if checkFinite { try Validation.requireFinite("logits", x, allowNegativeInfinity: true) }
         guard x.count > 0 else { return .cpu }
         return try scheduler.run(elements: 2 * x.count, cpu: {
             CPUSoftmax.forward(logarithm ? .logSoftmax : .softmax, x.baseAddress!, rows: rows, columns: columns, y.baseAddress!, threads: scheduler.threads)
@@ -153,6 +159,10 @@ extension Engine {
         try Validation.requireCount(logarithm ? "logProbabilities" : "probabilities", y.count, rows: rows, columns: columns)
         try Validation.requireCount("gradOutput", g.count, rows: rows, columns: columns)
         try Validation.requireCount("gradLogits", dz.count, rows: rows, columns: columns)
+        if checkFinite {
+            try Validation.requireFinite(logarithm ? "logProbabilities" : "probabilities", y, allowNegativeInfinity: logarithm)
+            try Validation.requireFinite("gradOutput", g)
+        }
         guard y.count > 0 else { return .cpu }
         return try scheduler.run(elements: 3 * y.count, cpu: {
             CPUSoftmax.backward(logarithm ? .logSoftmax : .softmax, output: y.baseAddress!, gradOutput: g.baseAddress!, rows: rows, columns: columns, dz.baseAddress!, threads: scheduler.threads)

@@ -37,6 +37,10 @@ extension Engine {
         if let classWeights { try Validation.requirePerClass("classWeights", classWeights, classes: columns) }
         try Validation.requireOption("labelSmoothing", labelSmoothing, in: 0...1)
         try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
+        if checkFinite {
+            try Validation.requireFinite("logits", logits, allowNegativeInfinity: true)
+            try Validation.requireFinite("gradOutput", gradOutput)
+        }
         let loss = CrossEntropyLoss(labels: labels, classes: columns, classWeights: classWeights, ignoreIndex: ignoreIndex,
                                     labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput)
         return try runSoftmaxLoss(loss, logits, rows: rows, columns: columns, gradient)
@@ -73,6 +77,10 @@ extension Engine {
             try Validation.requirePerClass("alpha", a, classes: columns)
         }
         try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
+        if checkFinite {
+            try Validation.requireFinite("logits", logits, allowNegativeInfinity: true)
+            try Validation.requireFinite("gradOutput", gradOutput)
+        }
         return try runSoftmaxLoss(FocalLoss(labels: labels, gamma: gamma, alpha: alpha, reduction: reduction, gradOutput: gradOutput), logits, rows: rows, columns: columns, gradient)
     }
 

@@ -13,6 +13,11 @@ import Foundation
 public final class Engine: Sendable {
     let scheduler: Scheduler
 
+    /// Whether inputs are checked for non-finite values (NaN, ±∞; −∞ stays allowed in logits, where
+    /// it is a mask) before computing: a bad value is an `.invalidValue` error naming the tensor and
+    /// the first bad index. Off by default: non-finite inputs then propagate as in PyTorch.
+    public let checkFinite: Bool
+
     /// The backend policy of this engine.
     public var policy: BackendPolicy { scheduler.policy }
     /// Threads the CPU backend uses.
@@ -30,9 +35,11 @@ public final class Engine: Sendable {
     ///     `LOSSKERNELS_OPENCL_DEVICE_TYPE` (default `.gpu`: GPUs and accelerators only).
     ///   - openCLFault: an OpenCL step to fail on purpose, for testing fault handling; `nil` reads
     ///     `LOSSKERNELS_FAULT` (default: none).
+    ///   - checkFinite: refuse non-finite inputs (see `checkFinite`); `nil` reads
+    ///     `LOSSKERNELS_CHECK_FINITE=1` (default off).
     /// - Throws: `.invalidOption` for a bad environment value or a non-positive thread count.
     public init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
-                openCLFault: OpenCLFault? = nil) throws {
+                openCLFault: OpenCLFault? = nil, checkFinite: Bool? = nil) throws {
         let environment = ProcessInfo.processInfo.environment
         let threads: CPUThreads
         if let cpuThreads {
@@ -50,6 +57,7 @@ public final class Engine: Sendable {
             }
             threshold = value
         }
+        self.checkFinite = checkFinite ?? (environment["LOSSKERNELS_CHECK_FINITE"] == "1")
         scheduler = Scheduler(policy: try policy ?? BackendPolicy.fromEnvironment(), threads: threads,
                               deviceFilter: try openCLDeviceTypes ?? OpenCLDeviceTypeFilter.fromEnvironment(), offloadMinimumElements: threshold,
                               fault: try openCLFault ?? OpenCLFault.fromEnvironment())

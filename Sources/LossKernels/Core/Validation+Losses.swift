@@ -42,4 +42,18 @@ extension Validation {
             throw LossKernelsError.shapeMismatch(tensor: "gradOutput", expected: "[\(count)] (one value per \(per))", actual: "[\(gradOutput.count)]")
         }
     }
+
+    /// With `checkFinite`, every value must be finite (−∞ also allowed when `allowNegativeInfinity`,
+    /// as for logits, where it is a mask). Throws `.invalidValue` naming the first bad index.
+    static func requireFinite(_ tensor: String, _ values: UnsafeBufferPointer<Float>, allowNegativeInfinity: Bool = false) throws {
+        for (i, v) in values.enumerated() where !v.isFinite && !(allowNegativeInfinity && v == -.infinity) {
+            throw LossKernelsError.invalidValue(tensor: tensor, index: i, value: "\(v)", allowed: allowNegativeInfinity ? "finite or −∞ (checkFinite)" : "finite (checkFinite)")
+        }
+    }
+
+    /// `requireFinite` for an array.
+    static func requireFinite(_ tensor: String, _ values: [Float]?, allowNegativeInfinity: Bool = false) throws {
+        guard let values else { return }
+        try values.withUnsafeBufferPointer { try requireFinite(tensor, $0, allowNegativeInfinity: allowNegativeInfinity) }
+    }
 }
