@@ -5,58 +5,7 @@ import Testing
 /// Bad input to the classification losses throws the right `LossKernelsError`, on both policies,
 /// and its description names the tensor or option (and the row/index and value).
 @Suite struct LossValidationTests {
-    /// The error a call must throw.
-    enum Expected: CustomStringConvertible {
-        case shape(tensor: String)
-        case value(tensor: String, index: Int, value: String)
-        /// `value` nil: the value's wording is not checked.
-        case option(name: String, value: String?)
-
-        var description: String {
-            switch self {
-            case let .shape(tensor): return "shapeMismatch(\(tensor))"
-            case let .value(tensor, index, value): return "invalidValue(\(tensor)[\(index)] = \(value))"
-            case let .option(name, value): return "invalidOption(\(name) = \(value ?? "…"))"
-            }
-        }
-
-        /// What the description must contain.
-        var mentions: [String] {
-            switch self {
-            case let .shape(tensor): return [tensor]
-            case let .value(tensor, index, value): return ["\(tensor)[\(index)]", value]
-            case let .option(name, value): return [name] + (value.map { [$0] } ?? [])
-            }
-        }
-    }
-
-    static func expectError(_ expected: Expected, _ context: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Any) {
-        let error: LossKernelsError
-        do {
-            let result = try body()
-            Issue.record("\(context): expected \(expected), but the call returned \(result)", sourceLocation: sourceLocation)
-            return
-        } catch let e as LossKernelsError {
-            error = e
-        } catch {
-            Issue.record("\(context): expected \(expected), got a non-LossKernelsError \(error)", sourceLocation: sourceLocation)
-            return
-        }
-        switch (expected, error) {
-        case let (.shape(t), .shapeMismatch(tensor, _, _)):
-            #expect(tensor == t, "\(context): \(error)", sourceLocation: sourceLocation)
-        case let (.value(t, i, v), .invalidValue(tensor, index, value, _)):
-            #expect(tensor == t && index == i && value == v, "\(context): \(error)", sourceLocation: sourceLocation)
-        case let (.option(n, v), .invalidOption(name, value, _)):
-            #expect(name == n && (v == nil || value == v), "\(context): \(error)", sourceLocation: sourceLocation)
-        default:
-            Issue.record("\(context): expected \(expected), got \(error)", sourceLocation: sourceLocation)
-        }
-        let text = error.description
-        for m in expected.mentions where !text.contains(m) {
-            Issue.record("\(context): description \"\(text)\" does not mention \"\(m)\"", sourceLocation: sourceLocation)
-        }
-    }
+    typealias Expected = ExpectedError
 
     static func logits(_ rows: Int, _ columns: Int) -> Matrix {
         var rng = TestRNG(seed: UInt64(rows * 100 + columns))
@@ -77,45 +26,45 @@ import Testing
         let good = [0, 4, 2, 1]
         let b = "\(backend) crossEntropy"
 
-        Self.expectError(.value(tensor: "labels", index: 2, value: "5"), "\(b) label = C") { try engine.crossEntropy(logits: z, labels: [0, 1, 5, 2]) }
-        Self.expectError(.value(tensor: "labels", index: 3, value: "-1"), "\(b) label −1, ignoreIndex −100") { try engine.crossEntropy(logits: z, labels: [0, 1, 2, -1]) }
-        Self.expectError(.value(tensor: "labels", index: 1, value: "-100"), "\(b) label −100 with ignoreIndex 3") {
+        expectError(.value(tensor: "labels", index: 2, value: "5"), "\(b) label = C") { try engine.crossEntropy(logits: z, labels: [0, 1, 5, 2]) }
+        expectError(.value(tensor: "labels", index: 3, value: "-1"), "\(b) label −1, ignoreIndex −100") { try engine.crossEntropy(logits: z, labels: [0, 1, 2, -1]) }
+        expectError(.value(tensor: "labels", index: 1, value: "-100"), "\(b) label −100 with ignoreIndex 3") {
             try engine.crossEntropy(logits: z, labels: [3, -100, 2, 1], ignoreIndex: 3)
         }
-        Self.expectError(.value(tensor: "labels", index: 0, value: "7"), "\(b) label 7, sum") {
+        expectError(.value(tensor: "labels", index: 0, value: "7"), "\(b) label 7, sum") {
             try engine.crossEntropy(logits: z, labels: [7, 1, 2, 1], reduction: .sum)
         }
-        Self.expectError(.shape(tensor: "labels"), "\(b) 3 labels for 4 rows") { try engine.crossEntropy(logits: z, labels: [0, 1, 2]) }
-        Self.expectError(.shape(tensor: "labels"), "\(b) 5 labels for 4 rows") { try engine.crossEntropy(logits: z, labels: [0, 1, 2, 3, 4]) }
-        Self.expectError(.shape(tensor: "classWeights"), "\(b) 4 class weights for C = 5") {
+        expectError(.shape(tensor: "labels"), "\(b) 3 labels for 4 rows") { try engine.crossEntropy(logits: z, labels: [0, 1, 2]) }
+        expectError(.shape(tensor: "labels"), "\(b) 5 labels for 4 rows") { try engine.crossEntropy(logits: z, labels: [0, 1, 2, 3, 4]) }
+        expectError(.shape(tensor: "classWeights"), "\(b) 4 class weights for C = 5") {
             try engine.crossEntropy(logits: z, labels: good, classWeights: [1, 1, 1, 1])
         }
-        Self.expectError(.value(tensor: "classWeights", index: 2, value: "nan"), "\(b) NaN class weight") {
+        expectError(.value(tensor: "classWeights", index: 2, value: "nan"), "\(b) NaN class weight") {
             try engine.crossEntropy(logits: z, labels: good, classWeights: [1, 1, .nan, 1, 1])
         }
-        Self.expectError(.value(tensor: "classWeights", index: 4, value: "inf"), "\(b) infinite class weight") {
+        expectError(.value(tensor: "classWeights", index: 4, value: "inf"), "\(b) infinite class weight") {
             try engine.crossEntropy(logits: z, labels: good, classWeights: [1, 1, 1, 1, .infinity])
         }
         for smoothing: Float in [-0.1, 1.5] {
-            Self.expectError(.option(name: "labelSmoothing", value: "\(smoothing)"), "\(b) labelSmoothing \(smoothing)") {
+            expectError(.option(name: "labelSmoothing", value: "\(smoothing)"), "\(b) labelSmoothing \(smoothing)") {
                 try engine.crossEntropy(logits: z, labels: good, labelSmoothing: smoothing)
             }
         }
-        Self.expectError(.option(name: "labelSmoothing", value: "nan"), "\(b) labelSmoothing NaN") {
+        expectError(.option(name: "labelSmoothing", value: "nan"), "\(b) labelSmoothing NaN") {
             try engine.crossEntropy(logits: z, labels: good, labelSmoothing: .nan)
         }
-        Self.expectError(.shape(tensor: "logits"), "\(b) zero classes") {
+        expectError(.shape(tensor: "logits"), "\(b) zero classes") {
             try engine.crossEntropy(logits: Matrix(rows: 3, columns: 0, repeating: 0), labels: [0, 0, 0])
         }
-        Self.expectError(.shape(tensor: "logits"), "\(b) empty batch") {
+        expectError(.shape(tensor: "logits"), "\(b) empty batch") {
             try engine.crossEntropy(logits: Matrix(rows: 0, columns: 5, repeating: 0), labels: [])
         }
         for reduction in [LossReduction.mean, .sum] {
-            Self.expectError(.option(name: "gradOutput", value: nil), "\(b) gradOutput with \(reduction)") {
+            expectError(.option(name: "gradOutput", value: nil), "\(b) gradOutput with \(reduction)") {
                 try engine.crossEntropy(logits: z, labels: good, reduction: reduction, gradOutput: [1, 1, 1, 1])
             }
         }
-        Self.expectError(.shape(tensor: "gradOutput"), "\(b) gradOutput of 3 for 4 rows") {
+        expectError(.shape(tensor: "gradOutput"), "\(b) gradOutput of 3 for 4 rows") {
             try engine.crossEntropy(logits: z, labels: good, reduction: .none, gradOutput: [1, 1, 1])
         }
     }
@@ -128,17 +77,17 @@ import Testing
         var gradient = [Float](repeating: 0, count: 20)
         var short = [Float](repeating: 0, count: 19)
         let b = "\(backend) crossEntropy buffers"
-        Self.expectError(.shape(tensor: "gradient"), "\(b) gradient of 19 for 4×5") {
+        expectError(.shape(tensor: "gradient"), "\(b) gradient of 19 for 4×5") {
             try z.withUnsafeBufferPointer { zp in
                 try short.withUnsafeMutableBufferPointer { try engine.crossEntropy(logits: zp, rows: 4, columns: 5, labels: [0, 1, 2, 3], gradient: $0) }
             }
         }
-        Self.expectError(.shape(tensor: "logits"), "\(b) 20 logits for 3×5") {
+        expectError(.shape(tensor: "logits"), "\(b) 20 logits for 3×5") {
             try z.withUnsafeBufferPointer { zp in
                 try gradient.withUnsafeMutableBufferPointer { try engine.crossEntropy(logits: zp, rows: 3, columns: 5, labels: [0, 1, 2], gradient: $0) }
             }
         }
-        Self.expectError(.value(tensor: "labels", index: 3, value: "5"), "\(backend) focalLoss buffers: label = C") {
+        expectError(.value(tensor: "labels", index: 3, value: "5"), "\(backend) focalLoss buffers: label = C") {
             try z.withUnsafeBufferPointer { zp in
                 try gradient.withUnsafeMutableBufferPointer { try engine.focalLoss(logits: zp, rows: 4, columns: 5, labels: [0, 1, 2, 5], gradient: $0) }
             }
@@ -154,36 +103,36 @@ import Testing
         let good = [0, 4, 2, 1]
         let b = "\(backend) focalLoss"
 
-        Self.expectError(.value(tensor: "labels", index: 1, value: "5"), "\(b) label = C") { try engine.focalLoss(logits: z, labels: [0, 5, 2, 1]) }
-        Self.expectError(.value(tensor: "labels", index: 2, value: "-1"), "\(b) label −1") { try engine.focalLoss(logits: z, labels: [0, 1, -1, 1]) }
-        Self.expectError(.value(tensor: "labels", index: 0, value: "-100"), "\(b) label −100 (no ignore index)") {
+        expectError(.value(tensor: "labels", index: 1, value: "5"), "\(b) label = C") { try engine.focalLoss(logits: z, labels: [0, 5, 2, 1]) }
+        expectError(.value(tensor: "labels", index: 2, value: "-1"), "\(b) label −1") { try engine.focalLoss(logits: z, labels: [0, 1, -1, 1]) }
+        expectError(.value(tensor: "labels", index: 0, value: "-100"), "\(b) label −100 (no ignore index)") {
             try engine.focalLoss(logits: z, labels: [-100, 1, 2, 1])
         }
-        Self.expectError(.shape(tensor: "labels"), "\(b) 3 labels for 4 rows") { try engine.focalLoss(logits: z, labels: [0, 1, 2]) }
+        expectError(.shape(tensor: "labels"), "\(b) 3 labels for 4 rows") { try engine.focalLoss(logits: z, labels: [0, 1, 2]) }
         for gamma: Float in [-0.5, -2] {
-            Self.expectError(.option(name: "gamma", value: "\(gamma)"), "\(b) γ \(gamma)") { try engine.focalLoss(logits: z, labels: good, gamma: gamma) }
+            expectError(.option(name: "gamma", value: "\(gamma)"), "\(b) γ \(gamma)") { try engine.focalLoss(logits: z, labels: good, gamma: gamma) }
         }
-        Self.expectError(.option(name: "gamma", value: "nan"), "\(b) γ NaN") { try engine.focalLoss(logits: z, labels: good, gamma: .nan) }
-        Self.expectError(.shape(tensor: "alpha"), "\(b) 4 per-class α for C = 5") {
+        expectError(.option(name: "gamma", value: "nan"), "\(b) γ NaN") { try engine.focalLoss(logits: z, labels: good, gamma: .nan) }
+        expectError(.shape(tensor: "alpha"), "\(b) 4 per-class α for C = 5") {
             try engine.focalLoss(logits: z, labels: good, alpha: .perClass([0.25, 0.25, 0.25, 0.25]))
         }
-        Self.expectError(.shape(tensor: "alpha"), "\(b) 6 per-class α for C = 5") {
+        expectError(.shape(tensor: "alpha"), "\(b) 6 per-class α for C = 5") {
             try engine.focalLoss(logits: z, labels: good, alpha: .perClass([0.25, 0.25, 0.25, 0.25, 0.25, 0.25]))
         }
-        Self.expectError(.value(tensor: "alpha", index: 3, value: "nan"), "\(b) NaN per-class α") {
+        expectError(.value(tensor: "alpha", index: 3, value: "nan"), "\(b) NaN per-class α") {
             try engine.focalLoss(logits: z, labels: good, alpha: .perClass([0.25, 0.25, 0.25, .nan, 0.25]))
         }
-        Self.expectError(.option(name: "alpha", value: "nan"), "\(b) NaN scalar α") { try engine.focalLoss(logits: z, labels: good, alpha: .scalar(.nan)) }
-        Self.expectError(.shape(tensor: "logits"), "\(b) zero classes") {
+        expectError(.option(name: "alpha", value: "nan"), "\(b) NaN scalar α") { try engine.focalLoss(logits: z, labels: good, alpha: .scalar(.nan)) }
+        expectError(.shape(tensor: "logits"), "\(b) zero classes") {
             try engine.focalLoss(logits: Matrix(rows: 2, columns: 0, repeating: 0), labels: [0, 0])
         }
-        Self.expectError(.shape(tensor: "logits"), "\(b) empty batch") { try engine.focalLoss(logits: Matrix(rows: 0, columns: 3, repeating: 0), labels: []) }
+        expectError(.shape(tensor: "logits"), "\(b) empty batch") { try engine.focalLoss(logits: Matrix(rows: 0, columns: 3, repeating: 0), labels: []) }
         for reduction in [LossReduction.mean, .sum] {
-            Self.expectError(.option(name: "gradOutput", value: nil), "\(b) gradOutput with \(reduction)") {
+            expectError(.option(name: "gradOutput", value: nil), "\(b) gradOutput with \(reduction)") {
                 try engine.focalLoss(logits: z, labels: good, reduction: reduction, gradOutput: [1, 1, 1, 1])
             }
         }
-        Self.expectError(.shape(tensor: "gradOutput"), "\(b) gradOutput of 5 for 4 rows") {
+        expectError(.shape(tensor: "gradOutput"), "\(b) gradOutput of 5 for 4 rows") {
             try engine.focalLoss(logits: z, labels: good, reduction: .none, gradOutput: [1, 1, 1, 1, 1])
         }
     }
@@ -206,37 +155,37 @@ import Testing
         let z = Self.logits(4, 5), t = Self.targets(4, 5)
         let b = "\(backend) \(loss)"
 
-        Self.expectError(.shape(tensor: "targets"), "\(b) targets 5×4 for logits 4×5") { try Self.call(loss, engine, z, Self.targets(5, 4)) }
-        Self.expectError(.shape(tensor: "targets"), "\(b) targets 4×6 for logits 4×5") { try Self.call(loss, engine, z, Self.targets(4, 6)) }
+        expectError(.shape(tensor: "targets"), "\(b) targets 5×4 for logits 4×5") { try Self.call(loss, engine, z, Self.targets(5, 4)) }
+        expectError(.shape(tensor: "targets"), "\(b) targets 4×6 for logits 4×5") { try Self.call(loss, engine, z, Self.targets(4, 6)) }
         for (index, value): (Int, Float) in [(7, 1.5), (0, -0.25), (19, 1.0000001)] {
             var bad = t
             bad.values[index] = value
-            Self.expectError(.value(tensor: "targets", index: index, value: "\(value)"), "\(b) target \(value) at \(index)") { try Self.call(loss, engine, z, bad) }
+            expectError(.value(tensor: "targets", index: index, value: "\(value)"), "\(b) target \(value) at \(index)") { try Self.call(loss, engine, z, bad) }
         }
         var nanTarget = t
         nanTarget.values[3] = .nan
-        Self.expectError(.value(tensor: "targets", index: 3, value: "nan"), "\(b) NaN target") { try Self.call(loss, engine, z, nanTarget) }
-        Self.expectError(.shape(tensor: "logits"), "\(b) empty (0 rows)") {
+        expectError(.value(tensor: "targets", index: 3, value: "nan"), "\(b) NaN target") { try Self.call(loss, engine, z, nanTarget) }
+        expectError(.shape(tensor: "logits"), "\(b) empty (0 rows)") {
             try Self.call(loss, engine, Matrix(rows: 0, columns: 5, repeating: 0), Matrix(rows: 0, columns: 5, repeating: 0))
         }
-        Self.expectError(.shape(tensor: "logits"), "\(b) empty (0 columns)") {
+        expectError(.shape(tensor: "logits"), "\(b) empty (0 columns)") {
             try Self.call(loss, engine, Matrix(rows: 4, columns: 0, repeating: 0), Matrix(rows: 4, columns: 0, repeating: 0))
         }
         let g = Self.logits(4, 5)
         for reduction in [LossReduction.mean, .sum] {
-            Self.expectError(.option(name: "gradOutput", value: nil), "\(b) gradOutput with \(reduction)") {
+            expectError(.option(name: "gradOutput", value: nil), "\(b) gradOutput with \(reduction)") {
                 try Self.call(loss, engine, z, t, reduction: reduction, gradOutput: g)
             }
         }
-        Self.expectError(.shape(tensor: "gradOutput"), "\(b) gradOutput 3×5 for 4×5") {
+        expectError(.shape(tensor: "gradOutput"), "\(b) gradOutput 3×5 for 4×5") {
             try Self.call(loss, engine, z, t, reduction: .none, gradOutput: Self.logits(3, 5))
         }
-        Self.expectError(.shape(tensor: "gradOutput"), "\(b) gradOutput 5×4 for 4×5") {
+        expectError(.shape(tensor: "gradOutput"), "\(b) gradOutput 5×4 for 4×5") {
             try Self.call(loss, engine, z, t, reduction: .none, gradOutput: Self.logits(5, 4))
         }
         if loss == .sigmoidFocal {
-            Self.expectError(.option(name: "gamma", value: "-1.0"), "\(b) γ −1") { try Self.call(loss, engine, z, t, gamma: -1) }
-            Self.expectError(.option(name: "alpha", value: "1.5"), "\(b) α 1.5") { try Self.call(loss, engine, z, t, alpha: 1.5) }
+            expectError(.option(name: "gamma", value: "-1.0"), "\(b) γ −1") { try Self.call(loss, engine, z, t, gamma: -1) }
+            expectError(.option(name: "alpha", value: "1.5"), "\(b) α 1.5") { try Self.call(loss, engine, z, t, alpha: 1.5) }
         }
     }
 }

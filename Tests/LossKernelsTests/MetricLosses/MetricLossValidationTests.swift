@@ -5,58 +5,7 @@ import Testing
 /// Bad input to the pair, triplet, center and mined triplet losses throws the right
 /// `LossKernelsError` on both policies, and its description names the tensor, option or row.
 @Suite struct MetricLossValidationTests {
-    /// The error a call must throw.
-    enum Expected: CustomStringConvertible {
-        case shape(tensor: String)
-        case value(tensor: String, index: Int, value: String)
-        /// `value` nil: the value's wording is not checked.
-        case option(name: String, value: String?)
-
-        var description: String {
-            switch self {
-            case let .shape(tensor): return "shapeMismatch(\(tensor))"
-            case let .value(tensor, index, value): return "invalidValue(\(tensor)[\(index)] = \(value))"
-            case let .option(name, value): return "invalidOption(\(name) = \(value ?? "…"))"
-            }
-        }
-
-        /// What the description must contain.
-        var mentions: [String] {
-            switch self {
-            case let .shape(tensor): return [tensor]
-            case let .value(tensor, index, value): return ["\(tensor)[\(index)]", value]
-            case let .option(name, value): return [name] + (value.map { [$0] } ?? [])
-            }
-        }
-    }
-
-    static func expectError(_ expected: Expected, _ context: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Any) {
-        let error: LossKernelsError
-        do {
-            let result = try body()
-            Issue.record("\(context): expected \(expected), but the call returned \(result)", sourceLocation: sourceLocation)
-            return
-        } catch let e as LossKernelsError {
-            error = e
-        } catch {
-            Issue.record("\(context): expected \(expected), got a non-LossKernelsError \(error)", sourceLocation: sourceLocation)
-            return
-        }
-        switch (expected, error) {
-        case let (.shape(t), .shapeMismatch(tensor, _, _)):
-            #expect(tensor == t, "\(context): \(error)", sourceLocation: sourceLocation)
-        case let (.value(t, i, v), .invalidValue(tensor, index, value, _)):
-            #expect(tensor == t && index == i && value == v, "\(context): \(error)", sourceLocation: sourceLocation)
-        case let (.option(n, v), .invalidOption(name, value, _)):
-            #expect(name == n && (v == nil || value == v), "\(context): \(error)", sourceLocation: sourceLocation)
-        default:
-            Issue.record("\(context): expected \(expected), got \(error)", sourceLocation: sourceLocation)
-        }
-        let text = error.description
-        for m in expected.mentions where !text.contains(m) {
-            Issue.record("\(context): description \"\(text)\" does not mention \"\(m)\"", sourceLocation: sourceLocation)
-        }
-    }
+    typealias Expected = ExpectedError
 
     static func matrix(_ rows: Int, _ columns: Int, seed: UInt64 = 1) -> Matrix {
         var rng = TestRNG(seed: seed &+ UInt64(rows * 100 + columns))
@@ -76,28 +25,28 @@ import Testing
         let ok = try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: 0, reduction: .none, gradOutput: [1, 2, 3, 4])
         #expect(ok.backend == backend.expected && ok.loss.count == 4)
 
-        Self.expectError(.shape(tensor: "right"), "\(c) right has another width") { try engine.contrastiveLoss(left: a, right: Self.matrix(4, 2), similar: similar) }
-        Self.expectError(.shape(tensor: "right"), "\(c) right has another batch") { try engine.contrastiveLoss(left: a, right: Self.matrix(5, 3), similar: similar) }
-        Self.expectError(.shape(tensor: "similar"), "\(c) similar count 3 ≠ B") { try engine.contrastiveLoss(left: a, right: b, similar: [true, false, true]) }
-        Self.expectError(.shape(tensor: "similar"), "\(c) similar count 5 ≠ B") {
+        expectError(.shape(tensor: "right"), "\(c) right has another width") { try engine.contrastiveLoss(left: a, right: Self.matrix(4, 2), similar: similar) }
+        expectError(.shape(tensor: "right"), "\(c) right has another batch") { try engine.contrastiveLoss(left: a, right: Self.matrix(5, 3), similar: similar) }
+        expectError(.shape(tensor: "similar"), "\(c) similar count 3 ≠ B") { try engine.contrastiveLoss(left: a, right: b, similar: [true, false, true]) }
+        expectError(.shape(tensor: "similar"), "\(c) similar count 5 ≠ B") {
             try engine.contrastiveLoss(left: a, right: b, similar: similar + [true])
         }
-        Self.expectError(.option(name: "margin", value: "inf"), "\(c) margin ∞") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: .infinity) }
-        Self.expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: .nan) }
-        Self.expectError(.option(name: "margin", value: "-0.5"), "\(c) margin < 0") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: -0.5) }
-        Self.expectError(.shape(tensor: "left"), "\(c) empty batch") {
+        expectError(.option(name: "margin", value: "inf"), "\(c) margin ∞") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: .infinity) }
+        expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: .nan) }
+        expectError(.option(name: "margin", value: "-0.5"), "\(c) margin < 0") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: -0.5) }
+        expectError(.shape(tensor: "left"), "\(c) empty batch") {
             try engine.contrastiveLoss(left: Self.matrix(0, 3), right: Self.matrix(0, 3), similar: [])
         }
-        Self.expectError(.shape(tensor: "left"), "\(c) D = 0") {
+        expectError(.shape(tensor: "left"), "\(c) D = 0") {
             try engine.contrastiveLoss(left: Self.matrix(4, 0), right: Self.matrix(4, 0), similar: similar)
         }
-        Self.expectError(.option(name: "gradOutput", value: nil), "\(c) gradOutput with mean") {
+        expectError(.option(name: "gradOutput", value: nil), "\(c) gradOutput with mean") {
             try engine.contrastiveLoss(left: a, right: b, similar: similar, gradOutput: [1, 1, 1, 1])
         }
-        Self.expectError(.option(name: "gradOutput", value: nil), "\(c) gradOutput with sum") {
+        expectError(.option(name: "gradOutput", value: nil), "\(c) gradOutput with sum") {
             try engine.contrastiveLoss(left: a, right: b, similar: similar, reduction: .sum, gradOutput: [1, 1, 1, 1])
         }
-        Self.expectError(.shape(tensor: "gradOutput"), "\(c) gradOutput count 3 ≠ B") {
+        expectError(.shape(tensor: "gradOutput"), "\(c) gradOutput count 3 ≠ B") {
             try engine.contrastiveLoss(left: a, right: b, similar: similar, reduction: .none, gradOutput: [1, 1, 1])
         }
     }
@@ -114,34 +63,34 @@ import Testing
                                               gradOutput: [1, 2, 3])
         #expect(ok.backend == backend.expected && ok.loss.count == 3)
 
-        Self.expectError(.shape(tensor: "positives"), "\(c) positives width") { try engine.tripletMarginLoss(anchors: a, positives: Self.matrix(3, 4), negatives: n) }
-        Self.expectError(.shape(tensor: "positives"), "\(c) positives batch") { try engine.tripletMarginLoss(anchors: a, positives: Self.matrix(2, 5), negatives: n) }
-        Self.expectError(.shape(tensor: "negatives"), "\(c) negatives width") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: Self.matrix(3, 6)) }
-        Self.expectError(.shape(tensor: "negatives"), "\(c) negatives batch") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: Self.matrix(4, 5)) }
-        Self.expectError(.option(name: "p", value: "3"), "\(c) p = 3") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, p: 3) }
-        Self.expectError(.option(name: "p", value: "0"), "\(c) p = 0") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, p: 0) }
-        Self.expectError(.option(name: "eps", value: "\(Float(-1e-6))"), "\(c) eps < 0") {
+        expectError(.shape(tensor: "positives"), "\(c) positives width") { try engine.tripletMarginLoss(anchors: a, positives: Self.matrix(3, 4), negatives: n) }
+        expectError(.shape(tensor: "positives"), "\(c) positives batch") { try engine.tripletMarginLoss(anchors: a, positives: Self.matrix(2, 5), negatives: n) }
+        expectError(.shape(tensor: "negatives"), "\(c) negatives width") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: Self.matrix(3, 6)) }
+        expectError(.shape(tensor: "negatives"), "\(c) negatives batch") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: Self.matrix(4, 5)) }
+        expectError(.option(name: "p", value: "3"), "\(c) p = 3") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, p: 3) }
+        expectError(.option(name: "p", value: "0"), "\(c) p = 0") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, p: 0) }
+        expectError(.option(name: "eps", value: "\(Float(-1e-6))"), "\(c) eps < 0") {
             try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, eps: -1e-6)
         }
-        Self.expectError(.option(name: "eps", value: "nan"), "\(c) eps NaN") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, eps: .nan) }
-        Self.expectError(.option(name: "eps", value: "inf"), "\(c) eps ∞") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, eps: .infinity) }
-        Self.expectError(.option(name: "margin", value: "-inf"), "\(c) margin −∞") {
+        expectError(.option(name: "eps", value: "nan"), "\(c) eps NaN") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, eps: .nan) }
+        expectError(.option(name: "eps", value: "inf"), "\(c) eps ∞") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, eps: .infinity) }
+        expectError(.option(name: "margin", value: "-inf"), "\(c) margin −∞") {
             try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, margin: -.infinity)
         }
-        Self.expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, margin: .nan) }
-        Self.expectError(.shape(tensor: "anchors"), "\(c) empty batch") {
+        expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, margin: .nan) }
+        expectError(.shape(tensor: "anchors"), "\(c) empty batch") {
             try engine.tripletMarginLoss(anchors: Self.matrix(0, 5), positives: Self.matrix(0, 5), negatives: Self.matrix(0, 5))
         }
-        Self.expectError(.shape(tensor: "anchors"), "\(c) D = 0") {
+        expectError(.shape(tensor: "anchors"), "\(c) D = 0") {
             try engine.tripletMarginLoss(anchors: Self.matrix(3, 0), positives: Self.matrix(3, 0), negatives: Self.matrix(3, 0))
         }
-        Self.expectError(.option(name: "gradOutput", value: nil), "\(c) gradOutput with mean") {
+        expectError(.option(name: "gradOutput", value: nil), "\(c) gradOutput with mean") {
             try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, gradOutput: [1, 1, 1])
         }
-        Self.expectError(.option(name: "gradOutput", value: nil), "\(c) gradOutput with sum") {
+        expectError(.option(name: "gradOutput", value: nil), "\(c) gradOutput with sum") {
             try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, reduction: .sum, gradOutput: [1, 1, 1])
         }
-        Self.expectError(.shape(tensor: "gradOutput"), "\(c) gradOutput count 4 ≠ B") {
+        expectError(.shape(tensor: "gradOutput"), "\(c) gradOutput count 4 ≠ B") {
             try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, reduction: .none, gradOutput: [1, 1, 1, 1])
         }
     }
@@ -159,26 +108,26 @@ import Testing
         #expect(ok.backend == backend.expected && ok.updatedCenters.rows == 5)
         _ = try engine.centerLoss(features: x, labels: labels, centers: centers, alpha: 0)
 
-        Self.expectError(.shape(tensor: "centers"), "\(c) centers D 4 vs features D 3") { try engine.centerLoss(features: x, labels: labels, centers: Self.matrix(5, 4)) }
-        Self.expectError(.shape(tensor: "centers"), "\(c) no centers") { try engine.centerLoss(features: x, labels: labels, centers: Self.matrix(0, 3)) }
-        Self.expectError(.shape(tensor: "labels"), "\(c) labels count 3 ≠ B") { try engine.centerLoss(features: x, labels: [0, 1, 2], centers: centers) }
-        Self.expectError(.shape(tensor: "labels"), "\(c) labels count 5 ≠ B") { try engine.centerLoss(features: x, labels: [0, 1, 2, 3, 4], centers: centers) }
-        Self.expectError(.value(tensor: "labels", index: 2, value: "5"), "\(c) label = C at row 2") {
+        expectError(.shape(tensor: "centers"), "\(c) centers D 4 vs features D 3") { try engine.centerLoss(features: x, labels: labels, centers: Self.matrix(5, 4)) }
+        expectError(.shape(tensor: "centers"), "\(c) no centers") { try engine.centerLoss(features: x, labels: labels, centers: Self.matrix(0, 3)) }
+        expectError(.shape(tensor: "labels"), "\(c) labels count 3 ≠ B") { try engine.centerLoss(features: x, labels: [0, 1, 2], centers: centers) }
+        expectError(.shape(tensor: "labels"), "\(c) labels count 5 ≠ B") { try engine.centerLoss(features: x, labels: [0, 1, 2, 3, 4], centers: centers) }
+        expectError(.value(tensor: "labels", index: 2, value: "5"), "\(c) label = C at row 2") {
             try engine.centerLoss(features: x, labels: [0, 1, 5, 2], centers: centers)
         }
-        Self.expectError(.value(tensor: "labels", index: 3, value: "-1"), "\(c) label −1 at row 3") {
+        expectError(.value(tensor: "labels", index: 3, value: "-1"), "\(c) label −1 at row 3") {
             try engine.centerLoss(features: x, labels: [0, 1, 2, -1], centers: centers)
         }
-        Self.expectError(.value(tensor: "labels", index: 1, value: "1000"), "\(c) label 1000 at row 1 (first bad row)") {
+        expectError(.value(tensor: "labels", index: 1, value: "1000"), "\(c) label 1000 at row 1 (first bad row)") {
             try engine.centerLoss(features: x, labels: [0, 1000, 2, 7], centers: centers)
         }
         for alpha: Float in [-0.01, 1.5, .nan, .infinity] {
-            Self.expectError(.option(name: "alpha", value: "\(alpha)"), "\(c) alpha \(alpha)") {
+            expectError(.option(name: "alpha", value: "\(alpha)"), "\(c) alpha \(alpha)") {
                 try engine.centerLoss(features: x, labels: labels, centers: centers, alpha: alpha)
             }
         }
-        Self.expectError(.shape(tensor: "features"), "\(c) empty batch") { try engine.centerLoss(features: Self.matrix(0, 3), labels: [], centers: centers) }
-        Self.expectError(.shape(tensor: "features"), "\(c) D = 0") {
+        expectError(.shape(tensor: "features"), "\(c) empty batch") { try engine.centerLoss(features: Self.matrix(0, 3), labels: [], centers: centers) }
+        expectError(.shape(tensor: "features"), "\(c) D = 0") {
             try engine.centerLoss(features: Self.matrix(4, 0), labels: labels, centers: Self.matrix(5, 0))
         }
     }
@@ -196,27 +145,27 @@ import Testing
             let ok = try engine.minedTripletLoss(embeddings: e, labels: [9, 0, 9, 1_000_000, 0], mining: mining, margin: -0.5)
             #expect(ok.backend == backend.expected)
 
-            Self.expectError(.shape(tensor: "labels"), "\(c) labels count 4 ≠ B") { try engine.minedTripletLoss(embeddings: e, labels: [0, 1, 0, 1], mining: mining) }
-            Self.expectError(.shape(tensor: "labels"), "\(c) labels count 6 ≠ B") {
+            expectError(.shape(tensor: "labels"), "\(c) labels count 4 ≠ B") { try engine.minedTripletLoss(embeddings: e, labels: [0, 1, 0, 1], mining: mining) }
+            expectError(.shape(tensor: "labels"), "\(c) labels count 6 ≠ B") {
                 try engine.minedTripletLoss(embeddings: e, labels: labels + [0], mining: mining)
             }
-            Self.expectError(.value(tensor: "labels", index: 3, value: "-1"), "\(c) negative label at row 3") {
+            expectError(.value(tensor: "labels", index: 3, value: "-1"), "\(c) negative label at row 3") {
                 try engine.minedTripletLoss(embeddings: e, labels: [0, 1, 0, -1, 2], mining: mining)
             }
-            Self.expectError(.value(tensor: "labels", index: 0, value: "-7"), "\(c) negative label at row 0") {
+            expectError(.value(tensor: "labels", index: 0, value: "-7"), "\(c) negative label at row 0") {
                 try engine.minedTripletLoss(embeddings: e, labels: [-7, 1, 0, -1, 2], mining: mining)
             }
-            Self.expectError(.option(name: "margin", value: "inf"), "\(c) margin ∞") {
+            expectError(.option(name: "margin", value: "inf"), "\(c) margin ∞") {
                 try engine.minedTripletLoss(embeddings: e, labels: labels, mining: mining, margin: .infinity)
             }
-            Self.expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") {
+            expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") {
                 try engine.minedTripletLoss(embeddings: e, labels: labels, mining: mining, margin: .nan)
             }
-            Self.expectError(.shape(tensor: "embeddings"), "\(c) empty batch") { try engine.minedTripletLoss(embeddings: Self.matrix(0, 4), labels: [], mining: mining) }
-            Self.expectError(.shape(tensor: "embeddings"), "\(c) D = 0") { try engine.minedTripletLoss(embeddings: Self.matrix(5, 0), labels: labels, mining: mining) }
+            expectError(.shape(tensor: "embeddings"), "\(c) empty batch") { try engine.minedTripletLoss(embeddings: Self.matrix(0, 4), labels: [], mining: mining) }
+            expectError(.shape(tensor: "embeddings"), "\(c) D = 0") { try engine.minedTripletLoss(embeddings: Self.matrix(5, 0), labels: labels, mining: mining) }
             var bad = e
             bad[2, 1] = .nan
-            Self.expectError(.value(tensor: "embeddings", index: 9, value: "nan"), "\(c) NaN embedding at flat index 9") {
+            expectError(.value(tensor: "embeddings", index: 9, value: "nan"), "\(c) NaN embedding at flat index 9") {
                 try engine.minedTripletLoss(embeddings: bad, labels: labels, mining: mining)
             }
         }
