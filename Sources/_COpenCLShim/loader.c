@@ -18,12 +18,13 @@ static const char *const default_names[] = {"libOpenCL.so.1", "libOpenCL.so", NU
     *(void **)(&api->field) = dlsym(handle, symbol);                                     \
     if (!api->field) {                                                                   \
       snprintf(error, error_capacity, "%s has no symbol %s", opened, symbol);            \
-      free(api);                                                                         \
-      return NULL;                                                                       \
+      memset(api, 0, sizeof *api);                                                       \
+      return 0;                                                                          \
     }                                                                                    \
   } while (0)
 
-const lk_cl_api *lk_cl_load(const char *path, char *error, size_t error_capacity) {
+int lk_cl_load(const char *path, lk_cl_api *api, char *error, size_t error_capacity) {
+  memset(api, 0, sizeof *api);
   if (!path || !*path) path = getenv("LOSSKERNELS_OPENCL_LIBRARY");
   void *handle = NULL;
   const char *opened = NULL;
@@ -33,7 +34,7 @@ const lk_cl_api *lk_cl_load(const char *path, char *error, size_t error_capacity
     if (!handle) {
       const char *why = dlerror();
       snprintf(error, error_capacity, "cannot load the OpenCL library %s: %s", path, why ? why : "unknown reason");
-      return NULL;
+      return 0;
     }
   } else {
     for (int i = 0; default_names[i] && !handle; i++) {
@@ -44,13 +45,8 @@ const lk_cl_api *lk_cl_load(const char *path, char *error, size_t error_capacity
       snprintf(error, error_capacity,
                "no OpenCL loader library (%s) found; install an ICD loader such as ocl-icd-libopencl1",
                default_names[0]);
-      return NULL;
+      return 0;
     }
-  }
-  lk_cl_api *api = calloc(1, sizeof *api);
-  if (!api) {
-    snprintf(error, error_capacity, "out of memory while loading %s", opened);
-    return NULL;
   }
   LK_RESOLVE(GetPlatformIDs, "clGetPlatformIDs");
   LK_RESOLVE(GetPlatformInfo, "clGetPlatformInfo");
@@ -75,10 +71,11 @@ const lk_cl_api *lk_cl_load(const char *path, char *error, size_t error_capacity
   LK_RESOLVE(EnqueueCopyBuffer, "clEnqueueCopyBuffer");
   LK_RESOLVE(EnqueueNDRangeKernel, "clEnqueueNDRangeKernel");
   LK_RESOLVE(Finish, "clFinish");
-  return api;
+  return 1;
 }
 
-const lk_clblast_api *lk_clblast_load(const char *path, char *error, size_t error_capacity) {
+int lk_clblast_load(const char *path, lk_clblast_api *api, char *error, size_t error_capacity) {
+  memset(api, 0, sizeof *api);
   if (!path || !*path) path = getenv("LOSSKERNELS_CLBLAST_LIBRARY");
   const char *opened = (path && *path) ? path :
 #if defined(__APPLE__)
@@ -91,18 +88,12 @@ const lk_clblast_api *lk_clblast_load(const char *path, char *error, size_t erro
     const char *why = dlerror();
     snprintf(error, error_capacity, "cannot load CLBlast (%s): %s; install libclblast1 (Debian) for the OpenCL matrix products",
              opened, why ? why : "unknown reason");
-    return NULL;
-  }
-  lk_clblast_api *api = calloc(1, sizeof *api);
-  if (!api) {
-    snprintf(error, error_capacity, "out of memory while loading %s", opened);
-    return NULL;
+    return 0;
   }
   *(void **)(&api->Sgemm) = dlsym(handle, "CLBlastSgemm");
   if (!api->Sgemm) {
     snprintf(error, error_capacity, "%s has no symbol CLBlastSgemm", opened);
-    free(api);
-    return NULL;
+    return 0;
   }
-  return api;
+  return 1;
 }

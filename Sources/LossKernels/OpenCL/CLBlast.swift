@@ -7,10 +7,11 @@ enum CLBlast {
     static let shared: Result<lk_clblast_api, LossKernelsError> = {
         guard case .success = OpenCLRuntime.shared else { return .failure(.openCLUnavailable(reason: "no OpenCL loader")) }
         var message = [CChar](repeating: 0, count: 512)
-        guard let table = lk_clblast_load(nil, &message, message.count) else {
+        var table = lk_clblast_api()
+        guard lk_clblast_load(nil, &table, &message, message.count) == 1 else {
             return .failure(.openCLUnavailable(reason: String(nulTerminated: message)))
         }
-        return .success(table.pointee)
+        return .success(table)
     }()
 
     /// C (m×n, at `cOffset` floats) = op(A)·op(B) + beta·C, all row-major with the given row strides.

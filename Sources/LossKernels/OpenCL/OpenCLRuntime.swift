@@ -12,10 +12,11 @@ final class OpenCLRuntime: @unchecked Sendable {
     /// The process's OpenCL runtime, or why there is none (no loader library, missing symbols).
     static let shared: Result<OpenCLRuntime, LossKernelsError> = {
         var message = [CChar](repeating: 0, count: 512)
-        guard let table = lk_cl_load(nil, &message, message.count) else {
+        var table = lk_cl_api()
+        guard lk_cl_load(nil, &table, &message, message.count) == 1 else {
             return .failure(.openCLUnavailable(reason: String(nulTerminated: message)))
         }
-        return .success(OpenCLRuntime(api: table.pointee))
+        return .success(OpenCLRuntime(api: table))
     }()
 
     /// Throws `.openCLFailure` naming `call` unless `code` is CL_SUCCESS.

@@ -45,10 +45,11 @@ typedef struct lk_cl_api {
 } lk_cl_api;
 
 /// Opens the OpenCL loader at `path` (NULL: `LOSSKERNELS_OPENCL_LIBRARY`, else libOpenCL.so.1 /
-/// the platform's usual name) and resolves every entry point. Returns NULL and writes a one-line
-/// reason into `error` when the library or a symbol is missing. The returned table lives until
-/// the process ends (a loader is never unloaded: drivers keep threads inside it).
-const lk_cl_api *lk_cl_load(const char *path, char *error, size_t error_capacity);
+/// the platform's usual name) and resolves every entry point into the caller's `api` (no heap
+/// allocation). Returns 1 on success; returns 0, zeroes `api` and writes a one-line reason into
+/// `error` when the library or a symbol is missing. The library stays loaded until the process
+/// ends (a loader is never unloaded: drivers keep threads inside it).
+int lk_cl_load(const char *path, lk_cl_api *api, char *error, size_t error_capacity);
 
 /// CLBlast's SGEMM (clblast_c.h), resolved at run time from libclblast.so.1. Layout 101 = row
 /// major; transpose 111 = no, 112 = yes. Returns 0 on success, an OpenCL or CLBlast status otherwise.
@@ -59,8 +60,9 @@ typedef struct lk_clblast_api {
 } lk_clblast_api;
 
 /// Opens CLBlast (`path`, else `LOSSKERNELS_CLBLAST_LIBRARY`, else libclblast.so.1) after the
-/// OpenCL loader, and resolves CLBlastSgemm. Returns NULL with a one-line reason when it is missing.
-const lk_clblast_api *lk_clblast_load(const char *path, char *error, size_t error_capacity);
+/// OpenCL loader, and resolves CLBlastSgemm into the caller's `api`. Returns 1 on success; 0 with
+/// `api` zeroed and a one-line reason in `error` when it is missing.
+int lk_clblast_load(const char *path, lk_clblast_api *api, char *error, size_t error_capacity);
 
 /// The symbolic name of an OpenCL error code ("CL_OUT_OF_RESOURCES"), or "CL_UNKNOWN_ERROR".
 const char *lk_cl_error_name(cl_int code);
