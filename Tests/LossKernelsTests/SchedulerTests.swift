@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Which backend each policy runs on (asserted through the `Backend` the buffer API returns), and
 /// argument validation on every policy.
