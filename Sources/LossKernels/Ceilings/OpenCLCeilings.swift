@@ -7,23 +7,31 @@ extension Ceilings {
     ///     allocation); default 256 MiB.
     ///   - gemmSize: `n` of the `n×n×n` SGEMM; `nil`: 1024 on CPU devices, 4096 on the others.
     ///   - repeats: runs per figure (best for bandwidths, median for SGEMM), after one warm-up.
-    public static func openCL(bytes: Int = 256 << 20, gemmSize: Int? = nil, repeats: Int = 7) -> Result<[OpenCLDeviceCeilings], LossKernelsError> {
+    ///   - device: measure only this device (as listed by `Engine.openCLDevices()`); `nil`: all.
+    ///   - kinds: which of device-copy, device-sgemm, host-to-device, device-to-host to measure.
+    public static func openCL(bytes: Int = 256 << 20, gemmSize: Int? = nil, repeats: Int = 7, device only: OpenCLDeviceInfo? = nil,
+                              kinds: Set<Ceiling.Kind> = [.deviceCopy, .deviceSGEMM, .hostToDevice, .deviceToHost]) -> Result<[OpenCLDeviceCeilings], LossKernelsError> {
         let descriptors: [OpenCLDeviceDescriptor]
         switch OpenCLDevices.discover() {
         case .failure(let error): return .failure(error)
         case .success(let found): descriptors = found
         }
         guard case .success(let runtime) = OpenCLRuntime.shared else { return .failure(.openCLUnavailable(reason: "no OpenCL runtime")) }
-        return .success(descriptors.map { descriptor in
+        let chosen = descriptors.filter { only == nil || $0.info == only }
+        return .success(chosen.map { descriptor in
             var result = OpenCLDeviceCeilings(device: descriptor.info, ceilings: [], problems: [])
             do {
                 let device = try OpenCLDevice(runtime: runtime, descriptor: descriptor)
                 let n = gemmSize ?? (descriptor.info.kind == .cpu ? 1024 : 4096)
-                result.ceilings += try transferCeilings(device, bytes: bytes, repeats: repeats)
-                do {
-                    result.ceilings.append(try deviceSGEMM(device, n: n, repeats: repeats))
-                } catch {
-                    result.problems.append("device-sgemm: \(error)")
+                if !kinds.isDisjoint(with: [.deviceCopy, .hostToDevice, .deviceToHost]) {
+                    result.ceilings += try transferCeilings(device, bytes: bytes, repeats: repeats).filter { kinds.contains($0.kind) }
+                }
+                if kinds.contains(.deviceSGEMM) {
+                    do {
+                        result.ceilings.append(try deviceSGEMM(device, n: n, repeats: repeats))
+                    } catch {
+                        result.problems.append("device-sgemm: \(error)")
+                    }
                 }
             } catch {
                 result.problems.append("\(error)")
