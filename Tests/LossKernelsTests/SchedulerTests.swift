@@ -52,6 +52,31 @@ import LossKernelsReference
         #expect(engine.plannedDevice(elements: 1) != nil)
     }
 
+    /// `openCLDevice:` pins the device of the `opencl` policy to a position of `openCLDevices()`;
+    /// a position with no device fails the call with `.openCLUnavailable`; a negative one is refused.
+    @Test func openCLDevicePositionPinsTheDevice() throws {
+        try Backends.requireOpenCL()
+        let devices = try Backends.openCLDevices.get()
+        for position in devices.indices {
+            let engine = try Engine(policy: .opencl, openCLDevice: position)
+            #expect(engine.plannedDevice(elements: 1) == devices[position])
+            #expect(try Self.softmaxBackend(engine) == .opencl)
+        }
+        let missing = try Engine(policy: .opencl, openCLDevice: devices.count)
+        let error = #expect(throws: LossKernelsError.self) { try Self.softmaxBackend(missing) }
+        guard case .openCLUnavailable(let reason)? = error else {
+            Issue.record("position \(devices.count): expected .openCLUnavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("position \(devices.count)"))
+        let negative = #expect(throws: LossKernelsError.self) { try Engine(policy: .opencl, openCLDevice: -1) }
+        guard case .invalidOption(let name, _, _)? = negative else {
+            Issue.record("position −1: expected .invalidOption, got \(String(describing: negative))")
+            return
+        }
+        #expect(name == "openCLDevice")
+    }
+
     /// `auto` with the default device types (GPUs and accelerators only) never picks a CPU OpenCL
     /// device such as PoCL. Asserted only where no GPU/accelerator is present.
     @Test(.enabled(if: !Backends.hasGPUOrAccelerator, "a GPU or accelerator is present: auto may legitimately offload"))

@@ -3,8 +3,7 @@ import Foundation
 import LossKernels
 
 /// `losskernels verify [--seed N] [--json]`: runs every operation of shared/spec/CLI.md (each
-/// margin head, both mining modes) on the CPU and on the OpenCL device that `--backend opencl`
-/// uses, on random inputs of modest size, and compares every output with the float64 reference
+/// margin head, both mining modes) on the CPU and on every OpenCL device, on random inputs of modest size, and compares every output with the float64 reference
 /// (LossKernelsReference). Prints operation × backend → pass/fail and the largest error
 /// `|out − ref| / max(1, |ref|)`; exit 1 when anything fails. The command to run on a new GPU.
 struct VerifyCommand: ParsableCommand {
@@ -27,6 +26,8 @@ struct VerifyCommand: ParsableCommand {
         var op: String
         var backend: String
         var device: String
+        /// The device's position in `losskernels devices` (OpenCL only).
+        var device_index: Int?
         var passed: Bool
         var max_error: Double?
         var failed_outputs: [String]
@@ -40,19 +41,21 @@ struct VerifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        var engines: [(String, String, Engine)] = [("cpu", "CPU (\(Engine.cpuInstructionSet))", try Engine(policy: .cpu))]
+        var engines: [(String, String, Int?, Engine)] = [("cpu", "CPU (\(Engine.cpuInstructionSet))", nil, try Engine(policy: .cpu))]
         var unavailable: String?
         switch Engine.openCLDevices() {
         case .failure(let error): unavailable = error.description
         case .success(let devices) where devices.isEmpty: unavailable = "no OpenCL device"
-        case .success:
-            let engine = try Engine(policy: .opencl, openCLDeviceTypes: .any)
-            engines.append(("opencl", engine.plannedDevice(elements: Int.max)?.name ?? "OpenCL", engine))
+        case .success(let devices):
+            for position in devices.indices {
+                let engine = try Engine(policy: .opencl, openCLDeviceTypes: .any, openCLDevice: position)
+                engines.append(("opencl", devices[position].name, position, engine))
+            }
         }
         var outcomes: [Outcome] = []
         for verifyCase in VerifyCase.all(seed: seed) {
-            for (backend, device, engine) in engines {
-                var outcome = Outcome(op: verifyCase.operation, backend: backend, device: device, passed: false, max_error: nil, failed_outputs: [], error: nil)
+            for (backend, device, index, engine) in engines {
+                var outcome = Outcome(op: verifyCase.operation, backend: backend, device: device, device_index: index, passed: false, max_error: nil, failed_outputs: [], error: nil)
                 do {
                     let (ran, checks) = try verifyCase.run(engine)
                     outcome.max_error = checks.map(\.maxError).max() ?? 0
@@ -83,13 +86,13 @@ struct VerifyCommand: ParsableCommand {
             let error = o.max_error.map { $0.isFinite ? String(format: "%.2e", $0) : "inf" } ?? "-"
             var note = o.failed_outputs.isEmpty ? "" : "off: " + o.failed_outputs.joined(separator: ", ")
             if let e = o.error { note += (note.isEmpty ? "" : "; ") + e }
-            rows.append([o.op, o.backend, o.passed ? "pass" : "FAIL", error, note])
+            rows.append([o.op, o.device_index.map { "opencl \($0)" } ?? o.backend, o.passed ? "pass" : "FAIL", error, note])
         }
         TextTable.print(rows)
         print("")
-        for (backend, device) in Set(report.results.map { "\($0.backend)\t\($0.device)" }).sorted().map({ $0.split(separator: "\t").map(String.init) }).map({ ($0[0], $0[1]) }) {
-            print("\(backend): \(device)")
-        }
+        var listed: [String] = []
+        for line in report.results.map({ "\($0.device_index.map { "opencl \($0)" } ?? $0.backend): \($0.device)" }) where !listed.contains(line) { listed.append(line) }
+        for line in listed { print(line) }
         if let reason = report.opencl_unavailable { print("opencl: not checked (\(reason))") }
         let passed = report.results.filter(\.passed).count
         print("\(passed) of \(report.results.count) passed")

@@ -34,23 +34,18 @@ struct VerifyCase {
         let (b, c) = (8, 257)
         var random = SplitMix64(seed: seed)
         let z = uniform(b, c, scale: 6, &random), g = uniform(b, c, scale: 1, &random)
-        return [
-            VerifyCase(operation: "softmax") { engine in
-                let p = try engine.softmax(z)
-                let dz = try engine.softmaxBackward(probabilities: p, gradOutput: g)
-                return (engine.policy == .cpu ? .cpu : .opencl, [
-                    check("probs", p.values, Reference.softmax(z.values, rows: b, columns: c)),
-                    check("grad_logits", dz.values, Reference.softmaxBackward(probabilities: p.values, gradOutput: g.values, rows: b, columns: c)),
-                ])
-            },
-            VerifyCase(operation: "log-softmax") { engine in
-                let y = try engine.logSoftmax(z)
-                let dz = try engine.logSoftmaxBackward(logProbabilities: y, gradOutput: g)
-                return (engine.policy == .cpu ? .cpu : .opencl, [
-                    check("log_probs", y.values, Reference.logSoftmax(z.values, rows: b, columns: c)),
-                    check("grad_logits", dz.values, Reference.logSoftmaxBackward(logProbabilities: y.values, gradOutput: g.values, rows: b, columns: c)),
-                ])
-            },
+        // softmax and log-softmax: forward output, then the backward pass from it with upstream g.
+        let rowwise: [(String, String, Bool)] = [("softmax", "probs", false), ("log-softmax", "log_probs", true)]
+        return rowwise.map { name, output, logarithm in
+            VerifyCase(operation: name) { engine in
+                let y = logarithm ? try engine.logSoftmax(z) : try engine.softmax(z)
+                let dz = logarithm ? try engine.logSoftmaxBackward(logProbabilities: y, gradOutput: g) : try engine.softmaxBackward(probabilities: y, gradOutput: g)
+                let forward = logarithm ? Reference.logSoftmax(z.values, rows: b, columns: c) : Reference.softmax(z.values, rows: b, columns: c)
+                let backward = logarithm ? Reference.logSoftmaxBackward(logProbabilities: y.values, gradOutput: g.values, rows: b, columns: c)
+                    : Reference.softmaxBackward(probabilities: y.values, gradOutput: g.values, rows: b, columns: c)
+                return (engine.policy == .cpu ? .cpu : .opencl, [check(output, y.values, forward), check("grad_logits", dz.values, backward)])
+            }
+        } + [
             VerifyCase(operation: "logsumexp") { engine in
                 let lse = try engine.logSumExp(z)
                 return (engine.policy == .cpu ? .cpu : .opencl, [check("logsumexp", lse, Reference.logSumExp(z.values, rows: b, columns: c))])

@@ -19,10 +19,12 @@ import Testing
         let report = try Self.report(result.stdout)
         #expect(report["passed"] as? Bool == true)
         let rows = try #require(report["results"] as? [[String: Any]])
-        let backends = Backends.openCLAvailable ? ["cpu", "opencl"] : ["cpu"]
-        #expect(rows.count == Self.rowsPerBackend * backends.count)
-        for backend in backends {
-            #expect(rows.filter { $0["backend"] as? String == backend }.count == Self.rowsPerBackend)
+        // The CPU, then every OpenCL device (each under its position in `devices`).
+        let deviceCount = (try? Backends.openCLDevices.get())?.count ?? 0
+        #expect(rows.count == Self.rowsPerBackend * (1 + deviceCount))
+        #expect(rows.filter { $0["backend"] as? String == "cpu" }.count == Self.rowsPerBackend)
+        for index in 0..<deviceCount {
+            #expect(rows.filter { $0["backend"] as? String == "opencl" && $0["device_index"] as? Int == index }.count == Self.rowsPerBackend)
         }
         #expect(rows.allSatisfy { ($0["max_error"] as? Double).map { $0 <= 1e-3 } ?? false })
     }
