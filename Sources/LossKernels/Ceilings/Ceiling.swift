@@ -23,6 +23,7 @@ public struct Ceiling: Sendable, Codable, Equatable {
         public var unit: String { self == .sgemm || self == .deviceSGEMM ? "GFLOP/s" : "GB/s" }
     }
 
+    /// What was measured.
     public var kind: Kind
     /// The rate, in `unit`.
     public var value: Double
@@ -33,6 +34,7 @@ public struct Ceiling: Sendable, Codable, Equatable {
     /// What ran: where (CPU or the OpenCL device's name), the size, the threads, best or median.
     public var method: String
 
+    /// A ceiling of `kind` (its `unit` follows from the kind).
     public init(kind: Kind, value: Double, seconds: Double, method: String) {
         self.kind = kind
         self.value = value
@@ -44,6 +46,7 @@ public struct Ceiling: Sendable, Codable, Equatable {
 
 /// The ceilings of one OpenCL device, and why any of them could not be measured.
 public struct OpenCLDeviceCeilings: Sendable, Codable {
+    /// The device, as `Engine.openCLDevices()` lists it.
     public var device: OpenCLDeviceInfo
     /// device-copy, device-sgemm, host-to-device, device-to-host: those that were measured.
     public var ceilings: [Ceiling]
