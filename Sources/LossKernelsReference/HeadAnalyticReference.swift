@@ -284,23 +284,6 @@ package enum HeadAnalyticReference {
     /// Central differences of `evaluate(_:frozenOffsets:).objective` (the detached check; same
     /// steps as `HeadLossReference.numericalGradients`).
     package static func numericalGradients(_ p: HeadLossReference.Problem, frozenOffsets: [Double], step: Double = 1e-6) -> (dx: [Double], dw: [Double]) {
-        var q = p
-        func objective(_ q: HeadLossReference.Problem) -> Double { evaluate(q, frozenOffsets: frozenOffsets).objective }
-        var dx = [Double](repeating: 0, count: p.x.count), dw = [Double](repeating: 0, count: p.w.count)
-        for k in 0..<p.x.count {
-            let h = step * max(1, abs(p.x[k]))
-            q.x[k] = p.x[k] + h; let up = objective(q)
-            q.x[k] = p.x[k] - h; let down = objective(q)
-            q.x[k] = p.x[k]
-            dx[k] = (up - down) / (2 * h)
-        }
-        for k in 0..<p.w.count {
-            let h = step * max(1, abs(p.w[k]))
-            q.w[k] = p.w[k] + h; let up = objective(q)
-            q.w[k] = p.w[k] - h; let down = objective(q)
-            q.w[k] = p.w[k]
-            dw[k] = (up - down) / (2 * h)
-        }
-        return (dx, dw)
+        HeadLossReference.centralDifferences(p, step: step) { evaluate($0, frozenOffsets: frozenOffsets).objective }
     }
 }

@@ -84,24 +84,22 @@ package enum HeadLossReference {
         }
     }
 
-    /// Central-difference gradients with respect to X and W.
+    /// Central-difference gradients of `loss` with respect to X and W.
     package static func numericalGradients(_ p: Problem, step: Double = 1e-6) -> (dx: [Double], dw: [Double]) {
+        centralDifferences(p, step: step, loss)
+    }
+
+    /// Central differences of `objective` at every entry of X and of W, with the step
+    /// `step·max(1, |value|)`.
+    package static func centralDifferences(_ p: Problem, step: Double, _ objective: (Problem) -> Double) -> (dx: [Double], dw: [Double]) {
         var q = p
-        var dx = [Double](repeating: 0, count: p.x.count), dw = [Double](repeating: 0, count: p.w.count)
-        for k in 0..<p.x.count {
-            let h = step * max(1, abs(p.x[k]))
-            q.x[k] = p.x[k] + h; let up = loss(q)
-            q.x[k] = p.x[k] - h; let down = loss(q)
-            q.x[k] = p.x[k]
-            dx[k] = (up - down) / (2 * h)
+        func derivative(_ entry: WritableKeyPath<Problem, [Double]>, _ k: Int) -> Double {
+            let value = p[keyPath: entry][k], h = step * max(1, abs(value))
+            q[keyPath: entry][k] = value + h; let up = objective(q)
+            q[keyPath: entry][k] = value - h; let down = objective(q)
+            q[keyPath: entry][k] = value
+            return (up - down) / (2 * h)
         }
-        for k in 0..<p.w.count {
-            let h = step * max(1, abs(p.w[k]))
-            q.w[k] = p.w[k] + h; let up = loss(q)
-            q.w[k] = p.w[k] - h; let down = loss(q)
-            q.w[k] = p.w[k]
-            dw[k] = (up - down) / (2 * h)
-        }
-        return (dx, dw)
+        return (p.x.indices.map { derivative(\.x, $0) }, p.w.indices.map { derivative(\.w, $0) })
     }
 }
