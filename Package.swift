@@ -31,16 +31,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The float64 references of every operation, written from shared/spec/LOSSES.md: used by the
+        // tests and by `losskernels verify` (package access, no product).
+        .target(name: "LossKernelsReference", dependencies: ["LossKernels"]),
         .executableTarget(
             name: "losskernels",
             dependencies: [
-                "LossKernels",
+                "LossKernels", "LossKernelsReference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "LossKernelsTests",
-            dependencies: ["LossKernels", "losskernels"]
+            dependencies: ["LossKernels", "LossKernelsReference", "losskernels"]
         ),
     ],
     swiftLanguageModes: [.v6],

@@ -1,5 +1,6 @@
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Device-resident matrices: upload once, chain operations on the device, read back once.
 @Suite struct DeviceMatrixTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Every reduction × axis × backend against the float64 reference (Support/Reference.swift):
 /// values within the tolerance, winning indices exact, NaN propagation, ties, empty groups; and the

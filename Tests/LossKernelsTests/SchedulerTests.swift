@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Which backend each policy runs on (asserted through the `Backend` the buffer API returns), and
 /// argument validation on every policy.
@@ -49,6 +50,31 @@ import Testing
         #expect(try Self.softmaxBackend(engine) == .opencl)
         #expect(try Self.reductionBackend(engine) == .opencl)
         #expect(engine.plannedDevice(elements: 1) != nil)
+    }
+
+    /// `openCLDevice:` pins the device of the `opencl` policy to a position of `openCLDevices()`;
+    /// a position with no device fails the call with `.openCLUnavailable`; a negative one is refused.
+    @Test func openCLDevicePositionPinsTheDevice() throws {
+        try Backends.requireOpenCL()
+        let devices = try Backends.openCLDevices.get()
+        for position in devices.indices {
+            let engine = try Engine(policy: .opencl, openCLDevice: position)
+            #expect(engine.plannedDevice(elements: 1) == devices[position])
+            #expect(try Self.softmaxBackend(engine) == .opencl)
+        }
+        let missing = try Engine(policy: .opencl, openCLDevice: devices.count)
+        let error = #expect(throws: LossKernelsError.self) { try Self.softmaxBackend(missing) }
+        guard case .openCLUnavailable(let reason)? = error else {
+            Issue.record("position \(devices.count): expected .openCLUnavailable, got \(String(describing: error))")
+            return
+        }
+        #expect(reason.contains("position \(devices.count)"))
+        let negative = #expect(throws: LossKernelsError.self) { try Engine(policy: .opencl, openCLDevice: -1) }
+        guard case .invalidOption(let name, _, _)? = negative else {
+            Issue.record("position −1: expected .invalidOption, got \(String(describing: negative))")
+            return
+        }
+        #expect(name == "openCLDevice")
     }
 
     /// `auto` with the default device types (GPUs and accelerators only) never picks a CPU OpenCL

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// softmax, logSoftmax, logSumExp and their backwards on every backend against the float64
 /// reference (Support/Reference.swift), through the Matrix API and the buffer API.

@@ -37,9 +37,16 @@ public final class Engine: Sendable {
     ///     `LOSSKERNELS_FAULT` (default: none).
     ///   - checkFinite: refuse non-finite inputs (see `checkFinite`); `nil` reads
     ///     `LOSSKERNELS_CHECK_FINITE=1` (default off).
-    /// - Throws: `.invalidOption` for a bad environment value or a non-positive thread count.
+    ///   - openCLDevice: the position in `Engine.openCLDevices()` of the device the `opencl`
+    ///     policy uses; `nil`: the first GPU, else accelerator, else CPU device. A position
+    ///     with no device makes OpenCL calls throw `.openCLUnavailable`.
+    /// - Throws: `.invalidOption` for a bad environment value, a non-positive thread count or a
+    ///   negative device position.
     public init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
-                openCLFault: OpenCLFault? = nil, checkFinite: Bool? = nil) throws {
+                openCLFault: OpenCLFault? = nil, checkFinite: Bool? = nil, openCLDevice: Int? = nil) throws {
+        if let openCLDevice, openCLDevice < 0 {
+            throw LossKernelsError.invalidOption(name: "openCLDevice", value: "\(openCLDevice)", allowed: ">= 0")
+        }
         let environment = ProcessInfo.processInfo.environment
         let threads: CPUThreads
         if let cpuThreads {
@@ -60,7 +67,7 @@ public final class Engine: Sendable {
         self.checkFinite = checkFinite ?? (environment["LOSSKERNELS_CHECK_FINITE"] == "1")
         scheduler = Scheduler(policy: try policy ?? BackendPolicy.fromEnvironment(), threads: threads,
                               deviceFilter: try openCLDeviceTypes ?? OpenCLDeviceTypeFilter.fromEnvironment(), offloadMinimumElements: threshold,
-                              fault: try openCLFault ?? OpenCLFault.fromEnvironment())
+                              fault: try openCLFault ?? OpenCLFault.fromEnvironment(), openCLDevice: openCLDevice)
     }
 
     /// Every OpenCL device this process can see, or why OpenCL is unavailable.

@@ -87,6 +87,13 @@ final class OpenCLDevice: @unchecked Sendable {
         try OpenCLRuntime.check(runtime.api.EnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, destination.count, destination.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
     }
 
+    /// Enqueues a device-to-device copy of the first `bytes` bytes of `source` into `destination`
+    /// (`clEnqueueCopyBuffer`), without waiting: call `finish()` to wait for it.
+    func enqueueCopy(from source: OpenCLBuffer, to destination: OpenCLBuffer, bytes: Int) throws {
+        guard bytes > 0 else { return }
+        try OpenCLRuntime.check(runtime.api.EnqueueCopyBuffer(queue, source.mem, destination.mem, 0, 0, bytes, 0, nil, nil), "clEnqueueCopyBuffer")
+    }
+
     /// The device's command queue, for libraries that enqueue their own work (CLBlast).
     var commandQueue: cl_command_queue { queue }
 

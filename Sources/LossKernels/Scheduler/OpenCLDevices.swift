@@ -9,9 +9,13 @@ final class OpenCLDevices: @unchecked Sendable {
     private var opened: [Int: OpenCLDevice] = [:]
     /// The step the opened devices fail on purpose, if any.
     let fault: OpenCLFault?
+    /// The position (in `discover()`'s list) of the device explicit calls use, if the caller
+    /// pinned one; otherwise `explicitChoice` decides.
+    let pinned: Int?
 
-    init(fault: OpenCLFault? = nil) {
+    init(fault: OpenCLFault? = nil, pinned: Int? = nil) {
         self.fault = fault
+        self.pinned = pinned
     }
 
     /// Every device, or why OpenCL is unavailable (no loader, no platform, no device).
@@ -54,7 +58,10 @@ final class OpenCLDevices: @unchecked Sendable {
     /// The opened device for `policy`: throws `.openCLUnavailable` when there is none.
     func device(explicit: Bool, filter: OpenCLDeviceTypeFilter) throws -> OpenCLDevice {
         let devices = try Self.discover().get()
-        let choice = explicit ? Self.explicitChoice(devices) : Self.automaticChoice(devices, filter: filter)
+        if explicit, let pinned, !devices.indices.contains(pinned) {
+            throw LossKernelsError.openCLUnavailable(reason: "no OpenCL device at position \(pinned) (found \(devices.count))")
+        }
+        let choice = explicit ? pinned ?? Self.explicitChoice(devices) : Self.automaticChoice(devices, filter: filter)
         guard let index = choice else {
             throw LossKernelsError.openCLUnavailable(reason: "no OpenCL device of type \(filter.rawValue) (set LOSSKERNELS_OPENCL_DEVICE_TYPE=cpu or any to let auto use a CPU device)")
         }

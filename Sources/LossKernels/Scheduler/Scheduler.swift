@@ -25,8 +25,9 @@ final class Scheduler: @unchecked Sendable {
     /// Default of `offloadMinimumElements` (`LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` overrides it).
     static let defaultOffloadMinimumElements = 1 << 20
 
-    init(policy: BackendPolicy, threads: CPUThreads, deviceFilter: OpenCLDeviceTypeFilter, offloadMinimumElements: Int, fault: OpenCLFault? = nil) {
-        self.devices = OpenCLDevices(fault: fault)
+    init(policy: BackendPolicy, threads: CPUThreads, deviceFilter: OpenCLDeviceTypeFilter, offloadMinimumElements: Int, fault: OpenCLFault? = nil,
+         openCLDevice: Int? = nil) {
+        self.devices = OpenCLDevices(fault: fault, pinned: openCLDevice)
         self.policy = policy
         self.threads = threads
         self.deviceFilter = deviceFilter

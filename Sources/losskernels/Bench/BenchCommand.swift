@@ -2,21 +2,42 @@ import ArgumentParser
 import Foundation
 import LossKernels
 
-/// `losskernels bench <operation> [shape] [--backend B] [--warmup N] [--iterations N] [--json]`:
-/// times one operation on random data made in-process from `--seed` (shared/spec/CLI.md).
+/// `losskernels bench`: `bench <operation>` (shared/spec/CLI.md) times one operation;
+/// `bench ceilings` measures this machine's ceilings; `bench sweep <operation>` times one
+/// operation over a list of sizes.
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Time operations on random data, measure the machine's ceilings, sweep sizes.",
+        discussion: """
+            bench <operation> [shape] times one operation (the subcommand `run` is the default, so \
+            `bench softmax` = `bench run softmax`). bench ceilings measures memcpy, OpenBLAS SGEMM \
+            and each OpenCL device's copy, SGEMM and transfer rates. bench sweep <operation> \
+            --classes 1e3...1e6 times one operation over sizes.
+            """,
+        subcommands: [BenchRunCommand.self, BenchCeilingsCommand.self, BenchSweepCommand.self],
+        defaultSubcommand: BenchRunCommand.self)
+
+    /// What is timed: the forward pass only, or forward and backward together.
+    enum Pass: String, ExpressibleByArgument, CaseIterable {
+        case forward, both
+    }
+}
+
+/// `losskernels bench [run] <operation> [shape] [--backend B] [--warmup N] [--iterations N] [--json]`:
+/// times one operation on random data made in-process from `--seed` (shared/spec/CLI.md).
+struct BenchRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Time one operation on random data and report time, bytes, FLOPs and rates.",
         discussion: """
             Default --pass: forward for softmax, log-softmax and logsumexp (they are not losses); \
             --pass both adds the backward pass. bytes counts each input read once and each output \
-            written once.
+            written once. --vs-ceiling also measures the relevant ceiling in the same run (CPU: \
+            memcpy, or SGEMM at the operation's shape for margin-softmax and triplet-mined; OpenCL: \
+            the device's copy or SGEMM rate, or its host↔device rate without --device-resident) \
+            and prints the result as a fraction of it.
             """)
-
-    enum Pass: String, ExpressibleByArgument, CaseIterable {
-        case forward, both
-    }
 
     @Argument(help: "The operation: \(BenchOperation.allCases.map(\.rawValue).joined(separator: ", ")).")
     var operation: BenchOperation
@@ -25,35 +46,83 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Classes (C).") var classes: Int = 100_000
     @Option(name: .long, help: "Embedding width (D), for operations that have one.") var dim: Int = 0
     @Option(name: .long, help: "Elements, for elementwise operations.") var elements: Int = 0
-    @Option(name: .long, help: "Untimed runs first.") var warmup: Int = 3
-    @Option(name: .long, help: "Timed runs.") var iterations: Int = 20
-    @Option(name: .long, help: "Seed of the random inputs.") var seed: UInt64 = 42
-    @Option(name: .long, help: "forward or both (forward + backward).") var pass: Pass?
-    @Flag(name: .long, help: "Keep inputs and outputs on the OpenCL device (time excludes transfers).") var deviceResident = false
-    @Flag(name: .long, help: "Print exactly one JSON object on stdout.") var json = false
+    @OptionGroup var timing: BenchTimingOptions
+    @OptionGroup var output: BenchOutputOptions
     @OptionGroup var backendOptions: BackendOptions
     @OptionGroup var headOptions: HeadOptions
 
     func validate() throws {
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-        guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
-        guard dim >= 0, elements >= 0 else { throw ValidationError("--dim and --elements must not be negative") }
-        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
-        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
-        let (count, overflow) = batch.multipliedReportingOverflow(by: classes)
-        guard !overflow, count <= 1 << 33 else { throw ValidationError("--batch × --classes = \(batch) × \(classes) is too large") }
-        if deviceResident && backendOptions.backend == .cpu { throw ValidationError("--device-resident needs --backend opencl or auto") }
+        try BenchShape.validate(batch: batch, classes: classes, dim: dim, elements: elements)
+        try timing.validate(backend: backendOptions.backend)
+        try output.validate()
     }
 
     func run() throws {
         let engine = try backendOptions.makeEngine()
-        let shape = BenchShape(batch: batch, classes: classes, dim: operation == .marginSoftmax && dim == 0 ? 512 : dim, elements: elements)
-        let chosenPass = pass ?? operation.defaultPass
-        let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: seed, deviceResident: deviceResident, head: headOptions)
+        let shape = BenchShape(batch: batch, classes: classes, dim: dim, elements: elements)
+        var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions)
+        if output.vsCeiling {
+            try BenchCeilingComparison().annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident)
+        }
+        if output.json {
+            print(result.jsonLine())
+        } else if output.csv {
+            print(BenchCSV.header(ceiling: output.vsCeiling, sweep: false))
+            print(BenchCSV.row(result, ceiling: output.vsCeiling, sweep: false))
+        } else {
+            result.printTable()
+        }
+    }
+}
+
+/// The timing flags shared by `bench` and `bench sweep`.
+struct BenchTimingOptions: ParsableArguments {
+    @Option(name: .long, help: "Untimed runs first.") var warmup: Int = 3
+    @Option(name: .long, help: "Timed runs.") var iterations: Int = 20
+    @Option(name: .long, help: "Seed of the random inputs.") var seed: UInt64 = 42
+    @Option(name: .long, help: "forward or both (forward + backward).") var pass: BenchCommand.Pass?
+    @Flag(name: .long, help: "Keep inputs and outputs on the OpenCL device (time excludes transfers).") var deviceResident = false
+
+    func validate(backend: BackendPolicy?) throws {
+        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
+        if deviceResident && backend == .cpu { throw ValidationError("--device-resident needs --backend opencl or auto") }
+    }
+}
+
+/// The output flags shared by `bench` and `bench sweep`: JSON, CSV, fraction of the ceiling.
+struct BenchOutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "JSON on stdout: one object (bench) or one object per line (sweep).") var json = false
+    @Flag(name: .long, help: "CSV on stdout: a header, then one row per result.") var csv = false
+    @Flag(name: .long, help: "Measure the relevant ceiling in the same run and report the fraction of it.") var vsCeiling = false
+
+    func validate() throws {
+        if json && csv { throw ValidationError("--json and --csv exclude each other") }
+    }
+}
+
+extension BenchShape {
+    /// Refuses sizes the benchmarks cannot allocate (exit 2).
+    static func validate(batch: Int, classes: Int, dim: Int, elements: Int) throws {
+        guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
+        guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
+        guard dim >= 0, elements >= 0 else { throw ValidationError("--dim and --elements must not be negative") }
+        let (count, overflow) = batch.multipliedReportingOverflow(by: classes)
+        guard !overflow, count <= 1 << 33 else { throw ValidationError("--batch × --classes = \(batch) × \(classes) is too large") }
+    }
+}
+
+/// Runs one prepared benchmark: warm-up, timed iterations, the contract's result.
+enum BenchMeasurement {
+    static func measure(_ operation: BenchOperation, shape requested: BenchShape, engine: Engine, timing: BenchTimingOptions, head: HeadOptions) throws -> BenchResult {
+        var shape = requested
+        if shape.dim == 0 { shape.dim = operation.defaultDim }
+        let chosenPass = timing.pass ?? operation.defaultPass
+        let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: timing.seed, deviceResident: timing.deviceResident, head: head)
         var backend = Backend.cpu
-        for _ in 0..<warmup { backend = try workload.run() }
+        for _ in 0..<timing.warmup { backend = try workload.run() }
         var times: [Double] = []
-        for _ in 0..<iterations {
+        for _ in 0..<timing.iterations {
             let start = DispatchTime.now().uptimeNanoseconds
             backend = try workload.run()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
@@ -66,17 +135,12 @@ struct BenchCommand: ParsableCommand {
         } else {
             device = "CPU (\(engine.cpuThreads) threads, \(Engine.cpuInstructionSet))"
         }
-        let result = BenchResult(
+        return BenchResult(
             op: operation.rawValue, backend: backend.rawValue, device: device, pass: chosenPass.rawValue,
-            batch: shape.batch, classes: shape.classes, dim: shape.dim, elements: workload.elements, iterations: iterations,
+            batch: shape.batch, classes: shape.classes, dim: shape.dim, elements: workload.elements, iterations: timing.iterations,
             median_seconds: median, min_seconds: times.first!, max_seconds: times.last!,
             bytes: workload.bytes, flops: workload.flops,
             gb_per_second: Double(workload.bytes) / median / 1e9, gflop_per_second: Double(workload.flops) / median / 1e9,
             peak_rss_bytes: PeakMemory.residentBytes())
-        if json {
-            print(result.jsonLine())
-        } else {
-            result.printTable()
-        }
     }
 }

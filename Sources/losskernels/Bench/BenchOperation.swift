@@ -38,6 +38,12 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     /// Losses are timed forward and backward together (loss and gradient come from one call).
     var isLoss: Bool { ![.softmax, .logSoftmax, .logsumexp].contains(self) }
     var defaultPass: BenchCommand.Pass { isLoss ? .both : .forward }
+    /// The embedding width used when `--dim` is not given: 512 for the margin heads, 128 for the
+    /// metric losses, 0 (none) for the others.
+    var defaultDim: Int {
+        if self == .marginSoftmax { return 512 }
+        return [.contrastive, .triplet, .tripletMined, .center].contains(self) ? 128 : 0
+    }
 
     func makeWorkload(engine: Engine, shape: BenchShape, pass: BenchCommand.Pass, seed: UInt64, deviceResident: Bool, head: HeadOptions) throws -> BenchWorkload {
         let (b, c) = (shape.batch, shape.classes)

@@ -1,6 +1,8 @@
 import Foundation
 
-/// One benchmark result with exactly the JSON fields of shared/spec/CLI.md.
+/// One benchmark result: the JSON fields of shared/spec/CLI.md, plus, only when set (absent from
+/// the JSON otherwise), the ceiling it is compared with (`--vs-ceiling`) and, in a sweep, the
+/// swept size and the time per unit of it.
 struct BenchResult: Codable {
     var op: String
     var backend: String
@@ -19,6 +21,14 @@ struct BenchResult: Codable {
     var gb_per_second: Double
     var gflop_per_second: Double
     var peak_rss_bytes: Int
+    /// `--vs-ceiling`: the ceiling measured in the same run.
+    var ceiling: BenchCeiling? = nil
+    /// `--vs-ceiling`: `gb_per_second` or `gflop_per_second` over the ceiling's value.
+    var fraction_of_ceiling: Double? = nil
+    /// `bench sweep`: the swept flag (`batch`, `classes`, `dim` or `elements`).
+    var swept: String? = nil
+    /// `bench sweep`: `median_seconds` divided by the swept size (time per class, per sample…).
+    var seconds_per_unit: Double? = nil
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()
@@ -36,7 +46,10 @@ struct BenchResult: Codable {
             ("bytes", "\(bytes) (\(String(format: "%.2f", gb_per_second)) GB/s)"),
             ("flops", "\(flops) (\(String(format: "%.2f", gflop_per_second)) GFLOP/s)"),
             ("peak RSS", "\(peak_rss_bytes >> 20) MiB"),
-        ]
+        ] + (ceiling.map { c in
+            [("ceiling", String(format: "%@ %.2f %@ (%@)", c.kind, c.value, c.unit, c.method)),
+             ("vs ceiling", String(format: "%.1f %%", 100 * (fraction_of_ceiling ?? 0)))]
+        } ?? [])
         let width = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows { print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
     }
@@ -54,4 +67,13 @@ enum PeakMemory {
         return usage.ru_maxrss
         #endif
     }
+}
+
+/// The ceiling a result is compared with, as it appears in the JSON:
+/// `{"kind": "memcpy", "value": 28.1, "unit": "GB/s", "method": "…"}`.
+struct BenchCeiling: Codable {
+    var kind: String
+    var value: Double
+    var unit: String
+    var method: String
 }

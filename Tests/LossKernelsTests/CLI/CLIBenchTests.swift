@@ -31,6 +31,29 @@ import Testing
         #expect((object["peak_rss_bytes"] as? Int ?? 0) > 0)
     }
 
+    /// Every operation of shared/spec/CLI.md (margin-softmax with each head) on both backends:
+    /// exactly one JSON object with exactly the contract's fields, on the backend asked for.
+    static let allOperations: [[String]] = [
+        ["softmax"], ["log-softmax"], ["logsumexp"], ["cross-entropy"], ["focal"], ["sigmoid-focal"], ["bce-with-logits"],
+        ["mse"], ["l1"], ["smooth-l1"], ["huber"], ["msle"], ["mape"], ["contrastive"], ["triplet"], ["triplet-mined"], ["center"],
+    ] + ["normalized", "cosface", "arcface", "combined", "sphereface", "large-margin"].map { ["margin-softmax", "--head", $0] }
+
+    @Test(arguments: allOperations, ["cpu", "opencl"])
+    func everyOperationHasTheContractFields(operation: [String], backend: String) throws {
+        if backend == "opencl" { try Backends.requireOpenCL() }
+        let result = try CLIRunner.run(["bench"] + operation + ["--batch", "4", "--classes", "8", "--dim", "4", "--elements", "64",
+                                                                 "--warmup", "0", "--iterations", "1", "--backend", backend, "--json"])
+        #expect(result.status == 0, "\(operation) \(backend) stderr: \(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").count == 1, "exactly one JSON object: \(result.stdout)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(Set(object.keys) == Self.contractFields)
+        #expect(object["op"] as? String == operation[0])
+        #expect(object["backend"] as? String == backend)
+        #expect((object["bytes"] as? Int ?? 0) > 0)
+        #expect((object["median_seconds"] as? Double ?? 0) > 0)
+        if operation[0] == "margin-softmax" || operation[0] == "triplet-mined" { #expect((object["flops"] as? Int ?? 0) > 0) }
+    }
+
     @Test func deviceResidentRunsOnOpenCL() throws {
         try Backends.requireOpenCL()
         let result = try CLIRunner.run(["bench", "softmax", "--batch", "2", "--classes", "100", "--iterations", "2", "--warmup", "0", "--backend", "opencl", "--device-resident", "--json"])
@@ -50,7 +73,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [["--help"], ["compute", "--help"], ["bench", "--help"], ["devices", "--help"], ["help", "compute"]])
+    @Test(arguments: [["--help"], ["compute", "--help"], ["bench", "--help"], ["devices", "--help"], ["help", "compute"],
+                      ["bench", "ceilings", "--help"], ["bench", "sweep", "--help"], ["verify", "--help"]])
     func helpExitsZeroOnStdout(arguments: [String]) throws {
         let result = try CLIRunner.run(arguments)
         #expect(result.status == 0, "\(arguments): \(result.status) \(result.stderr)")

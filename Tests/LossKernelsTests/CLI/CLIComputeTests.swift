@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// `losskernels compute` end to end: results against the float64 reference on both backends,
 /// refused inputs (exit 1 or 2, one message, no files), and the no-OpenCL paths.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// `losskernels compute` for the losses (cross-entropy, focal, sigmoid-focal, bce-with-logits,
 /// margin-softmax) end to end on tiny arrays: the files, their shapes and dtypes, values against the

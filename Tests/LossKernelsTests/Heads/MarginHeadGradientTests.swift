@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Every head's loss and both gradients against the float64 reference loss and its central
 /// differences, on small shapes, tiled and untiled.

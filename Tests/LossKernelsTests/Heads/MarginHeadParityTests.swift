@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Shared pieces of the margin-head parity tests: the heads, inputs, one library call, and the
 /// spec's GEMM tolerance against `HeadAnalyticReference`.

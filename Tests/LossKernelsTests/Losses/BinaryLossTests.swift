@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// `binaryCrossEntropyWithLogits` and `sigmoidFocalLoss` on every backend against the float64
 /// reference (LossReference.swift): hard, soft and mixed targets, logits of ±100 (no overflow,

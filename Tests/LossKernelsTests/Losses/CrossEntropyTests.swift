@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// `crossEntropy` on every backend against the float64 reference (LossReference.swift), for every
 /// reduction, class weights, ignore index, label smoothing, masks and large C.

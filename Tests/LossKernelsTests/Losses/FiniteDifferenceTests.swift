@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Proves the float64 reference (`LossReference`) itself: every analytic gradient agrees with
 /// central differences of the reference loss, on small random inputs, for every option the

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Softmax `focalLoss` on every backend against the float64 reference (LossReference.swift): γ in
 /// {0, 0.5, 2, 5}, scalar and per-class α, every reduction, confident rows, large C; and γ = 0,

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Shared checks of the loss parity suites.
 enum LossCheck {

@@ -1,33 +1,15 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// The regression losses of LOSSES.md (mse, l1, smoothL1, huber, msle, mape) on both backends
 /// against a float64 reference written from the spec's table, whose derivatives are themselves
 /// checked by central differences away from the kinks.
 @Suite struct RegressionLossTests {
-    /// The spec's table, per element: (loss, ∂loss/∂p).
+    /// The spec's table, per element: (loss, ∂loss/∂p) — `RegressionReference`.
     static func reference(_ name: String, _ p: Double, _ t: Double, parameter: Double) -> (Double, Double) {
-        let d = p - t
-        func sign(_ x: Double) -> Double { x > 0 ? 1 : (x < 0 ? -1 : 0) }
-        switch name {
-        case "mse": return (d * d, 2 * d)
-        case "l1": return (abs(d), sign(d))
-        case "smoothL1":
-            let beta = parameter
-            if beta == 0 { return (abs(d), sign(d)) }
-            return abs(d) < beta ? (0.5 * d * d / beta, d / beta) : (abs(d) - 0.5 * beta, sign(d))
-        case "huber":
-            let delta = parameter
-            return abs(d) < delta ? (0.5 * d * d, d) : (delta * (abs(d) - 0.5 * delta), delta * sign(d))
-        case "msle":
-            let eps = 1e-7
-            let r = log(max(p, eps) + 1) - log(max(t, eps) + 1)
-            return (r * r, p > eps ? 2 * r / (max(p, eps) + 1) : 0)
-        default:
-            let eps = 1e-7
-            return (100 * abs(t - p) / max(abs(t), eps), 100 * sign(p - t) / max(abs(t), eps))
-        }
+        RegressionReference.element(loss(name, parameter: Float(parameter)), p, t)
     }
 
     static func loss(_ name: String, parameter: Float) -> RegressionLoss {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// `centerLoss` on both backends against `MetricReference.center` (tolerance `1e-5·max(1,|ref|)`):
 /// loss, ∂L/∂features and the updated centers; classes absent from the batch keep their centers

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// `contrastiveLoss` and `tripletMarginLoss` on both backends against `MetricReference`
 /// (LOSSES.md tolerance `1e-5·max(1,|ref|)`): random shapes with every reduction (and an upstream

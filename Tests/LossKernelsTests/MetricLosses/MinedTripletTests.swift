@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// `minedTripletLoss` (batchAll, batchHard) on both backends against `MetricReference.mined`, whose
 /// distances come from explicit differences. The library's distances go through a GEMM, so the loss

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// A real problem larger than the OpenCL device can allocate (PoCL here allows 2 GiB per buffer):
 /// under `auto` it is computed on the CPU instead, under `opencl` it is a clear error, and the

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LossKernels
+import LossKernelsReference
 
 /// Each injected OpenCL fault (build, alloc, enqueue, read) on every operation family: under
 /// `auto` the call is redone on the CPU and gives the CPU's result; under `opencl` it throws an

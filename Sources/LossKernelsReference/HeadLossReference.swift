@@ -1,24 +1,30 @@
 import Foundation
-@testable import LossKernels
+import LossKernels
 
 /// The float64 reference of the margin heads, written from shared/spec/LOSSES.md's table: the full
 /// `B×C` logits, softmax cross-entropy, reduction. Its gradients are central differences of this
 /// loss (small shapes only), so nothing here repeats the library's derivation.
-enum HeadLossReference {
-    struct Problem {
-        var x: [Double]      // B×D
-        var w: [Double]      // C×D
-        var labels: [Int]
-        var b: Int, c: Int, d: Int
-        var head: MarginHead
-        var reduction: LossReduction = .mean
-        var gradOutput: [Double]? = nil
+package enum HeadLossReference {
+    package struct Problem {
+        package var x: [Double]      // B×D
+        package var w: [Double]      // C×D
+        package var labels: [Int]
+        package var b: Int, c: Int, d: Int
+        package var head: MarginHead
+        package var reduction: LossReduction = .mean
+        package var gradOutput: [Double]? = nil
+
+        package init(x: [Double], w: [Double], labels: [Int], b: Int, c: Int, d: Int, head: MarginHead,
+                     reduction: LossReduction = .mean, gradOutput: [Double]? = nil) {
+            (self.x, self.w, self.labels, self.b, self.c, self.d) = (x, w, labels, b, c, d)
+            (self.head, self.reduction, self.gradOutput) = (head, reduction, gradOutput)
+        }
     }
 
-    static func norm(_ v: ArraySlice<Double>) -> Double { (v.reduce(0) { $0 + $1 * $1 }).squareRoot() }
+    package static func norm(_ v: ArraySlice<Double>) -> Double { (v.reduce(0) { $0 + $1 * $1 }).squareRoot() }
 
     /// The target's margin function of the cosine, from the spec's table (exact value).
-    static func targetLogit(_ head: MarginHead, c: Double, xNorm: Double, wNorm: Double) -> Double {
+    package static func targetLogit(_ head: MarginHead, c: Double, xNorm: Double, wNorm: Double) -> Double {
         let s = Double(head.scale), m = Double(head.margin)
         let theta = acos(c)
         switch head.kind {
@@ -38,7 +44,7 @@ enum HeadLossReference {
         }
     }
 
-    static func nonTargetLogit(_ head: MarginHead, c: Double, xNorm: Double, wNorm: Double) -> Double {
+    package static func nonTargetLogit(_ head: MarginHead, c: Double, xNorm: Double, wNorm: Double) -> Double {
         switch head.kind {
         case .sphereFace: return Double(head.scale) * xNorm * c
         case .largeMargin: return wNorm * xNorm * c
@@ -47,7 +53,7 @@ enum HeadLossReference {
     }
 
     /// Per-row losses.
-    static func rowLosses(_ p: Problem) -> [Double] {
+    package static func rowLosses(_ p: Problem) -> [Double] {
         var losses: [Double] = []
         for i in 0..<p.b {
             let xi = p.x[(i * p.d)..<((i + 1) * p.d)]
@@ -69,7 +75,7 @@ enum HeadLossReference {
     }
 
     /// The reduced loss (with `gradOutput` as weights for `.none`, so its gradient is the VJP).
-    static func loss(_ p: Problem) -> Double {
+    package static func loss(_ p: Problem) -> Double {
         let l = rowLosses(p)
         switch p.reduction {
         case .mean: return l.reduce(0, +) / Double(p.b)
@@ -78,24 +84,22 @@ enum HeadLossReference {
         }
     }
 
-    /// Central-difference gradients with respect to X and W.
-    static func numericalGradients(_ p: Problem, step: Double = 1e-6) -> (dx: [Double], dw: [Double]) {
+    /// Central-difference gradients of `loss` with respect to X and W.
+    package static func numericalGradients(_ p: Problem, step: Double = 1e-6) -> (dx: [Double], dw: [Double]) {
+        centralDifferences(p, step: step, loss)
+    }
+
+    /// Central differences of `objective` at every entry of X and of W, with the step
+    /// `step·max(1, |value|)`.
+    package static func centralDifferences(_ p: Problem, step: Double, _ objective: (Problem) -> Double) -> (dx: [Double], dw: [Double]) {
         var q = p
-        var dx = [Double](repeating: 0, count: p.x.count), dw = [Double](repeating: 0, count: p.w.count)
-        for k in 0..<p.x.count {
-            let h = step * max(1, abs(p.x[k]))
-            q.x[k] = p.x[k] + h; let up = loss(q)
-            q.x[k] = p.x[k] - h; let down = loss(q)
-            q.x[k] = p.x[k]
-            dx[k] = (up - down) / (2 * h)
+        func derivative(_ entry: WritableKeyPath<Problem, [Double]>, _ k: Int) -> Double {
+            let value = p[keyPath: entry][k], h = step * max(1, abs(value))
+            q[keyPath: entry][k] = value + h; let up = objective(q)
+            q[keyPath: entry][k] = value - h; let down = objective(q)
+            q[keyPath: entry][k] = value
+            return (up - down) / (2 * h)
         }
-        for k in 0..<p.w.count {
-            let h = step * max(1, abs(p.w[k]))
-            q.w[k] = p.w[k] + h; let up = loss(q)
-            q.w[k] = p.w[k] - h; let down = loss(q)
-            q.w[k] = p.w[k]
-            dw[k] = (up - down) / (2 * h)
-        }
-        return (dx, dw)
+        return (p.x.indices.map { derivative(\.x, $0) }, p.w.indices.map { derivative(\.w, $0) })
     }
 }

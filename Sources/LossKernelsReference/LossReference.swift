@@ -1,5 +1,5 @@
 import Foundation
-@testable import LossKernels
+import LossKernels
 
 /// The float64 reference of the classification losses, written from shared/spec/LOSSES.md
 /// ("Conventions", "Cross-entropy from logits", "Focal loss") and PyTorch / torchvision semantics —
@@ -13,10 +13,10 @@ import Foundation
 /// - none: the gradient of `Σ_i loss_i`, or of `Σ_i g_i·loss_i` when `gradOutput` `g` is given.
 /// The finite-difference suite (`FiniteDifferenceTests`) checks each gradient against central
 /// differences of the loss, so the reference is proven independently of the library.
-enum LossReference {
-    struct Result {
-        var loss: [Double]
-        var gradient: [Double]
+package enum LossReference {
+    package struct Result {
+        package var loss: [Double]
+        package var gradient: [Double]
     }
 
     // MARK: Log-softmax of one row
@@ -26,7 +26,7 @@ enum LossReference {
     /// and `log(1 + r)` is taken as `log1p(r)`, so a confident row (`r` tiny) keeps full relative
     /// precision in `log p` of its maximum. Also returns `r` and the index of the maximum.
     /// A row that is all `−∞` gives NaN everywhere (as PyTorch); `−∞` elsewhere gives `log p = −∞`.
-    static func logSoftmaxRow(_ z: ArraySlice<Double>) -> (logP: [Double], rest: Double, argmax: Int) {
+    package static func logSoftmaxRow(_ z: ArraySlice<Double>) -> (logP: [Double], rest: Double, argmax: Int) {
         let base = z.startIndex
         var best = base
         for j in z.indices where z[j] > z[best] { best = j }
@@ -51,7 +51,7 @@ enum LossReference {
     /// gradient is 0. With ε = 0 the smoothing term is absent (so a `−∞` mask on a non-target class
     /// gives a finite loss). With mean and a zero denominator the loss is NaN; the gradient is then
     /// only defined (0) when every row is ignored.
-    static func crossEntropy(logits z: [Double], rows: Int, columns: Int, labels: [Int], classWeights: [Double]? = nil,
+    package static func crossEntropy(logits z: [Double], rows: Int, columns: Int, labels: [Int], classWeights: [Double]? = nil,
                              ignoreIndex: Int = -100, labelSmoothing eps: Double = 0, reduction: LossReduction = .mean,
                              gradOutput: [Double]? = nil) -> Result {
         precondition(z.count == rows * columns && labels.count == rows)
@@ -104,7 +104,7 @@ enum LossReference {
     /// The second form is used: `ℓ/q → −1` as `q → 0`, so a certain row (q = 0) has gradient 0
     /// for γ > 0 without evaluating `0^{γ−1}`. `q` is computed without cancellation (from the sum
     /// of the other classes' probabilities when y is the row maximum).
-    static func focal(logits z: [Double], rows: Int, columns: Int, labels: [Int], gamma: Double, alpha: [Double],
+    package static func focal(logits z: [Double], rows: Int, columns: Int, labels: [Int], gamma: Double, alpha: [Double],
                       reduction: LossReduction = .mean, gradOutput: [Double]? = nil) -> Result {
         precondition(z.count == rows * columns && labels.count == rows)
         precondition(alpha.count == 1 || alpha.count == columns)
@@ -141,18 +141,18 @@ enum LossReference {
     // MARK: Elementwise: BCE with logits, sigmoid focal
 
     /// `σ(z)`, evaluated without overflow for either sign.
-    static func sigmoid(_ z: Double) -> Double {
+    package static func sigmoid(_ z: Double) -> Double {
         z >= 0 ? 1 / (1 + Foundation.exp(-z)) : Foundation.exp(z) / (1 + Foundation.exp(z))
     }
 
     /// `max(z,0) − z·t + log(1 + exp(−|z|))`.
-    static func bceElement(_ z: Double, _ t: Double) -> Double {
+    package static func bceElement(_ z: Double, _ t: Double) -> Double {
         Swift.max(z, 0) - z * t + Foundation.log1p(Foundation.exp(-Swift.abs(z)))
     }
 
     /// Binary cross-entropy with logits, per element `max(z,0) − z·t + log(1 + exp(−|z|))`,
     /// derivative `σ(z) − t`; mean over elements.
-    static func binaryCrossEntropyWithLogits(logits z: [Double], targets t: [Double], reduction: LossReduction = .mean,
+    package static func binaryCrossEntropyWithLogits(logits z: [Double], targets t: [Double], reduction: LossReduction = .mean,
                                              gradOutput: [Double]? = nil) -> Result {
         let (losses, derivatives) = eachElement(z, t) { z, t in (bceElement(z, t), sigmoid(z) - t) }
         return reduceElementwise(losses, derivatives, reduction, gradOutput)
@@ -166,7 +166,7 @@ enum LossReference {
     ///
     /// `1 − p` is computed as `σ(−z)` (no cancellation); the second term is 0 when γ = 0 or u = 0
     /// (its limit: u = 0 needs t ∈ {0,1} and then ce ~ u).
-    static func sigmoidFocal(logits z: [Double], targets t: [Double], gamma: Double, alpha: Double, reduction: LossReduction = .mean,
+    package static func sigmoidFocal(logits z: [Double], targets t: [Double], gamma: Double, alpha: Double, reduction: LossReduction = .mean,
                              gradOutput: [Double]? = nil) -> Result {
         let (losses, derivatives) = eachElement(z, t) { z, t in
             let p = sigmoid(z), oneMinusP = sigmoid(-z)
@@ -184,7 +184,7 @@ enum LossReference {
 
     /// `f(z_i, t_i)` for every element: the losses and the derivatives. Plain loops over buffers,
     /// because the tests run unoptimised and inputs reach 10^6 elements.
-    static func eachElement(_ z: [Double], _ t: [Double], _ f: (Double, Double) -> (loss: Double, derivative: Double)) -> ([Double], [Double]) {
+    package static func eachElement(_ z: [Double], _ t: [Double], _ f: (Double, Double) -> (loss: Double, derivative: Double)) -> ([Double], [Double]) {
         precondition(z.count == t.count)
         var losses = [Double](repeating: 0, count: z.count)
         var derivatives = [Double](repeating: 0, count: z.count)
@@ -200,7 +200,7 @@ enum LossReference {
         return (losses, derivatives)
     }
 
-    static func reduceElementwise(_ losses: [Double], _ derivatives: [Double], _ reduction: LossReduction, _ gradOutput: [Double]?) -> Result {
+    package static func reduceElementwise(_ losses: [Double], _ derivatives: [Double], _ reduction: LossReduction, _ gradOutput: [Double]?) -> Result {
         var total = 0.0
         losses.withUnsafeBufferPointer { for l in $0 { total += l } }
         var gradient = derivatives
@@ -220,7 +220,7 @@ enum LossReference {
     }
 
     /// Row `n` of `rowGradients` times `factor(n)`; rows in `skip` stay exactly 0.
-    static func scaleRows(_ rowGradients: [Double], columns: Int, skip: [Bool], factor: (Int) -> Double) -> [Double] {
+    package static func scaleRows(_ rowGradients: [Double], columns: Int, skip: [Bool], factor: (Int) -> Double) -> [Double] {
         var out = [Double](repeating: 0, count: rowGradients.count)
         for n in skip.indices where !skip[n] {
             let f = factor(n)
@@ -229,7 +229,7 @@ enum LossReference {
         return out
     }
 
-    static func widen(_ x: [Float]) -> [Double] {
+    package static func widen(_ x: [Float]) -> [Double] {
         var out = [Double](repeating: 0, count: x.count)
         x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { for i in 0 ..< x.count { $0[i] = Double(x[i]) } } }
         return out
@@ -237,13 +237,13 @@ enum LossReference {
 
     // MARK: Float32 inputs (what a backend sees)
 
-    static func crossEntropy(logits: [Float], rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
+    package static func crossEntropy(logits: [Float], rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
                              labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
         crossEntropy(logits: widen(logits), rows: rows, columns: columns, labels: labels, classWeights: classWeights.map(widen),
                      ignoreIndex: ignoreIndex, labelSmoothing: Double(labelSmoothing), reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 
-    static func focal(logits: [Float], rows: Int, columns: Int, labels: [Int], gamma: Float, alpha: FocalAlpha,
+    package static func focal(logits: [Float], rows: Int, columns: Int, labels: [Int], gamma: Float, alpha: FocalAlpha,
                       reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
         let a: [Double]
         switch alpha {
@@ -254,11 +254,11 @@ enum LossReference {
                      reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 
-    static func binaryCrossEntropyWithLogits(logits: [Float], targets: [Float], reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
+    package static func binaryCrossEntropyWithLogits(logits: [Float], targets: [Float], reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
         binaryCrossEntropyWithLogits(logits: widen(logits), targets: widen(targets), reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 
-    static func sigmoidFocal(logits: [Float], targets: [Float], gamma: Float, alpha: Float, reduction: LossReduction = .mean,
+    package static func sigmoidFocal(logits: [Float], targets: [Float], gamma: Float, alpha: Float, reduction: LossReduction = .mean,
                              gradOutput: [Float]? = nil) -> Result {
         sigmoidFocal(logits: widen(logits), targets: widen(targets), gamma: Double(gamma), alpha: Double(alpha), reduction: reduction,
                      gradOutput: gradOutput.map(widen))

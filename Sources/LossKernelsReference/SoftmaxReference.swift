@@ -1,5 +1,5 @@
 import Foundation
-@testable import LossKernels
+import LossKernels
 
 /// The float64 reference of the softmax family and of the reductions, written from
 /// shared/spec/LOSSES.md ("Conventions", "Softmax family", "Reductions") and the PyTorch corner
@@ -14,11 +14,11 @@ import Foundation
 /// - Reductions: max/min/argmax propagate NaN (value NaN, index of the first NaN); ties give the
 ///   first index; an empty group is an error for max/min/argmax, 0 for sum/l2Norm, NaN for mean and
 ///   `−∞` for logSumExp.
-enum Reference {
+package enum Reference {
     // MARK: Softmax family, one row
 
     /// What a row's statistics say about it.
-    enum RowKind: Equatable {
+    package enum RowKind: Equatable {
         /// A finite maximum and no NaN/+∞: probabilities are defined.
         case regular(max: Double, sum: Double)
         case hasNaN
@@ -28,7 +28,7 @@ enum Reference {
     }
 
     /// Classifies a row and, for a regular one, returns `max` and `Σ exp(z − max)`.
-    static func rowKind(_ z: ArraySlice<Double>) -> RowKind {
+    package static func rowKind(_ z: ArraySlice<Double>) -> RowKind {
         if z.contains(where: { $0.isNaN }) { return .hasNaN }
         if z.contains(.infinity) { return .hasPositiveInfinity }
         guard let m = z.max(), m != -.infinity else { return .allNegativeInfinity }
@@ -38,7 +38,7 @@ enum Reference {
     }
 
     /// log Σ_j exp(z_j) of one row with the edge semantics above.
-    static func logSumExp(row z: ArraySlice<Double>) -> Double {
+    package static func logSumExp(row z: ArraySlice<Double>) -> Double {
         switch rowKind(z) {
         case .hasNaN: return .nan
         case .hasPositiveInfinity: return .infinity
@@ -49,14 +49,14 @@ enum Reference {
 
     // MARK: Softmax family, matrices (row-major, `rows × columns`)
 
-    static func widen(_ x: [Float]) -> [Double] { x.map(Double.init) }
+    package static func widen(_ x: [Float]) -> [Double] { x.map(Double.init) }
 
     private static func row(_ x: [Double], _ r: Int, _ columns: Int) -> ArraySlice<Double> {
         x[(r * columns) ..< ((r + 1) * columns)]
     }
 
     /// `softmax(z)_j = exp(z_j − max) / Σ_k exp(z_k − max)` per row.
-    static func softmax(_ logits: [Float], rows: Int, columns: Int) -> [Double] {
+    package static func softmax(_ logits: [Float], rows: Int, columns: Int) -> [Double] {
         precondition(logits.count == rows * columns)
         let z = widen(logits)
         var out = [Double](repeating: 0, count: z.count)
@@ -73,7 +73,7 @@ enum Reference {
     }
 
     /// `logSoftmax(z)_j = z_j − max − log Σ_k exp(z_k − max)` per row.
-    static func logSoftmax(_ logits: [Float], rows: Int, columns: Int) -> [Double] {
+    package static func logSoftmax(_ logits: [Float], rows: Int, columns: Int) -> [Double] {
         precondition(logits.count == rows * columns)
         let z = widen(logits)
         var out = [Double](repeating: 0, count: z.count)
@@ -90,14 +90,14 @@ enum Reference {
     }
 
     /// logSumExp of each row (`rows` values).
-    static func logSumExp(_ logits: [Float], rows: Int, columns: Int) -> [Double] {
+    package static func logSumExp(_ logits: [Float], rows: Int, columns: Int) -> [Double] {
         precondition(logits.count == rows * columns)
         let z = widen(logits)
         return (0 ..< rows).map { logSumExp(row: row(z, $0, columns)) }
     }
 
     /// Softmax backward: `dz = p ⊙ (g − Σ_j g_j p_j)` per row, from probabilities `p` and upstream `g`.
-    static func softmaxBackward(probabilities: [Float], gradOutput: [Float], rows: Int, columns: Int) -> [Double] {
+    package static func softmaxBackward(probabilities: [Float], gradOutput: [Float], rows: Int, columns: Int) -> [Double] {
         precondition(probabilities.count == rows * columns && gradOutput.count == rows * columns)
         let p = widen(probabilities), g = widen(gradOutput)
         var out = [Double](repeating: 0, count: p.count)
@@ -110,7 +110,7 @@ enum Reference {
     }
 
     /// logSoftmax backward: `dz = g − exp(y)·Σ_j g_j` per row, from log-probabilities `y`.
-    static func logSoftmaxBackward(logProbabilities: [Float], gradOutput: [Float], rows: Int, columns: Int) -> [Double] {
+    package static func logSoftmaxBackward(logProbabilities: [Float], gradOutput: [Float], rows: Int, columns: Int) -> [Double] {
         precondition(logProbabilities.count == rows * columns && gradOutput.count == rows * columns)
         let y = widen(logProbabilities), g = widen(gradOutput)
         var out = [Double](repeating: 0, count: y.count)
@@ -123,7 +123,7 @@ enum Reference {
     }
 
     /// logSumExp backward: `dz[r, j] = g[r]·exp(z[r, j] − lse[r])`.
-    static func logSumExpBackward(logits: [Float], logSumExp lse: [Float], gradOutput: [Float], rows: Int, columns: Int) -> [Double] {
+    package static func logSumExpBackward(logits: [Float], logSumExp lse: [Float], gradOutput: [Float], rows: Int, columns: Int) -> [Double] {
         precondition(logits.count == rows * columns && lse.count == rows && gradOutput.count == rows)
         let z = widen(logits)
         var out = [Double](repeating: 0, count: z.count)
@@ -139,15 +139,15 @@ enum Reference {
     /// The reference answer of a reduction: one value per group, and for max/min/argmax the
     /// winning position per group (flat row-major for `.all`, a column for `.rows`, a row for
     /// `.columns`); empty indices for the other operations.
-    struct Reduction {
-        var values: [Double]
-        var indices: [Int]
+    package struct Reduction {
+        package var values: [Double]
+        package var indices: [Int]
     }
 
     /// An empty group reduced by max, min or argmax.
-    struct EmptyGroup: Error {}
+    package struct EmptyGroup: Error {}
 
-    static func groupCount(_ axis: ReductionAxis, rows: Int, columns: Int) -> Int {
+    package static func groupCount(_ axis: ReductionAxis, rows: Int, columns: Int) -> Int {
         switch axis {
         case .all: return 1
         case .rows: return rows
@@ -156,7 +156,7 @@ enum Reference {
     }
 
     /// Where group `k` lies in the row-major input: first flat index, stride and length.
-    static func groupLayout(_ axis: ReductionAxis, _ k: Int, rows: Int, columns: Int) -> (start: Int, stride: Int, count: Int) {
+    package static func groupLayout(_ axis: ReductionAxis, _ k: Int, rows: Int, columns: Int) -> (start: Int, stride: Int, count: Int) {
         switch axis {
         case .all: return (0, 1, rows * columns)
         case .rows: return (k * columns, 1, columns)
@@ -165,7 +165,7 @@ enum Reference {
     }
 
     /// Reduces one group (`v` in position order); the index is the position within the group.
-    static func reduceGroup(_ op: ReductionOperation, _ v: UnsafeBufferPointer<Double>) throws -> (value: Double, index: Int?) {
+    package static func reduceGroup(_ op: ReductionOperation, _ v: UnsafeBufferPointer<Double>) throws -> (value: Double, index: Int?) {
         switch op {
         case .sum:
             var s = 0.0
@@ -192,7 +192,7 @@ enum Reference {
 
     /// Reduces `input` (`rows × columns`) over `axis`. Throws `EmptyGroup` when max/min/argmax meet
     /// an empty group.
-    static func reduce(_ op: ReductionOperation, _ input: [Float], rows: Int, columns: Int, over axis: ReductionAxis) throws -> Reduction {
+    package static func reduce(_ op: ReductionOperation, _ input: [Float], rows: Int, columns: Int, over axis: ReductionAxis) throws -> Reduction {
         precondition(input.count == rows * columns)
         let groups = groupCount(axis, rows: rows, columns: columns)
         var result = Reduction(values: [], indices: [])
@@ -215,7 +215,7 @@ enum Reference {
     /// Backward of a reduction given the forward `values`/`indices` (as handed to the library) and
     /// one upstream value per group: sum `g`; mean `g/n`; l2Norm `g·x/‖x‖` (0 where ‖x‖ = 0); max/min
     /// `g` at the winning index, 0 elsewhere; logSumExp `g·exp(x − lse)`.
-    static func reduceBackward(_ op: ReductionOperation, _ input: [Float], rows: Int, columns: Int, over axis: ReductionAxis,
+    package static func reduceBackward(_ op: ReductionOperation, _ input: [Float], rows: Int, columns: Int, over axis: ReductionAxis,
                                values: [Float], indices: [Int], gradOutput: [Float]) -> [Double] {
         precondition(op != .argmax, "argmax has no gradient")
         var out = [Double](repeating: 0, count: input.count)

@@ -1,0 +1,72 @@
+import LossKernels
+
+extension BenchOperation {
+    /// Operations whose cost is dominated by matrix products: compared with an SGEMM rate
+    /// (GFLOP/s); every other operation is bandwidth-bound and compared with a copy rate (GB/s).
+    static let gemmBound: Set<BenchOperation> = [.marginSoftmax, .tripletMined]
+
+    var isGEMMBound: Bool { Self.gemmBound.contains(self) }
+}
+
+/// `--vs-ceiling`: measures, in the same run, the ceiling a result is bounded by and records it
+/// with the fraction reached:
+///
+/// | backend | bandwidth-bound operation | GEMM-bound operation |
+/// |---|---|---|
+/// | cpu | `memcpy` (all cores, GB/s read + written) | `sgemm`: OpenBLAS, the three GEMMs at the operation's shape (B×D×C; triplet-mined B×D×B) |
+/// | opencl, `--device-resident` | `device-copy` | `device-sgemm` |
+/// | opencl, host-resident | the slower of `host-to-device` and `device-to-host` | `device-sgemm` |
+///
+/// Ceilings are cached per kind and shape, so a sweep measures each one once.
+final class BenchCeilingComparison {
+    private var cache: [String: Ceiling] = [:]
+
+    /// Sets `result.ceiling` and `result.fraction_of_ceiling`.
+    func annotate(_ result: inout BenchResult, operation: BenchOperation, shape: BenchShape, engine: Engine, deviceResident: Bool) throws {
+        let ceiling = try self.ceiling(operation: operation, shape: BenchShape(batch: result.batch, classes: result.classes, dim: result.dim, elements: result.elements),
+                                       backend: result.backend, engine: engine, deviceResident: deviceResident)
+        result.ceiling = BenchCeiling(kind: ceiling.kind.rawValue, value: ceiling.value, unit: ceiling.unit, method: ceiling.method)
+        let achieved = ceiling.unit == "GFLOP/s" ? result.gflop_per_second : result.gb_per_second
+        result.fraction_of_ceiling = ceiling.value > 0 ? achieved / ceiling.value : nil
+    }
+
+    func ceiling(operation: BenchOperation, shape: BenchShape, backend: String, engine: Engine, deviceResident: Bool) throws -> Ceiling {
+        if backend == Backend.cpu.rawValue {
+            if operation.isGEMMBound {
+                let classes = operation == .tripletMined ? shape.batch : shape.classes
+                return cached("sgemm \(shape.batch) \(shape.dim) \(classes)") {
+                    Ceilings.sgemm(batch: shape.batch, dim: max(1, shape.dim), classes: classes)
+                }
+            }
+            return cached("memcpy") { Ceilings.memcpy() }
+        }
+        guard let device = engine.plannedDevice(elements: Int.max) else {
+            throw CommandFailure(message: "--vs-ceiling: the OpenCL device that ran is not known")
+        }
+        let kinds: [Ceiling.Kind] = operation.isGEMMBound ? [.deviceSGEMM] : deviceResident ? [.deviceCopy] : [.hostToDevice, .deviceToHost]
+        let measured = try kinds.map { kind in
+            try cachedThrowing("\(kind.rawValue) \(device.platformIndex).\(device.deviceIndex)") {
+                let sets = try Ceilings.openCL(device: device, kinds: [kind]).get()
+                guard let set = sets.first, let ceiling = set.ceiling(kind) else {
+                    throw CommandFailure(message: "--vs-ceiling: \(kind.rawValue) of \(device.name) could not be measured: \(sets.first?.problems.joined(separator: "; ") ?? "device not found")")
+                }
+                return ceiling
+            }
+        }
+        return measured.min { $0.value < $1.value }!
+    }
+
+    private func cached(_ key: String, _ measure: () -> Ceiling) -> Ceiling {
+        if let hit = cache[key] { return hit }
+        let value = measure()
+        cache[key] = value
+        return value
+    }
+
+    private func cachedThrowing(_ key: String, _ measure: () throws -> Ceiling) throws -> Ceiling {
+        if let hit = cache[key] { return hit }
+        let value = try measure()
+        cache[key] = value
+        return value
+    }
+}

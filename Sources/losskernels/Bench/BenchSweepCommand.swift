@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import LossKernels
+
+/// `losskernels bench sweep <operation> --classes 1e3...1e7 [--batch 256] …`: one operation over
+/// a list of sizes (see `SizeList`), to show how time grows with the work: per size the median,
+/// the time per unit of the swept size (per class, per sample, per element, per dimension), GB/s
+/// and GFLOP/s, and with `--vs-ceiling` the fraction of the ceiling.
+///
+/// Output: a table; `--json` prints one contract object per line (JSON Lines, one per size, with
+/// the added fields `swept` and `seconds_per_unit`); `--csv` a header and one row per size.
+/// Progress goes to stderr once the sweep has run for 2 s (a redrawn bar on a terminal, one line
+/// per size otherwise); stdout stays clean.
+struct BenchSweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sweep",
+        abstract: "Time one operation over a list of sizes: time per class, per sample, rates.",
+        discussion: """
+            Exactly one of --batch, --classes, --dim, --elements may list several sizes: \
+            comma-separated integers (1,16,256,4096), powers of ten (1e6), decade ranges \
+            (1e3...1e7 = 1000, 10000, …, 10^7) or ranges with a factor (1...4096*4). The other \
+            flags keep one value (defaults as in bench). --json: one JSON object per line.
+            """)
+
+    @Argument(help: "The operation: \(BenchOperation.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var operation: BenchOperation
+
+    @Option(name: .long, help: "Rows (B): one size or a list.") var batch: SizeList = SizeList(values: [256])
+    @Option(name: .long, help: "Classes (C): one size or a list.") var classes: SizeList = SizeList(values: [100_000])
+    @Option(name: .long, help: "Embedding width (D): one size or a list.") var dim: SizeList?
+    @Option(name: .long, help: "Elements, for elementwise operations: one size or a list.") var elements: SizeList?
+    @OptionGroup var timing: BenchTimingOptions
+    @OptionGroup var output: BenchOutputOptions
+    @OptionGroup var backendOptions: BackendOptions
+    @OptionGroup var headOptions: HeadOptions
+
+    /// The swept flag and its sizes, or the single point when nothing lists several sizes.
+    var sweep: (name: String, sizes: [Int]) {
+        let lists = [("batch", batch.values), ("classes", classes.values), ("dim", dim?.values ?? [0]), ("elements", elements?.values ?? [0])]
+        return lists.first { $0.1.count > 1 } ?? (operation.isElementwise && elements != nil ? ("elements", elements!.values) : ("classes", classes.values))
+    }
+
+    func validate() throws {
+        let several = [batch.values, classes.values, dim?.values ?? [], elements?.values ?? []].filter { $0.count > 1 }.count
+        guard several <= 1 else { throw ValidationError("only one of --batch, --classes, --dim, --elements may list several sizes") }
+        for size in sweep.sizes {
+            let shape = shape(size)
+            try BenchShape.validate(batch: shape.batch, classes: shape.classes, dim: shape.dim, elements: shape.elements)
+        }
+        try timing.validate(backend: backendOptions.backend)
+        try output.validate()
+    }
+
+    /// The shape of the point where the swept flag is `size`.
+    func shape(_ size: Int) -> BenchShape {
+        var shape = BenchShape(batch: batch.values[0], classes: classes.values[0], dim: dim?.values[0] ?? 0, elements: elements?.values[0] ?? 0)
+        switch sweep.name {
+        case "batch": shape.batch = size
+        case "dim": shape.dim = size
+        case "elements": shape.elements = size
+        default: shape.classes = size
+        }
+        return shape
+    }
+
+    func run() throws {
+        let engine = try backendOptions.makeEngine()
+        let (name, sizes) = sweep
+        let comparison = BenchCeilingComparison()
+        let progress = SweepProgress(total: sizes.count, label: "\(operation.rawValue) \(name)")
+        var results: [BenchResult] = []
+        if output.csv { print(BenchCSV.header(ceiling: output.vsCeiling, sweep: true)) }
+        for size in sizes {
+            let shape = shape(size)
+            var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions)
+            if output.vsCeiling {
+                try comparison.annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident)
+            }
+            result.swept = name
+            let unit = name == "elements" ? result.elements : name == "dim" ? result.dim : name == "batch" ? result.batch : result.classes
+            result.seconds_per_unit = result.median_seconds / Double(max(1, unit))
+            results.append(result)
+            if output.json { print(result.jsonLine()) }
+            if output.csv { print(BenchCSV.row(result, ceiling: output.vsCeiling, sweep: true)) }
+            progress.step("\(name) \(size)")
+        }
+        progress.finish()
+        if !output.json && !output.csv { printTable(results, name: name) }
+    }
+
+    func printTable(_ results: [BenchResult], name: String) {
+        guard let first = results.first else { return }
+        let unit = ["batch": "sample", "classes": "class", "dim": "dimension", "elements": "element"][name] ?? name
+        print("\(first.op) (\(first.pass)) on \(first.backend): \(first.device); sweeping --\(name)")
+        var header = [name, "median s", "s per \(unit)", "GB/s", "GFLOP/s"]
+        if output.vsCeiling { header += ["of ceiling", "ceiling"] }
+        var rows = [header]
+        for r in results {
+            let size = name == "batch" ? r.batch : name == "dim" ? r.dim : name == "elements" ? r.elements : r.classes
+            var row = ["\(size)", String(format: "%.6f", r.median_seconds), String(format: "%.3e", r.seconds_per_unit ?? 0),
+                       String(format: "%.2f", r.gb_per_second), String(format: "%.2f", r.gflop_per_second)]
+            if let c = r.ceiling {
+                row += [String(format: "%.1f %%", 100 * (r.fraction_of_ceiling ?? 0)), String(format: "%@ %.2f %@", c.kind, c.value, c.unit)]
+            }
+            rows.append(row)
+        }
+        TextTable.print(rows)
+    }
+}
+
+extension BenchOperation {
+    /// Operations whose size is `--elements` (the regression and binary losses).
+    var isElementwise: Bool { [.mse, .l1, .smoothL1, .huber, .msle, .mape, .sigmoidFocal, .bceWithLogits].contains(self) }
+}
+
+/// The progress of a sweep on stderr, shown once the sweep has run for `delay` seconds: a bar
+/// redrawn in place on a terminal, else one line per finished size.
+final class SweepProgress {
+    let total: Int
+    let label: String
+    let delay: Double
+    private var done = 0
+    private let start = DispatchTime.now().uptimeNanoseconds
+    private let terminal = isatty(STDERR_FILENO) == 1
+    private var shown = false
+
+    init(total: Int, label: String, delay: Double = 2) {
+        self.total = total
+        self.label = label
+        self.delay = delay
+    }
+
+    var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
+
+    func step(_ what: String) {
+        done += 1
+        guard elapsed >= delay else { return }
+        shown = true
+        let width = 30, filled = width * done / max(1, total)
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = "\(label) [\(bar)] \(done)/\(total) \(what) \(String(format: "%.1f", elapsed)) s"
+        FileHandle.standardError.write(Data((terminal ? "\r" + line : line + "\n").utf8))
+    }
+
+    func finish() {
+        if shown && terminal { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}

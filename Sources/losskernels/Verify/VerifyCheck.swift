@@ -1,0 +1,59 @@
+import Foundation
+
+/// One output of one operation compared with its float64 reference.
+///
+/// Rules (shared/spec/LOSSES.md "Conventions"):
+/// - `.elementwise(tolerance)`: every value within `tolerance·max(1, |ref|)`; NaN only where the
+///   reference is NaN, infinities only where it is the same infinity.
+/// - `.gemm`: results computed through a matrix product: `‖out − ref‖/‖ref‖ ≤ 1e-4` and every
+///   value within `1e-3·max(1, |ref|)`.
+struct VerifyCheck {
+    enum Rule {
+        case elementwise(Double)
+        case gemm
+
+        var description: String {
+            switch self {
+            case .elementwise(let tolerance): return "|Δ| ≤ \(tolerance)·max(1,|ref|)"
+            case .gemm: return "‖Δ‖/‖ref‖ ≤ 1e-4, |Δ| ≤ 1e-3·max(1,|ref|)"
+            }
+        }
+    }
+
+    var output: String
+    var actual: [Float]
+    var reference: [Double]
+    var rule: Rule
+
+    /// The largest `|out − ref| / max(1, |ref|)` over the output (∞ for a misplaced NaN or
+    /// infinity, or a size mismatch).
+    var maxError: Double {
+        guard actual.count == reference.count else { return .infinity }
+        var worst = 0.0
+        for (a, r) in zip(actual, reference) {
+            let a = Double(a)
+            if r.isNaN || r.isInfinite || a.isNaN || a.isInfinite {
+                if !(r.isNaN && a.isNaN) && a != r { return .infinity }
+                continue
+            }
+            worst = max(worst, abs(a - r) / max(1, abs(r)))
+        }
+        return worst
+    }
+
+    var passed: Bool {
+        let error = maxError
+        switch rule {
+        case .elementwise(let tolerance):
+            return error <= tolerance
+        case .gemm:
+            guard error <= 1e-3 else { return false }
+            var difference = 0.0, norm = 0.0
+            for (a, r) in zip(actual, reference) where r.isFinite {
+                difference += (Double(a) - r) * (Double(a) - r)
+                norm += r * r
+            }
+            return (norm > 0 ? (difference / norm).squareRoot() : difference.squareRoot()) <= 1e-4
+        }
+    }
+}
