@@ -59,5 +59,5 @@ struct LossKernelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "losskernels",
         abstract: "Loss functions on OpenCL GPUs and SIMD CPUs: compute on .npy files, benchmark, list devices.",
-        subcommands: [DevicesCommand.self, ComputeCommand.self, BenchCommand.self])
+        subcommands: [DevicesCommand.self, ComputeCommand.self, BenchCommand.self, TrainCommand.self])
 }
