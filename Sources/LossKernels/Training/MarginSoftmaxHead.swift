@@ -231,8 +231,7 @@ public final class MarginSoftmaxHead {
     }
 
     /// Calls `body` with consecutive chunks of rows of `tensor` (bounded host memory on OpenCL).
-    func forEachChunk(_ tensor: HeadTensor, _ body: (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void) throws {
-        let chunk = DeviceHeadParameters.chunkRows
+    func forEachChunk(_ tensor: HeadTensor, rows chunk: Int = DeviceHeadParameters.chunkRows, _ body: (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void) throws {
         for start in stride(from: 0, to: classes, by: chunk) {
             let rows = start ..< min(classes, start + chunk)
             try parameters.withRows(tensor, rows) { try body(rows, $0) }
@@ -251,9 +250,11 @@ public final class MarginSoftmaxHead {
         guard b > 0 else { return [] }
         let cosine = head.kind != .largeMargin
         var best = [Float](repeating: -.infinity, count: b), bestIndex = [Int](repeating: 0, count: b)
-        var products = [Float](repeating: 0, count: b * min(classes, DeviceHeadParameters.chunkRows))
+        // Chunks of classes small enough that the B×chunk products stay a few MiB.
+        let chunk = max(1, min(classes, DeviceHeadParameters.chunkRows, (4 << 20) / b))
+        var products = [Float](repeating: 0, count: b * chunk)
         try features.values.withUnsafeBufferPointer { x in
-            try forEachChunk(.weights) { rows, w in
+            try forEachChunk(.weights, rows: chunk) { rows, w in
                 let n = rows.count
                 products.withUnsafeMutableBufferPointer { out in
                     BLAS.gemm(transposeA: false, transposeB: true, m: b, n: n, k: d, a: x.baseAddress!, lda: d, b: w.baseAddress!, ldb: d, beta: 0, c: out.baseAddress!, ldc: n)
