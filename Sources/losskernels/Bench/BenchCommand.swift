@@ -33,6 +33,7 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .long, help: "Print exactly one JSON object on stdout.") var json = false
     @OptionGroup var backendOptions: BackendOptions
     @OptionGroup var headOptions: HeadOptions
+    @OptionGroup var trainingOptions: TrainingOptions
 
     func validate() throws {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -47,9 +48,10 @@ struct BenchCommand: ParsableCommand {
 
     func run() throws {
         let engine = try backendOptions.makeEngine()
-        let shape = BenchShape(batch: batch, classes: classes, dim: operation == .marginSoftmax && dim == 0 ? 512 : dim, elements: elements)
+        let shape = BenchShape(batch: batch, classes: classes, dim: [.marginSoftmax, .trainStep].contains(operation) && dim == 0 ? 512 : dim, elements: elements)
         let chosenPass = pass ?? operation.defaultPass
-        let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: seed, deviceResident: deviceResident, head: headOptions)
+        let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: seed, deviceResident: deviceResident, head: headOptions,
+                                                   training: trainingOptions)
         var backend = Backend.cpu
         for _ in 0..<warmup { backend = try workload.run() }
         var times: [Double] = []
@@ -72,7 +74,8 @@ struct BenchCommand: ParsableCommand {
             median_seconds: median, min_seconds: times.first!, max_seconds: times.last!,
             bytes: workload.bytes, flops: workload.flops,
             gb_per_second: Double(workload.bytes) / median / 1e9, gflop_per_second: Double(workload.flops) / median / 1e9,
-            peak_rss_bytes: PeakMemory.residentBytes())
+            peak_rss_bytes: PeakMemory.residentBytes(),
+            samples_per_second: operation == .trainStep ? Double(shape.batch) / median : nil)
         if json {
             print(result.jsonLine())
         } else {

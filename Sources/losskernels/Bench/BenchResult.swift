@@ -19,6 +19,8 @@ struct BenchResult: Codable {
     var gb_per_second: Double
     var gflop_per_second: Double
     var peak_rss_bytes: Int
+    /// `train-step` only: rows per second (batch / median); absent for other operations.
+    var samples_per_second: Double? = nil
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()
@@ -36,7 +38,7 @@ struct BenchResult: Codable {
             ("bytes", "\(bytes) (\(String(format: "%.2f", gb_per_second)) GB/s)"),
             ("flops", "\(flops) (\(String(format: "%.2f", gflop_per_second)) GFLOP/s)"),
             ("peak RSS", "\(peak_rss_bytes >> 20) MiB"),
-        ]
+        ] + (samples_per_second.map { [("samples/s", String(format: "%.0f", $0))] } ?? [])
         let width = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows { print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
     }
