@@ -135,20 +135,17 @@ public final class MarginSoftmaxHead {
         if let device = try Self.placement(engine) {
             parameters = try DeviceHeadParameters(device: device, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
         } else {
-            var weights = [Float](repeating: 0, count: count)
-            var momentum: [Float]? = hasMomentum ? [Float](repeating: 0, count: count) : nil
-            let chunk = DeviceHeadParameters.chunkRows
-            for start in stride(from: 0, to: classes, by: chunk) {
-                let rows = start ..< min(classes, start + chunk)
-                try weights.withUnsafeMutableBufferPointer { try fill(.weights, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension ..< rows.upperBound * dimension])) }
-            }
-            if momentum != nil {
+            func filled(_ tensor: HeadTensor) throws -> [Float] {
+                var values = [Float](repeating: 0, count: count)
+                let chunk = DeviceHeadParameters.chunkRows
                 for start in stride(from: 0, to: classes, by: chunk) {
                     let rows = start ..< min(classes, start + chunk)
-                    try momentum!.withUnsafeMutableBufferPointer { try fill(.momentum, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension ..< rows.upperBound * dimension])) }
+                    try values.withUnsafeMutableBufferPointer { try fill(tensor, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension ..< rows.upperBound * dimension])) }
                 }
+                return values
             }
-            parameters = HostHeadParameters(scheduler: engine.scheduler, classes: classes, dimension: dimension, weights: weights, momentum: momentum)
+            parameters = HostHeadParameters(scheduler: engine.scheduler, classes: classes, dimension: dimension, weights: try filled(.weights),
+                                            momentum: hasMomentum ? try filled(.momentum) : nil)
         }
         applySchedule()
     }
