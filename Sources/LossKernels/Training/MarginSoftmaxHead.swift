@@ -92,7 +92,9 @@ public final class MarginSoftmaxHead {
         var generator = SplitMix64(seed: seed)
         try self.init(engine: engine, classes: classes, dimension: dimension, head: head, optimizer: optimizer, seed: seed, state: state,
                       lambdaSchedule: lambdaSchedule, memoryBudget: memoryBudget, hasMomentum: false) { tensor, rows, out in
-            // Called for rows in ascending order: the generator runs through W row-major once.
+            // Called for rows in ascending order from 0 (again from 0 after a device fallback): the
+            // generator runs through W row-major once.
+            if rows.lowerBound == 0 { generator = SplitMix64(seed: seed) }
             if let initialWeights {
                 initialWeights.values.withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress! + rows.lowerBound * dimension, count: out.count) }
             } else {
@@ -119,8 +121,8 @@ public final class MarginSoftmaxHead {
         let budget = memoryBudget ?? MarginSoftmaxProblem.defaultMemoryBudget
         guard budget > 0 else { throw LossKernelsError.invalidOption(name: "memoryBudget", value: "\(budget)", allowed: "> 0 bytes") }
         let (count, overflow) = classes.multipliedReportingOverflow(by: dimension)
-        guard !overflow, count <= Int(Int32.max) else {
-            throw LossKernelsError.invalidOption(name: "classes × dimension", value: "\(classes) × \(dimension)", allowed: "at most \(Int32.max) values")
+        guard !overflow, count <= Int.max / 8 else {
+            throw LossKernelsError.invalidOption(name: "classes × dimension", value: "\(classes) × \(dimension)", allowed: "an addressable number of values")
         }
         self.engine = engine
         self.classes = classes
@@ -132,22 +134,36 @@ public final class MarginSoftmaxHead {
         self.iteration = state.iteration
         self.lambdaSchedule = lambdaSchedule
         self.memoryBudget = budget
-        if let device = try Self.placement(engine) {
-            parameters = try DeviceHeadParameters(device: device, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
-        } else {
-            func filled(_ tensor: HeadTensor) throws -> [Float] {
-                var values = [Float](repeating: 0, count: count)
-                let chunk = DeviceHeadParameters.chunkRows
-                for start in stride(from: 0, to: classes, by: chunk) {
-                    let rows = start ..< min(classes, start + chunk)
-                    try values.withUnsafeMutableBufferPointer { try fill(tensor, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension ..< rows.upperBound * dimension])) }
-                }
-                return values
-            }
-            parameters = HostHeadParameters(scheduler: engine.scheduler, classes: classes, dimension: dimension, weights: try filled(.weights),
-                                            momentum: hasMomentum ? try filled(.momentum) : nil)
-        }
+        parameters = try Self.makeParameters(engine: engine, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
         applySchedule()
+    }
+
+    /// Places W and V (see `placement`) and fills them. Under `.auto`, a device that cannot hold
+    /// them or fails leaves them on the CPU (`fill` is then called again from row 0).
+    private static func makeParameters(engine: Engine, classes: Int, dimension: Int, hasMomentum: Bool,
+                                       fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws -> HeadParameters {
+        if let device = try placement(engine) {
+            do {
+                return try DeviceHeadParameters(device: device, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
+            } catch let error as LossKernelsError {
+                switch (engine.policy, error) {
+                case (.auto, .openCLFailure), (.auto, .openCLUnavailable): break
+                default: throw error
+                }
+            }
+        }
+        let count = classes * dimension
+        func filled(_ tensor: HeadTensor) throws -> [Float] {
+            var values = [Float](repeating: 0, count: count)
+            let chunk = DeviceHeadParameters.chunkRows
+            for start in stride(from: 0, to: classes, by: chunk) {
+                let rows = start ..< min(classes, start + chunk)
+                try values.withUnsafeMutableBufferPointer { try fill(tensor, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension ..< rows.upperBound * dimension])) }
+            }
+            return values
+        }
+        return HostHeadParameters(scheduler: engine.scheduler, classes: classes, dimension: dimension, weights: try filled(.weights),
+                                  momentum: hasMomentum ? try filled(.momentum) : nil)
     }
 
     /// The OpenCL device that holds the parameters, or nil for the CPU: `.cpu` → CPU; `.opencl` →

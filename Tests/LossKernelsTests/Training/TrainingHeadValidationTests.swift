@@ -38,6 +38,19 @@ import Testing
         expectBitwiseEqual(try head.weights().values, weights.values, "\(backend) W after refused steps")
     }
 
+    /// Under auto a device that cannot allocate W leaves the head on the CPU with the same initial
+    /// weights; under opencl the failure is an error.
+    @Test func failedDeviceAllocationFallsBackUnderAutoOnly() throws {
+        try Backends.requireOpenCL()
+        let auto = try Engine(policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: .alloc)
+        let head = try MarginSoftmaxHead(engine: auto, classes: 20, dimension: 3, head: .cosFace(), seed: 6)
+        #expect(head.backend == .cpu)
+        let reference = try MarginSoftmaxHead(engine: Backends.cpuEngine, classes: 20, dimension: 3, head: .cosFace(), seed: 6)
+        expectBitwiseEqual(try head.weights().values, try reference.weights().values, "initial weights after the fallback")
+        let explicit = try Engine(policy: .opencl, openCLDeviceTypes: .any, openCLFault: .alloc)
+        #expect(throws: LossKernelsError.self) { try MarginSoftmaxHead(engine: explicit, classes: 20, dimension: 3, head: .cosFace()) }
+    }
+
     @Test func nonFiniteFeaturesAreRefusedUnderCheckFinite() throws {
         let engine = try Engine(policy: .cpu, checkFinite: true)
         let head = try MarginSoftmaxHead(engine: engine, classes: 3, dimension: 2, head: .cosFace())
