@@ -13,7 +13,9 @@ struct TrainCommand: ParsableCommand {
             class weights. --steps is the total number of steps: with --resume the run continues \
             from the checkpoint's iteration (head, optimizer and sampler state come from the \
             checkpoint; --classes, --dim and --seed must match the run that wrote it). Accuracy is \
-            argmax cosine over every class, on --eval-samples training and held-out samples.
+            argmax cosine over every class, on --eval-samples training and held-out samples. \
+            sphereface and large-margin without --lambda anneal λ by SphereFace's schedule \
+            max(5, 1000·(1 + 0.12·iteration)^-1).
             """)
 
     @Option(name: .long, help: "Classes (C).") var classes: Int = 10_000
@@ -21,7 +23,7 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Rows per step (B).") var batch: Int = 256
     @Option(name: .long, help: "Total steps.") var steps: Int = 400
     @Option(name: .long, help: "Epochs the steps are divided into (the training split holds ceil(steps/epochs)·batch samples).") var epochs: Int = 4
-    @Option(name: .long, parsing: .unconditional, help: "Noise norm σ around each prototype (default 0.3).") var noise: Float = 0.3
+    @Option(name: .long, parsing: .unconditional, help: "Noise norm σ around each prototype.") var noise: Float = 0.3
     @Option(name: .long, help: "Samples of each split the accuracy is measured on.") var evalSamples: Int = 1024
     @Option(name: .long, help: "Seed of the task, the initial weights and the class sampler.") var seed: UInt64 = 42
     @Option(name: .long, help: "Save a checkpoint into this folder after each epoch.") var checkpoint: String?
@@ -37,6 +39,7 @@ struct TrainCommand: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
         guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
+        guard noise.isFinite, noise >= 0 else { throw ValidationError("--noise must be finite and >= 0, got \(noise)") }
         guard evalSamples >= 1 else { throw ValidationError("--eval-samples must be at least 1, got \(evalSamples)") }
         let (count, overflow) = classes.multipliedReportingOverflow(by: dim)
         guard !overflow, count <= Int(Int32.max) else { throw ValidationError("--classes × --dim = \(classes) × \(dim) is too large") }
