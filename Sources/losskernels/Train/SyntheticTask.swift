@@ -1,3 +1,4 @@
+import Foundation
 import LossKernels
 
 /// The learnable task of `losskernels train`: class `c` has a fixed prototype `p_c`, a unit vector
@@ -80,5 +81,3 @@ struct SyntheticTask {
         return order
     }
 }
-
-import Foundation
