@@ -40,6 +40,11 @@ struct HeadCheckpointManifest: Codable, Equatable {
     var momentum: String
 
     static let fileName = "checkpoint.json"
+
+    /// `directory` without a trailing `/` (except the root).
+    static func folder(_ directory: String) -> String {
+        directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+    }
     static let currentFormat = 1
 }
 
@@ -59,7 +64,7 @@ extension MarginSoftmaxHead {
     }
 
     func save(checkpoint directory: String, fault: CheckpointFault?) throws {
-        let folder = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let folder = HeadCheckpointManifest.folder(directory)
         guard !folder.isEmpty else { throw LossKernelsError.unwritableOutput(path: directory, reason: "the checkpoint folder path is empty") }
         func join(_ name: String) -> String { folder + "/" + name }
         _ = try NPYFile.makeFolders(folder)
@@ -127,7 +132,7 @@ extension MarginSoftmaxHead {
     /// - Throws: `.unreadableFile` naming the file when the checkpoint is missing or malformed
     ///   (bad JSON, an array of the wrong shape or type); `.invalidOption` for options out of range.
     public convenience init(engine: Engine, checkpoint directory: String) throws {
-        let folder = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        let folder = HeadCheckpointManifest.folder(directory)
         let path = folder + "/" + HeadCheckpointManifest.fileName
         let bytes = try NPYFile.readBytes(path: path)
         let m: HeadCheckpointManifest

@@ -183,6 +183,13 @@ public final class MarginSoftmaxHead {
         }
     }
 
+    /// `features` must have D columns.
+    private func requireWidth(_ features: Matrix) throws {
+        guard features.columns == dimension else {
+            throw LossKernelsError.shapeMismatch(tensor: "features", expected: "[\(features.rows), \(dimension)] (D = \(dimension) columns)", actual: Validation.shape(features.rows, features.columns))
+        }
+    }
+
     /// One training step on a batch (see the type's description).
     ///
     /// - Parameters:
@@ -196,9 +203,7 @@ public final class MarginSoftmaxHead {
     ///   failed during the update itself).
     public func step(features: Matrix, labels: [Int], learningRate: Float? = nil) throws -> Step {
         try Validation.requireNonEmpty("features", rows: features.rows, columns: features.columns)
-        guard features.columns == dimension else {
-            throw LossKernelsError.shapeMismatch(tensor: "features", expected: "[\(features.rows), \(dimension)] (D = \(dimension) columns)", actual: Validation.shape(features.rows, features.columns))
-        }
+        try requireWidth(features)
         try Validation.requireLabels(labels, rows: features.rows, classes: classes)
         if let learningRate { try SGDOptions.requireLearningRate(learningRate) }
         if engine.checkFinite { try Validation.requireFinite("features", features.values) }
@@ -256,9 +261,7 @@ public final class MarginSoftmaxHead {
     /// on the host over chunks of `W`.
     /// - Throws: `.shapeMismatch` when the width is not D.
     public func predict(features: Matrix) throws -> [Int] {
-        guard features.columns == dimension else {
-            throw LossKernelsError.shapeMismatch(tensor: "features", expected: "[\(features.rows), \(dimension)] (D = \(dimension) columns)", actual: Validation.shape(features.rows, features.columns))
-        }
+        try requireWidth(features)
         let (b, d) = (features.rows, dimension)
         guard b > 0 else { return [] }
         let cosine = head.kind != .largeMargin
