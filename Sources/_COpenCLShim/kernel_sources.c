@@ -27,6 +27,9 @@ static const char triplet_mining_cl[] = {
 static const char reduce_cl[] = {
 #embed "../../Kernels/reduce.cl"
     , 0};
+static const char training_cl[] = {
+#embed "../../Kernels/training.cl"
+    , 0};
 
 static const struct { const char *name, *source; } files[] = {
     {"common.cl", common_cl},
@@ -37,6 +40,7 @@ static const struct { const char *name, *source; } files[] = {
     {"metric_loss.cl", metric_loss_cl},
     {"triplet_mining.cl", triplet_mining_cl},
     {"reduce.cl", reduce_cl},
+    {"training.cl", training_cl},
 };
 
 size_t lk_kernel_file_count(void) { return sizeof files / sizeof files[0]; }

@@ -58,6 +58,6 @@ struct CommandFailure: Error {
 struct LossKernelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "losskernels",
-        abstract: "Loss functions on OpenCL GPUs and SIMD CPUs: compute on .npy files, benchmark, verify, list devices.",
-        subcommands: [DevicesCommand.self, ComputeCommand.self, BenchCommand.self, VerifyCommand.self])
+        abstract: "Loss functions on OpenCL GPUs and SIMD CPUs: compute on .npy files, benchmark, verify, train a head, list devices.",
+        subcommands: [DevicesCommand.self, ComputeCommand.self, BenchCommand.self, VerifyCommand.self, TrainCommand.self])
 }

@@ -15,6 +15,9 @@ final class OpenCLDevice: @unchecked Sendable {
     private var kernels: [String: cl_kernel] = [:]
     /// The step made to fail on purpose (tests of fault handling), if any.
     let fault: OpenCLFault?
+    /// Bytes copied host → device by `write` since the device was opened (read under
+    /// `withExclusiveAccess`; tests use it to check that device-resident data stays put).
+    private(set) var hostToDeviceBytes = 0
 
     init(runtime: OpenCLRuntime, descriptor: OpenCLDeviceDescriptor, fault: OpenCLFault? = nil) throws {
         self.runtime = runtime
@@ -67,10 +70,11 @@ final class OpenCLDevice: @unchecked Sendable {
         return OpenCLBuffer(device: self, mem: mem, count: count, elementSize: elementSize)
     }
 
-    /// Copies `source` (host) into `buffer`, blocking.
-    func write(_ source: UnsafeRawBufferPointer, to buffer: OpenCLBuffer) throws {
+    /// Copies `source` (host) into `buffer` from byte `offset` on, blocking.
+    func write(_ source: UnsafeRawBufferPointer, to buffer: OpenCLBuffer, offset: Int = 0) throws {
         guard source.count > 0 else { return }
-        try OpenCLRuntime.check(runtime.api.EnqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, source.count, source.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+        hostToDeviceBytes += source.count
+        try OpenCLRuntime.check(runtime.api.EnqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), offset, source.count, source.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
     }
 
     /// A new buffer holding a copy of `values`.
@@ -80,11 +84,11 @@ final class OpenCLDevice: @unchecked Sendable {
         return buffer
     }
 
-    /// Copies `buffer` into `destination` (host), blocking.
-    func read(_ buffer: OpenCLBuffer, into destination: UnsafeMutableRawBufferPointer) throws {
+    /// Copies `buffer`, from byte `offset` on, into `destination` (host), blocking.
+    func read(_ buffer: OpenCLBuffer, offset: Int = 0, into destination: UnsafeMutableRawBufferPointer) throws {
         guard destination.count > 0 else { return }
         if fault == .read { throw OpenCLFault.read.error(at: "clEnqueueReadBuffer") }
-        try OpenCLRuntime.check(runtime.api.EnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), 0, destination.count, destination.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+        try OpenCLRuntime.check(runtime.api.EnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), offset, destination.count, destination.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
     }
 
     /// Enqueues a device-to-device copy of the first `bytes` bytes of `source` into `destination`

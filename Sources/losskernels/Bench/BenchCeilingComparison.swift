@@ -3,7 +3,7 @@ import LossKernels
 extension BenchOperation {
     /// Operations whose cost is dominated by matrix products: compared with an SGEMM rate
     /// (GFLOP/s); every other operation is bandwidth-bound and compared with a copy rate (GB/s).
-    static let gemmBound: Set<BenchOperation> = [.marginSoftmax, .tripletMined]
+    static let gemmBound: Set<BenchOperation> = [.marginSoftmax, .tripletMined, .trainStep]
 
     var isGEMMBound: Bool { Self.gemmBound.contains(self) }
 }
@@ -21,9 +21,12 @@ extension BenchOperation {
 final class BenchCeilingComparison {
     private var cache: [String: Ceiling] = [:]
 
-    /// Sets `result.ceiling` and `result.fraction_of_ceiling`.
-    func annotate(_ result: inout BenchResult, operation: BenchOperation, shape: BenchShape, engine: Engine, deviceResident: Bool) throws {
-        let ceiling = try self.ceiling(operation: operation, shape: BenchShape(batch: result.batch, classes: result.classes, dim: result.dim, elements: result.elements),
+    /// Sets `result.ceiling` and `result.fraction_of_ceiling`. `gemmClasses` replaces the class
+    /// count of the SGEMM ceiling where the GEMMs run over fewer classes than `--classes`
+    /// (train-step with a sample rate below 1: ⌈r·C⌉).
+    func annotate(_ result: inout BenchResult, operation: BenchOperation, shape: BenchShape, engine: Engine, deviceResident: Bool,
+                  gemmClasses: Int? = nil) throws {
+        let ceiling = try self.ceiling(operation: operation, shape: BenchShape(batch: result.batch, classes: gemmClasses ?? result.classes, dim: result.dim, elements: result.elements),
                                        backend: result.backend, engine: engine, deviceResident: deviceResident)
         result.ceiling = BenchCeiling(kind: ceiling.kind.rawValue, value: ceiling.value, unit: ceiling.unit, method: ceiling.method)
         let achieved = ceiling.unit == "GFLOP/s" ? result.gflop_per_second : result.gb_per_second

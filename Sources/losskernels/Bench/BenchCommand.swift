@@ -50,6 +50,7 @@ struct BenchRunCommand: ParsableCommand {
     @OptionGroup var output: BenchOutputOptions
     @OptionGroup var backendOptions: BackendOptions
     @OptionGroup var headOptions: HeadOptions
+    @OptionGroup var trainingOptions: TrainingOptions
 
     func validate() throws {
         try BenchShape.validate(batch: batch, classes: classes, dim: dim, elements: elements)
@@ -60,9 +61,10 @@ struct BenchRunCommand: ParsableCommand {
     func run() throws {
         let engine = try backendOptions.makeEngine()
         let shape = BenchShape(batch: batch, classes: classes, dim: dim, elements: elements)
-        var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions)
+        var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions, training: trainingOptions)
         if output.vsCeiling {
-            try BenchCeilingComparison().annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident)
+            try BenchCeilingComparison().annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident,
+                                                      gemmClasses: trainingOptions.gemmClasses(operation, classes: classes))
         }
         if output.json {
             print(result.jsonLine())
@@ -114,11 +116,13 @@ extension BenchShape {
 
 /// Runs one prepared benchmark: warm-up, timed iterations, the contract's result.
 enum BenchMeasurement {
-    static func measure(_ operation: BenchOperation, shape requested: BenchShape, engine: Engine, timing: BenchTimingOptions, head: HeadOptions) throws -> BenchResult {
+    static func measure(_ operation: BenchOperation, shape requested: BenchShape, engine: Engine, timing: BenchTimingOptions, head: HeadOptions,
+                        training: TrainingOptions) throws -> BenchResult {
         var shape = requested
         if shape.dim == 0 { shape.dim = operation.defaultDim }
         let chosenPass = timing.pass ?? operation.defaultPass
-        let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: timing.seed, deviceResident: timing.deviceResident, head: head)
+        let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: timing.seed, deviceResident: timing.deviceResident, head: head,
+                                                   training: training)
         var backend = Backend.cpu
         for _ in 0..<timing.warmup { backend = try workload.run() }
         var times: [Double] = []
@@ -141,6 +145,7 @@ enum BenchMeasurement {
             median_seconds: median, min_seconds: times.first!, max_seconds: times.last!,
             bytes: workload.bytes, flops: workload.flops,
             gb_per_second: Double(workload.bytes) / median / 1e9, gflop_per_second: Double(workload.flops) / median / 1e9,
-            peak_rss_bytes: PeakMemory.residentBytes())
+            peak_rss_bytes: PeakMemory.residentBytes(),
+            samples_per_second: operation == .trainStep ? Double(shape.batch) / median : nil)
     }
 }

@@ -34,19 +34,24 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
     case contrastive, triplet
     case tripletMined = "triplet-mined"
     case center
+    case trainStep = "train-step"
 
     /// Losses are timed forward and backward together (loss and gradient come from one call).
     var isLoss: Bool { ![.softmax, .logSoftmax, .logsumexp].contains(self) }
     var defaultPass: BenchCommand.Pass { isLoss ? .both : .forward }
-    /// The embedding width used when `--dim` is not given: 512 for the margin heads, 128 for the
-    /// metric losses, 0 (none) for the others.
+    /// The embedding width used when `--dim` is not given: 512 for the margin heads and the
+    /// training step, 128 for the metric losses, 0 (none) for the others.
     var defaultDim: Int {
-        if self == .marginSoftmax { return 512 }
+        if self == .marginSoftmax || self == .trainStep { return 512 }
         return [.contrastive, .triplet, .tripletMined, .center].contains(self) ? 128 : 0
     }
 
-    func makeWorkload(engine: Engine, shape: BenchShape, pass: BenchCommand.Pass, seed: UInt64, deviceResident: Bool, head: HeadOptions) throws -> BenchWorkload {
+    func makeWorkload(engine: Engine, shape: BenchShape, pass: BenchCommand.Pass, seed: UInt64, deviceResident: Bool, head: HeadOptions,
+                      training: TrainingOptions) throws -> BenchWorkload {
         let (b, c) = (shape.batch, shape.classes)
+        if self == .trainStep {
+            return try trainStepWorkload(engine: engine, shape: shape, seed: seed, head: head, training: training)
+        }
         if self == .marginSoftmax {
             return try marginWorkload(engine: engine, shape: shape, seed: seed, head: head)
         }
@@ -70,6 +75,8 @@ enum BenchOperation: String, ExpressibleByArgument, CaseIterable {
         switch self {
         case .marginSoftmax:
             return try marginWorkload(engine: engine, shape: shape, seed: seed, head: head)
+        case .trainStep:
+            return try trainStepWorkload(engine: engine, shape: shape, seed: seed, head: head, training: training)
         case .sigmoidFocal, .bceWithLogits:
             return try binaryWorkload(engine: engine, shape: shape, seed: seed)
         case .mse, .l1, .smoothL1, .huber, .msle, .mape:

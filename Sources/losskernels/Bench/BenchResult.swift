@@ -29,6 +29,8 @@ struct BenchResult: Codable {
     var swept: String? = nil
     /// `bench sweep`: `median_seconds` divided by the swept size (time per class, per sample…).
     var seconds_per_unit: Double? = nil
+    /// `train-step` only: rows per second (batch / median); absent for other operations.
+    var samples_per_second: Double? = nil
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()
@@ -46,7 +48,8 @@ struct BenchResult: Codable {
             ("bytes", "\(bytes) (\(String(format: "%.2f", gb_per_second)) GB/s)"),
             ("flops", "\(flops) (\(String(format: "%.2f", gflop_per_second)) GFLOP/s)"),
             ("peak RSS", "\(peak_rss_bytes >> 20) MiB"),
-        ] + (ceiling.map { c in
+        ] + (samples_per_second.map { [("samples/s", String(format: "%.0f", $0))] } ?? [])
+          + (ceiling.map { c in
             [("ceiling", String(format: "%@ %.2f %@ (%@)", c.kind, c.value, c.unit, c.method)),
              ("vs ceiling", String(format: "%.1f %%", 100 * (fraction_of_ceiling ?? 0)))]
         } ?? [])

@@ -33,6 +33,7 @@ struct BenchSweepCommand: ParsableCommand {
     @OptionGroup var output: BenchOutputOptions
     @OptionGroup var backendOptions: BackendOptions
     @OptionGroup var headOptions: HeadOptions
+    @OptionGroup var trainingOptions: TrainingOptions
 
     /// The swept flag and its sizes, or the single point when nothing lists several sizes.
     var sweep: (name: String, sizes: [Int]) {
@@ -72,9 +73,10 @@ struct BenchSweepCommand: ParsableCommand {
         if output.csv { print(BenchCSV.header(ceiling: output.vsCeiling, sweep: true)) }
         for size in sizes {
             let shape = shape(size)
-            var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions)
+            var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions, training: trainingOptions)
             if output.vsCeiling {
-                try comparison.annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident)
+                try comparison.annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident,
+                                       gemmClasses: trainingOptions.gemmClasses(operation, classes: shape.classes))
             }
             result.swept = name
             let unit = name == "elements" ? result.elements : name == "dim" ? result.dim : name == "batch" ? result.batch : result.classes

@@ -1,0 +1,82 @@
+/// The OpenCL head parameters: `W` and `V` are device buffers created once. A step uploads only
+/// the features, the labels and the sampled class indices, gathers the sampled rows on the device
+/// (`lk_gather_rows`), runs `OpenCLMarginSoftmax` on them, applies the SGD update and scatters it
+/// back in place (`lk_sgd_update_rows`), and reads back only the losses and `∂L/∂X`.
+final class DeviceHeadParameters: HeadParameters {
+    let device: OpenCLDevice
+    let classes: Int
+    let dimension: Int
+    let weights: OpenCLBuffer
+    let momentum: OpenCLBuffer
+
+    var backend: Backend { .opencl }
+
+    /// Rows per host↔device chunk when filling or reading the buffers (bounded host memory).
+    static let chunkRows = 1 << 16
+
+    /// Allocates `W` and `V` on `device`; `fill(tensor, rows, buffer)` writes each chunk of host rows
+    /// (momentum is zeroed on the device when `hasMomentum` is false).
+    init(device: OpenCLDevice, classes: Int, dimension: Int, hasMomentum: Bool,
+         fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+        self.device = device
+        self.classes = classes
+        self.dimension = dimension
+        (weights, momentum) = try device.withExclusiveAccess {
+            let w = try device.makeBuffer(count: classes * dimension), v = try device.makeBuffer(count: classes * dimension)
+            var chunk = [Float](repeating: 0, count: min(classes, Self.chunkRows) * dimension)
+            for tensor in hasMomentum ? [HeadTensor.weights, .momentum] : [.weights] {
+                for start in stride(from: 0, to: classes, by: Self.chunkRows) {
+                    let rows = start ..< min(classes, start + Self.chunkRows)
+                    try chunk.withUnsafeMutableBufferPointer { buffer in
+                        let part = UnsafeMutableBufferPointer(rebasing: buffer[0 ..< rows.count * dimension])
+                        try fill(tensor, rows, part)
+                        try device.write(UnsafeRawBufferPointer(part), to: tensor == .weights ? w : v, offset: start * dimension * 4)
+                    }
+                }
+            }
+            if !hasMomentum {
+                try device.launch("lk_fill_zero", try device.kernel("lk_fill_zero"), global: [classes * dimension], local: nil,
+                                  [.buffer(v), .uint64(classes * dimension)])
+            }
+            try device.finish()
+            return (w, v)
+        }
+    }
+
+    func step(_ p: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes sampled: [Int]?, optimizer o: SGDOptions,
+              gradFeatures: UnsafeMutableBufferPointer<Float>) throws -> [Double] {
+        let d = dimension, n = sampled?.count ?? classes
+        return try device.withExclusiveAccess {
+            let x = try device.upload(features)
+            var index: OpenCLBuffer? = nil
+            var source = weights
+            if let sampled {
+                let indices = try sampled.map { Int64($0) }.withUnsafeBufferPointer { try device.upload($0) }
+                let gathered = try device.makeBuffer(count: n * d)
+                try device.launch("lk_gather_rows", try device.kernel("lk_gather_rows"), global: [d, n], local: nil,
+                                  [.buffer(weights), .buffer(indices), .uint64(n), .uint64(d), .buffer(gathered)])
+                index = indices
+                source = gathered
+            }
+            let dX = try device.makeBuffer(count: p.rows * d), dW = try device.makeBuffer(count: n * d)
+            let losses = try OpenCLMarginSoftmax.run(device, p, features: x, classWeights: source, gradFeatures: dX, gradWeights: dW)
+            try device.launch("lk_sgd_update_rows", try device.kernel("lk_sgd_update_rows"), global: [d, n], local: nil,
+                              [.buffer(weights), .buffer(momentum), .buffer(index ?? dW), .int32(index == nil ? 0 : 1), .buffer(dW),
+                               .uint64(n), .uint64(d), .float(o.learningRate), .float(o.momentum), .float(o.weightDecay)])
+            try device.read(dX, into: UnsafeMutableRawBufferPointer(gradFeatures))
+            try device.finish()
+            return losses
+        }
+    }
+
+    func withRows<T>(_ tensor: HeadTensor, _ rows: Range<Int>, _ body: (UnsafeBufferPointer<Float>) throws -> T) throws -> T {
+        var host = [Float](repeating: 0, count: rows.count * dimension)
+        try device.withExclusiveAccess {
+            try host.withUnsafeMutableBytes { try device.read(tensor == .weights ? weights : momentum, offset: rows.lowerBound * dimension * 4, into: $0) }
+        }
+        return try host.withUnsafeBufferPointer { try body($0) }
+    }
+
+    /// Bytes copied host → device on this head's device so far.
+    var hostToDeviceBytes: Int { device.withExclusiveAccess { device.hostToDeviceBytes } }
+}
