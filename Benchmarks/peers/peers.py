@@ -6,10 +6,11 @@ Called by ./run, which installs the peers and builds the binaries first:
 
     python peers.py --losskernels PATH --limits PATH [--rounds N] [--quick]
 
-Each round times every workload with every framework, one process per (framework, workload), in
-an order rotated each round; a framework's figure is the median over rounds of its per-round
-median. Ceilings are measured before and after the rounds; the better of the two is used (so
-`fraction of ceiling` never flatters us).
+Each round measures the ceilings, then times every workload with every framework, one process per
+(framework, workload), in an order rotated each round. A framework's time is the median over rounds
+of its per-round medians; speed-ups and fractions of ceiling are taken within each round (figures
+measured minutes apart on a shared machine are not comparable) and their median over rounds is
+reported, with their range.
 """
 
 import argparse
@@ -91,9 +92,10 @@ def main():
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
     print(f"load average before: {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", file=sys.stderr)
-    ceiling_runs = [ceilings(args.limits)]
-    rounds = []
+    rounds, ceiling_runs = [], []
     for r in range(args.rounds):
+        ceiling_runs.append(dict(ceilings(args.limits), load_average=os.getloadavg()))
+        print(f"round {r + 1}  ceilings {ceiling_runs[-1]}", file=sys.stderr)
         order = FRAMEWORKS[r % 3:] + FRAMEWORKS[:r % 3]
         figures = {}
         for workload in WORKLOADS:
@@ -103,7 +105,6 @@ def main():
                 figures[workload["name"]][framework] = result
                 print(f"round {r + 1}  {workload['name']:24} {framework:12} {result['median_seconds']:.6f} s", file=sys.stderr)
         rounds.append(figures)
-    ceiling_runs.append(ceilings(args.limits))
     load_after = os.getloadavg()
 
     results = dict(
@@ -111,8 +112,8 @@ def main():
         machine=machine(), commit=args.commit, load_average_before=load_before, load_average_after=load_after,
         rounds=args.rounds, quick=args.quick,
         ceiling_runs=ceiling_runs,
-        ceilings=dict(copy_gb_per_second=max(c["copy_gb_per_second"] for c in ceiling_runs),
-                      gemm3_seconds=min(c["gemm3_seconds"] for c in ceiling_runs)),
+        ceilings=dict(copy_gb_per_second=statistics.median(c["copy_gb_per_second"] for c in ceiling_runs),
+                      gemm3_seconds=statistics.median(c["gemm3_seconds"] for c in ceiling_runs)),
         versions=dict(
             torch=rounds[0][WORKLOADS[0]["name"]]["torch"].get("version"),
             jax=rounds[0][WORKLOADS[0]["name"]]["jax"].get("version"),
@@ -129,18 +130,26 @@ def main():
             entry[framework] = dict(seconds=statistics.median(medians), round_medians=medians)
         bench = per_round[0]["losskernels"]["bench"]
         entry["bytes"], entry["flops"] = bench["bytes"], bench["flops"]
-        ours = entry["losskernels"]["seconds"]
+        ours = [f["losskernels"]["median_seconds"] for f in per_round]
         if workload["ceiling"] == "copy":
-            entry["ours_rate"] = f"{bench['bytes'] / ours / 1e9:.1f} GB/s"
-            entry["fraction_of_ceiling"] = bench["bytes"] / ours / 1e9 / results["ceilings"]["copy_gb_per_second"]
+            rate = bench["bytes"] / entry["losskernels"]["seconds"] / 1e9
+            entry["ours_rate"] = f"{rate:.1f} GB/s"
+            fractions = [bench["bytes"] / t / 1e9 / c["copy_gb_per_second"] for t, c in zip(ours, ceiling_runs)]
         elif workload["ceiling"] == "gemm3":
-            entry["ours_rate"] = f"{bench['flops'] / ours / 1e9:.0f} GFLOP/s"
-            entry["fraction_of_ceiling"] = results["ceilings"]["gemm3_seconds"] / ours
+            entry["ours_rate"] = f"{bench['flops'] / entry['losskernels']['seconds'] / 1e9:.0f} GFLOP/s"
+            fractions = [c["gemm3_seconds"] / t for t, c in zip(ours, ceiling_runs)]
         else:
-            entry["ours_rate"] = f"{bench['bytes'] / ours / 1e9:.1f} GB/s"
-            entry["fraction_of_ceiling"] = None
-        entry["speedup_vs_torch"] = entry["torch"]["seconds"] / ours
-        entry["speedup_vs_jax"] = entry["jax"]["seconds"] / ours
+            entry["ours_rate"] = f"{bench['bytes'] / entry['losskernels']['seconds'] / 1e9:.1f} GB/s"
+            fractions = None
+        entry["fraction_of_ceiling"] = statistics.median(fractions) if fractions else None
+        entry["fraction_of_ceiling_rounds"] = fractions
+        for peer in ("torch", "jax"):
+            ratios = [f[peer]["median_seconds"] / f["losskernels"]["median_seconds"] for f in per_round]
+            entry[f"speedup_vs_{peer}"] = statistics.median(ratios)
+            entry[f"speedup_vs_{peer}_rounds"] = ratios
+        ratios = [min(f["torch"]["median_seconds"], f["jax"]["median_seconds"]) / f["losskernels"]["median_seconds"] for f in per_round]
+        entry["speedup_vs_faster"] = statistics.median(ratios)
+        entry["speedup_vs_faster_rounds"] = ratios
         results["workloads"].append(entry)
 
     paths = write_report(results, args.output_dir)

@@ -18,12 +18,16 @@ def target_checks(entry):
     """[(text, met)] for each goal of this workload."""
     checks = []
     for peer, goal in TARGETS.get(entry["name"], []):
-        if peer == "faster":
-            achieved = min(entry["speedup_vs_torch"], entry["speedup_vs_jax"])
-        else:
-            achieved = entry[f"speedup_vs_{peer}"]
+        achieved = entry[f"speedup_vs_{peer}"]
         checks.append((f"≥ {goal:g}× {PEER_NAMES[peer]}: {achieved:.1f}×", achieved >= goal))
     return checks
+
+
+def spread(values, scale=1, digits=1):
+    """The range of a figure over the rounds, e.g. "(3.5–4.5)"."""
+    if not values or len(values) < 2:
+        return ""
+    return f" ({min(values) * scale:.{digits}f}–{max(values) * scale:.{digits}f})"
 
 
 def seconds(value):
@@ -33,6 +37,7 @@ def seconds(value):
 def markdown(results):
     m, c = results["machine"], results["ceilings"]
     load_b, load_a = results["load_average_before"], results["load_average_after"]
+    round_loads = ", ".join(f"{r['load_average'][0]:.1f}" for r in results["ceiling_runs"])
     lines = [
         f"# LossKernels against PyTorch and JAX (CPU), {results['date']}",
         "",
@@ -42,12 +47,16 @@ def markdown(results):
         f"LossKernels {results['commit'] or '(commit unknown)'} on {results['our_device']}; "
         f"PyTorch {results['versions']['torch']} (eager, {m['cores']} threads); JAX {results['versions']['jax']} (jit, CPU); "
         f"Python {results['versions']['python']}.",
-        f"Ceilings in the same run (`limits.c`, better of before/after): memcpy {c['copy_gb_per_second']:.1f} GB/s "
+        f"Ceilings, measured at the start of each round (`limits.c`; median and range): memcpy "
+        f"{c['copy_gb_per_second']:.1f} GB/s{spread([r['copy_gb_per_second'] for r in results['ceiling_runs']])} "
         f"(bytes read + written); the three bare OpenBLAS `sgemm` of a 256 × 512 × 100,000 head step "
-        f"{c['gemm3_seconds']:.3f} s.",
+        f"{c['gemm3_seconds']:.3f} s{spread([r['gemm3_seconds'] for r in results['ceiling_runs']], digits=3)}. "
+        f"Load average (1 min) at the start of each round: "
+        f"{round_loads}.",
         "",
         f"Protocol, the same for all three: warm-up calls, then timed calls, median; {results['rounds']} round(s), "
-        "frameworks in rotated order, one process per figure; the figure is the median of the rounds' medians. "
+        "frameworks in rotated order, one process per figure. Times: the median of the rounds' medians. "
+        "Speed-ups and fractions of ceiling: taken within each round, median over rounds (range in brackets). "
         "Each peer is its idiomatic form (`torch.softmax`, `F.cross_entropy` + `autograd.grad`, `F.normalize` + "
         "`F.linear` + margin + `F.cross_entropy` with the gradients of X and W, `F.mse_loss`, "
         "`F.triplet_margin_loss`; JAX: `jax.jit(jax.value_and_grad(...))` + `block_until_ready`) and allocates its "
@@ -59,11 +68,12 @@ def markdown(results):
     ]
     for e in results["workloads"]:
         fraction = "—" if e["fraction_of_ceiling"] is None else f"{e['fraction_of_ceiling'] * 100:.0f} % of " + (
-            "memcpy" if e["ceiling"] == "copy" else "3 × sgemm")
+            "memcpy" if e["ceiling"] == "copy" else "3 × sgemm") + spread(e["fraction_of_ceiling_rounds"], 100, 0)
         goals = "; ".join(f"{text} {'✓' if met else '✗ (short)'}" for text, met in target_checks(e)) or "—"
         lines.append(
             f"| {e['name']} | {e['shape']} | {seconds(e['losskernels']['seconds'])} | {seconds(e['torch']['seconds'])} | "
-            f"{seconds(e['jax']['seconds'])} | {e['speedup_vs_torch']:.1f}× | {e['speedup_vs_jax']:.1f}× | "
+            f"{seconds(e['jax']['seconds'])} | {e['speedup_vs_torch']:.1f}×{spread(e['speedup_vs_torch_rounds'])} | "
+            f"{e['speedup_vs_jax']:.1f}×{spread(e['speedup_vs_jax_rounds'])} | "
             f"{e['ours_rate']} | {fraction} | {goals} |")
     lines += [
         "",
