@@ -83,7 +83,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--losskernels", required=True, help="the release build of the losskernels CLI")
     parser.add_argument("--limits", required=True, help="the built limits.c")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="1 warm-up and 3 timed calls per figure, to check the script")
     parser.add_argument("--output-dir", default=os.path.join(HERE, "results"))
     parser.add_argument("--commit", default="", help="the project's commit, for the header")
