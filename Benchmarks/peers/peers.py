@@ -39,7 +39,7 @@ WORKLOADS = [
          bench=["margin-softmax", "--head", "arcface", "--batch", "256", "--dim", "512", "--classes", "100000"]),
     dict(name="mse fwd+bwd", shape="N 16,777,216", peer="mse", warmup=3, iterations=20, ceiling="copy",
          bench=["mse", "--elements", "16777216"]),
-    dict(name="triplet fwd+bwd", shape="B 256, D 128", peer="triplet", warmup=20, iterations=200, ceiling=None,
+    dict(name="triplet fwd+bwd", shape="B 256, D 128", peer="triplet", warmup=500, iterations=500, ceiling=None,
          bench=["triplet", "--batch", "256", "--dim", "128"]),
 ]
 
