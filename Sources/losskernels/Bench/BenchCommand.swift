@@ -79,14 +79,24 @@ struct BenchRunCommand: ParsableCommand {
 
 /// The timing flags shared by `bench` and `bench sweep`.
 struct BenchTimingOptions: ParsableArguments {
-    @Option(name: .long, help: "Untimed runs first.") var warmup: Int = 3
+    @Option(name: .long, help: "Untimed runs first (default: 3, and more until --warmup-seconds have passed).")
+    var warmup: Int?
+    @Option(name: .long, help: ArgumentHelp("Keep warming up until this many seconds have passed (default 0.25 without --warmup, 0 with it).",
+                                            discussion: "Small operations run 3-4x slower for their first hundred or so calls in a process (cold caches, the second thread waking), so a fixed count of warm-up runs misreports them."))
+    var warmupSeconds: Double?
+
+    /// At least this many untimed runs…
+    var warmupRuns: Int { warmup ?? 3 }
+    /// …and untimed runs until this much time has passed.
+    var warmupDuration: Double { warmupSeconds ?? (warmup == nil ? 0.25 : 0) }
     @Option(name: .long, help: "Timed runs.") var iterations: Int = 20
     @Option(name: .long, help: "Seed of the random inputs.") var seed: UInt64 = 42
     @Option(name: .long, help: "forward or both (forward + backward).") var pass: BenchCommand.Pass?
     @Flag(name: .long, help: "Keep inputs and outputs on the OpenCL device (time excludes transfers).") var deviceResident = false
 
     func validate(backend: BackendPolicy?) throws {
-        guard warmup >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmup)") }
+        guard warmupRuns >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmupRuns)") }
+        guard warmupDuration >= 0, warmupDuration.isFinite else { throw ValidationError("--warmup-seconds must be a non-negative number, got \(warmupDuration)") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
         if deviceResident && backend == .cpu { throw ValidationError("--device-resident needs --backend opencl or auto") }
     }
@@ -124,7 +134,14 @@ enum BenchMeasurement {
         let workload = try operation.makeWorkload(engine: engine, shape: shape, pass: chosenPass, seed: timing.seed, deviceResident: timing.deviceResident, head: head,
                                                    training: training)
         var backend = Backend.cpu
-        for _ in 0..<timing.warmup { backend = try workload.run() }
+        // Warm up for --warmup runs and at least --warmup-seconds (bounded at 100,000 runs).
+        let warmupStart = DispatchTime.now().uptimeNanoseconds
+        var warmupRuns = 0
+        while warmupRuns < timing.warmupRuns
+                || (warmupRuns < 100_000 && Double(DispatchTime.now().uptimeNanoseconds - warmupStart) / 1e9 < timing.warmupDuration) {
+            backend = try workload.run()
+            warmupRuns += 1
+        }
         var times: [Double] = []
         for _ in 0..<timing.iterations {
             let start = DispatchTime.now().uptimeNanoseconds

@@ -66,7 +66,8 @@ import Testing
         let table = try CLIRunner.run(["bench", "softmax", "--batch", "2", "--classes", "10", "--iterations", "1", "--warmup", "0", "--backend", "cpu"])
         #expect(table.status == 0)
         #expect(table.stdout.contains("median"))
-        for arguments in [["bench", "softmax", "--batch", "0"], ["bench", "softmax", "--iterations", "0"], ["bench", "nope"], ["bench", "softmax", "--device-resident", "--backend", "cpu"]] {
+        for arguments in [["bench", "softmax", "--batch", "0"], ["bench", "softmax", "--iterations", "0"], ["bench", "nope"], ["bench", "softmax", "--device-resident", "--backend", "cpu"],
+                          ["bench", "softmax", "--warmup", "-1"], ["bench", "softmax", "--warmup-seconds", "-1"], ["bench", "softmax", "--warmup-seconds", "inf"]] {
             let result = try CLIRunner.run(arguments)
             #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
             #expect(!result.stderr.isEmpty)
