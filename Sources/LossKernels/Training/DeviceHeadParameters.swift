@@ -60,10 +60,11 @@ final class DeviceHeadParameters: HeadParameters {
             }
             let dX = try device.makeBuffer(count: p.rows * d), dW = try device.makeBuffer(count: n * d)
             let losses = try OpenCLMarginSoftmax.run(device, p, features: x, classWeights: source, gradFeatures: dX, gradWeights: dW)
+            // Read ∂L/∂X before W and V change: a failure up to here leaves the parameters untouched.
+            try device.read(dX, into: UnsafeMutableRawBufferPointer(gradFeatures))
             try device.launch("lk_sgd_update_rows", try device.kernel("lk_sgd_update_rows"), global: [d, n], local: nil,
                               [.buffer(weights), .buffer(momentum), .buffer(index ?? dW), .int32(index == nil ? 0 : 1), .buffer(dW),
                                .uint64(n), .uint64(d), .float(o.learningRate), .float(o.momentum), .float(o.weightDecay)])
-            try device.read(dX, into: UnsafeMutableRawBufferPointer(gradFeatures))
             try device.finish()
             return losses
         }

@@ -212,7 +212,7 @@ public final class MarginSoftmaxHead {
     ///   - learningRate: this step's learning rate (and later steps'), for schedules; `nil` keeps it.
     /// - Returns: the mean loss, `∂L/∂X`, the number of sampled classes, λ and the backend.
     /// - Throws: `.shapeMismatch` for an empty batch or a feature width ≠ D, `.invalidValue` for a
-    ///   label out of range, `.invalidOption` for a bad learning rate; OpenCL errors. A failed step
+    ///   label out of range, `.invalidOption` for a bad learning rate or `optimizer`; OpenCL errors. A failed step
     ///   leaves the weights, momentum, iteration and sampler unchanged (OpenCL: unless the device
     ///   failed during the update itself).
     public func step(features: Matrix, labels: [Int], learningRate: Float? = nil) throws -> Step {
@@ -223,6 +223,7 @@ public final class MarginSoftmaxHead {
         if engine.checkFinite { try Validation.requireFinite("features", features.values) }
         var options = optimizer
         if let learningRate { options.learningRate = learningRate }
+        try options.validate()  // `optimizer` is settable: check what this step will use
 
         let rows = features.rows
         var nextSampler = sampler
@@ -296,7 +297,7 @@ public final class MarginSoftmaxHead {
                 for i in 0..<b {
                     for j in 0..<n {
                         let value = products[i * n + j] * scale[j]
-                        if value > best[i] || (best[i] == -.infinity && j == 0 && rows.lowerBound == 0) {
+                        if value > best[i] {  // NaN never wins; all −∞ or NaN leaves class 0
                             best[i] = value
                             bestIndex[i] = rows.lowerBound + j
                         }

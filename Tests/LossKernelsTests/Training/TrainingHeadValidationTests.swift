@@ -33,6 +33,10 @@ import Testing
         expectError(.shape(tensor: "features"), "empty batch") { try head.step(features: Matrix(rows: 0, columns: 4, repeating: 0), labels: []) }
         expectError(.option(name: "learningRate", value: "-1.0"), "negative learning rate") { try head.step(features: x, labels: [0, 1], learningRate: -1) }
         expectError(.shape(tensor: "features"), "predict width") { try head.predict(features: Matrix(rows: 1, columns: 3, repeating: 0)) }
+        head.optimizer = SGDOptions(momentum: 1.5)
+        expectError(.option(name: "momentum", value: "1.5"), "momentum set after creation") { try head.step(features: x, labels: [0, 1]) }
+        head.optimizer = SGDOptions(weightDecay: -0.5)
+        expectError(.option(name: "weightDecay", value: "-0.5"), "weight decay set after creation") { try head.step(features: x, labels: [0, 1]) }
         #expect(head.iteration == 0)
         #expect(head.sampler == sampler)
         expectBitwiseEqual(try head.weights().values, weights.values, "\(backend) W after refused steps")
