@@ -1,12 +1,14 @@
 import Foundation
+import LossKernelsReference
 
 /// One output of one operation compared with its float64 reference.
 ///
 /// Rules (shared/spec/LOSSES.md "Conventions"):
 /// - `.elementwise(tolerance)`: every value within `tolerance·max(1, |ref|)`; NaN only where the
 ///   reference is NaN, infinities only where it is the same infinity.
-/// - `.gemm`: results computed through a matrix product: `‖out − ref‖/‖ref‖ ≤ 1e-4` and every
-///   value within `1e-3·max(1, |ref|)`.
+/// - `.gemm`: results computed through a matrix product: all finite, `‖out − ref‖/‖ref‖ ≤ 1e-4`
+///   and every value within `1e-3·max(1, |ref|)`.
+/// Both are `ComparisonRules`, the tests' own rules.
 struct VerifyCheck {
     enum Rule {
         case elementwise(Double)
@@ -41,19 +43,14 @@ struct VerifyCheck {
         return worst
     }
 
+    /// The rules of the tests (`ComparisonRules`), so that `verify` passes exactly what they pass.
     var passed: Bool {
-        let error = maxError
         switch rule {
         case .elementwise(let tolerance):
-            return error <= tolerance
+            return actual.count == reference.count
+                && zip(actual, reference).allSatisfy { ComparisonRules.mismatch($0, $1, tolerance: tolerance) == nil }
         case .gemm:
-            guard error <= 1e-3 else { return false }
-            var difference = 0.0, norm = 0.0
-            for (a, r) in zip(actual, reference) where r.isFinite {
-                difference += (Double(a) - r) * (Double(a) - r)
-                norm += r * r
-            }
-            return (norm > 0 ? (difference / norm).squareRoot() : difference.squareRoot()) <= 1e-4
+            return ComparisonRules.gemmMismatch(actual, reference) == nil
         }
     }
 }

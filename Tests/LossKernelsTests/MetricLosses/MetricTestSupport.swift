@@ -4,28 +4,12 @@ import Testing
 import LossKernelsReference
 
 
-/// The comparison rule of results computed through a GEMM (LOSSES.md "Conventions"):
-/// `‖out − ref‖/‖ref‖ ≤ 1e-4` (when `‖ref‖ > 0`; else `‖out‖ ≤ 1e-4`) and every element within
-/// `1e-3·max(1, |ref|)`; no NaN or infinity passes.
+/// The comparison rule of results computed through a GEMM (LOSSES.md "Conventions", shared with
+/// `losskernels verify`: `ComparisonRules.gemmMismatch`).
 func expectCloseGEMM(_ actual: [Float], _ reference: [Double], _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    guard actual.count == reference.count else {
-        Issue.record("\(context): \(actual.count) values, reference has \(reference.count)", sourceLocation: sourceLocation)
-        return
+    if let why = ComparisonRules.gemmMismatch(actual, reference) {
+        Issue.record("\(context): \(why)", sourceLocation: sourceLocation)
     }
-    if let bad = actual.firstIndex(where: { !$0.isFinite }) {
-        Issue.record("\(context): non-finite value \(actual[bad]) at index \(bad)", sourceLocation: sourceLocation)
-        return
-    }
-    var diff2 = 0.0, ref2 = 0.0
-    for (a, r) in zip(actual, reference) {
-        diff2 += (Double(a) - r) * (Double(a) - r)
-        ref2 += r * r
-    }
-    let relative = ref2 > 0 ? (diff2 / ref2).squareRoot() : diff2.squareRoot()
-    if !(relative <= 1e-4) {
-        Issue.record("\(context): ‖out − ref‖/‖ref‖ = \(relative) > 1e-4 (‖ref‖ = \(ref2.squareRoot()))", sourceLocation: sourceLocation)
-    }
-    expectClose(actual, reference, tolerance: 1e-3, "\(context) (elementwise)", sourceLocation: sourceLocation)
 }
 
 // MARK: - The reference's analytic gradients against central differences

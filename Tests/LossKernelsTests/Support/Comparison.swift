@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LossKernelsReference
 @testable import LossKernels
 
 // MARK: - Comparison against the float64 reference
@@ -29,7 +30,7 @@ func expectClose(_ actual: [Float], _ reference: [Double], tolerance: Double = 1
                 // Fast path for the common case (finite and within the bound); `mismatch` decides the rest.
                 let ai = Double(a[i]), ri = r[i]
                 if ri.isFinite && ai.isFinite && Swift.abs(ai - ri) <= tolerance * Swift.max(1, Swift.abs(ri)) && Float(ri).isFinite { continue }
-                if let why = mismatch(a[i], ri, tolerance: tolerance) {
+                if let why = ComparisonRules.mismatch(a[i], ri, tolerance: tolerance) {
                     bad += 1
                     if first == nil { first = (i, a[i], ri, why) }
                 }
@@ -42,19 +43,6 @@ func expectClose(_ actual: [Float], _ reference: [Double], tolerance: Double = 1
             actual \(first.actual), reference \(first.reference) (\(first.why))
             """, sourceLocation: sourceLocation)
     }
-}
-
-/// Why `actual` fails against `reference`, or nil when it passes (see `expectClose`).
-func mismatch(_ actual: Float, _ reference: Double, tolerance: Double) -> String? {
-    if reference.isNaN { return actual.isNaN ? nil : "NaN expected" }
-    if actual.isNaN { return "unexpected NaN" }
-    if reference.isInfinite { return Double(actual) == reference ? nil : "exact \(reference) expected" }
-    // A finite reference beyond float32's range is, correctly rounded, an infinity.
-    let rounded = Float(reference)
-    if rounded.isInfinite { return actual == rounded ? nil : "float32 overflow: exact \(rounded) expected" }
-    if actual.isInfinite { return "unexpected infinity" }
-    let error = abs(Double(actual) - reference), bound = tolerance * max(1, abs(reference))
-    return error <= bound ? nil : "|error| \(error) > \(bound)"
 }
 
 /// Expects two float arrays to be bitwise identical (compares `bitPattern`s, so NaN payloads and
