@@ -54,7 +54,11 @@ import Testing
 
     @Test func badInput() throws {
         for (arguments, status) in [(["--sample-rate", "0"], Int32(1)), (["--learning-rate", "-1"], 1), (["--momentum", "1"], 1),
-                                    (["--steps", "0"], 2), (["--classes", "0"], 2), (["--resume", "/nonexistent/ckpt"], 1)] {
+                                    (["--steps", "0"], 2), (["--classes", "0"], 2), (["--resume", "/nonexistent/ckpt"], 1),
+                                    // Inputs that would allocate gigabytes (or overflow) before the first step.
+                                    (["--steps", "1000000", "--batch", "1024", "--epochs", "1"], 2), (["--eval-samples", "2000000"], 2),
+                                    (["--eval-samples", "1048576", "--dim", "512"], 2), (["--batch", "1048576", "--dim", "1024"], 2),
+                                    (["--dim", "4611686018427387904"], 2), (["--classes", "3", "--dim", "\(Int.max / 2)"], 2)] {
             let result = try CLIRunner.run(Self.tiny + ["--steps", "2", "--backend", "cpu"] + arguments)
             #expect(result.status == status, "\(arguments): \(result.status) \(result.stderr)")
             #expect(!result.stderr.isEmpty && (status == 2 || result.stderr.split(separator: "\n").count == 1), "\(arguments): \(result.stderr)")
