@@ -78,4 +78,20 @@ import Testing
         let rate = try #require(object["samples_per_second"] as? Double)
         #expect(abs(rate - 8 / median) <= 1e-6 * rate)
     }
+
+    /// `--vs-ceiling` compares train-step with OpenBLAS's GEMMs over the classes the step really
+    /// samples (those its FLOP count spans: at a tiny rate, at least the batch's distinct labels),
+    /// not ⌈r·C⌉.
+    @Test func benchTrainStepCeilingSpansTheSampledClasses() throws {
+        let (b, d) = (8, 16)
+        let result = try CLIRunner.run(["bench", "train-step", "--batch", "\(b)", "--classes", "100", "--dim", "\(d)", "--sample-rate", "0.01",
+                                        "--warmup", "1", "--iterations", "1", "--backend", "cpu", "--vs-ceiling", "--json"])
+        let object = try Self.json(result, "vs-ceiling")
+        let flops = try #require(object["flops"] as? Int)
+        let sampled = flops / (3 * 2 * b * d)
+        #expect(sampled > 1, "the batch's labels are sampled: \(sampled)")
+        let ceiling = try #require(object["ceiling"] as? [String: Any])
+        let method = try #require(ceiling["method"] as? String)
+        #expect(method.contains("B=\(b) D=\(d) C=\(sampled),"), "\(method)")
+    }
 }
