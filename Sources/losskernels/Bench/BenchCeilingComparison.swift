@@ -21,12 +21,11 @@ extension BenchOperation {
 final class BenchCeilingComparison {
     private var cache: [String: Ceiling] = [:]
 
-    /// Sets `result.ceiling` and `result.fraction_of_ceiling`. `gemmClasses` replaces the class
-    /// count of the SGEMM ceiling where the GEMMs run over fewer classes than `--classes`
-    /// (train-step with a sample rate below 1: ⌈r·C⌉).
-    func annotate(_ result: inout BenchResult, operation: BenchOperation, shape: BenchShape, engine: Engine, deviceResident: Bool,
-                  gemmClasses: Int? = nil) throws {
-        let ceiling = try self.ceiling(operation: operation, shape: BenchShape(batch: result.batch, classes: gemmClasses ?? result.classes, dim: result.dim, elements: result.elements),
+    /// Sets `result.ceiling` and `result.fraction_of_ceiling`. The SGEMM ceiling runs over
+    /// `result.gemmClasses` classes where the workload's GEMMs span fewer than `--classes`
+    /// (train-step: the n classes its sampler draws).
+    func annotate(_ result: inout BenchResult, operation: BenchOperation, shape: BenchShape, engine: Engine, deviceResident: Bool) throws {
+        let ceiling = try self.ceiling(operation: operation, shape: BenchShape(batch: result.batch, classes: result.gemmClasses ?? result.classes, dim: result.dim, elements: result.elements),
                                        backend: result.backend, engine: engine, deviceResident: deviceResident)
         result.ceiling = BenchCeiling(kind: ceiling.kind.rawValue, value: ceiling.value, unit: ceiling.unit, method: ceiling.method)
         let achieved = ceiling.unit == "GFLOP/s" ? result.gflop_per_second : result.gb_per_second
@@ -47,26 +46,20 @@ final class BenchCeilingComparison {
             throw CommandFailure(message: "--vs-ceiling: the OpenCL device that ran is not known")
         }
         let kinds: [Ceiling.Kind] = operation.isGEMMBound ? [.deviceSGEMM] : deviceResident ? [.deviceCopy] : [.hostToDevice, .deviceToHost]
-        let measured = try kinds.map { kind in
-            try cachedThrowing("\(kind.rawValue) \(device.platformIndex).\(device.deviceIndex)") {
-                let sets = try Ceilings.openCL(device: device, kinds: [kind]).get()
+        // One measurement (one OpenCL context) for all the kinds; the slowest bounds the operation.
+        return try cached("\(kinds.map(\.rawValue).joined(separator: "+")) \(device.platformIndex).\(device.deviceIndex)") {
+            let sets = try Ceilings.openCL(device: device, kinds: Set(kinds)).get()
+            let measured = try kinds.map { kind in
                 guard let set = sets.first, let ceiling = set.ceiling(kind) else {
                     throw CommandFailure(message: "--vs-ceiling: \(kind.rawValue) of \(device.name) could not be measured: \(sets.first?.problems.joined(separator: "; ") ?? "device not found")")
                 }
                 return ceiling
             }
+            return measured.min { $0.value < $1.value }!
         }
-        return measured.min { $0.value < $1.value }!
     }
 
-    private func cached(_ key: String, _ measure: () -> Ceiling) -> Ceiling {
-        if let hit = cache[key] { return hit }
-        let value = measure()
-        cache[key] = value
-        return value
-    }
-
-    private func cachedThrowing(_ key: String, _ measure: () throws -> Ceiling) throws -> Ceiling {
+    private func cached(_ key: String, _ measure: () throws -> Ceiling) rethrows -> Ceiling {
         if let hit = cache[key] { return hit }
         let value = try measure()
         cache[key] = value

@@ -19,21 +19,32 @@ struct BenchCeilingsCommand: ParsableCommand {
             on CPU devices, 4096 on GPUs), blocking write and read of --copy-mib MiB.
             """)
 
-    @Option(name: .long, help: "MiB copied by memcpy and by the OpenCL copies and transfers.") var copyMib: Int = 256
-    @Option(name: .long, help: "B,D,C of the CPU SGEMM ceiling (three GEMMs of a margin-head step).") var gemm: String = "256,512,100000"
-    @Option(name: .long, help: "n of the OpenCL n×n×n SGEMM (default by device type).") var deviceGemm: Int?
+    @Option(name: .long, help: "MiB copied by memcpy and by the OpenCL copies and transfers (1…4096).") var copyMib: Int = 256
+    @Option(name: .long, help: "B,D,C of the CPU SGEMM ceiling (three GEMMs of a margin-head step; B·D, C·D and B·C each at most 2^28).") var gemm: String = "256,512,100000"
+    @Option(name: .long, help: "n of the OpenCL n×n×n SGEMM (1…16384; default by device type).") var deviceGemm: Int?
     @Option(name: .long, help: "Runs per bandwidth figure (best is kept).") var repeats: Int = 7
     @Flag(name: .long, help: "CPU ceilings only.") var cpuOnly = false
     @Flag(name: .long, help: "One JSON object: {\"cpu\": [...], \"opencl\": [...], \"opencl_unavailable\": ...}.") var json = false
     @Flag(name: .long, help: "CSV: kind,where,value,unit,seconds,method.") var csv = false
 
     func validate() throws {
-        guard copyMib >= 1, copyMib <= 1 << 16 else { throw ValidationError("--copy-mib must be in 1…65536, got \(copyMib)") }
-        guard gemmShape != nil else { throw ValidationError("--gemm must be three positive integers B,D,C, got \(gemm)") }
-        if let deviceGemm, deviceGemm < 1 { throw ValidationError("--device-gemm must be at least 1, got \(deviceGemm)") }
+        guard copyMib >= 1, copyMib <= 4096 else { throw ValidationError("--copy-mib must be in 1…4096, got \(copyMib)") }
+        guard let shape = gemmShape else { throw ValidationError("--gemm must be three positive integers B,D,C, got \(gemm)") }
+        for (name, rows, columns) in [("B×D", shape.batch, shape.dim), ("C×D", shape.classes, shape.dim), ("B×C", shape.batch, shape.classes)]
+        where columns > Self.maximumMatrixValues / rows {
+            throw ValidationError("--gemm \(gemm): \(name) = \(rows) × \(columns) is too large (each matrix at most 2^28 values)")
+        }
+        if let deviceGemm, !(1...Self.maximumDeviceGemm).contains(deviceGemm) {
+            throw ValidationError("--device-gemm must be in 1…\(Self.maximumDeviceGemm), got \(deviceGemm)")
+        }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
         if json && csv { throw ValidationError("--json and --csv exclude each other") }
     }
+
+    /// The most values of one matrix of the CPU SGEMM ceiling (1 GiB of floats).
+    static let maximumMatrixValues = 1 << 28
+    /// The largest n of the OpenCL n×n×n SGEMM (three n×n matrices of 1 GiB each).
+    static let maximumDeviceGemm = 16_384
 
     var gemmShape: (batch: Int, dim: Int, classes: Int)? {
         let parts = gemm.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }

@@ -63,8 +63,7 @@ struct BenchRunCommand: ParsableCommand {
         let shape = BenchShape(batch: batch, classes: classes, dim: dim, elements: elements)
         var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions, training: trainingOptions)
         if output.vsCeiling {
-            try BenchCeilingComparison().annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident,
-                                                      gemmClasses: trainingOptions.gemmClasses(operation, classes: classes))
+            try BenchCeilingComparison().annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident)
         }
         if output.json {
             print(result.jsonLine())
@@ -163,6 +162,7 @@ enum BenchMeasurement {
             bytes: workload.bytes, flops: workload.flops,
             gb_per_second: Double(workload.bytes) / median / 1e9, gflop_per_second: Double(workload.flops) / median / 1e9,
             peak_rss_bytes: PeakMemory.residentBytes(),
-            samples_per_second: operation == .trainStep ? Double(shape.batch) / median : nil)
+            samples_per_second: operation == .trainStep ? Double(shape.batch) / median : nil,
+            gemmClasses: workload.gemmClasses)
     }
 }

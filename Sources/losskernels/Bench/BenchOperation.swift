@@ -15,6 +15,9 @@ struct BenchWorkload {
     var elements: Int
     var bytes: Int
     var flops: Int
+    /// The classes the GEMMs span where fewer than `--classes` (train-step: the n sampled
+    /// classes its `flops` count); nil otherwise.
+    var gemmClasses: Int? = nil
     var run: () throws -> Backend
 }
 

@@ -31,6 +31,15 @@ struct BenchResult: Codable {
     var seconds_per_unit: Double? = nil
     /// `train-step` only: rows per second (batch / median); absent for other operations.
     var samples_per_second: Double? = nil
+    /// The classes the operation's GEMMs span where fewer than `classes` (train-step: the n
+    /// sampled classes), for the SGEMM ceiling of `--vs-ceiling`; not part of the JSON.
+    var gemmClasses: Int? = nil
+
+    /// The JSON fields: every stored property except `gemmClasses`.
+    enum CodingKeys: String, CodingKey {
+        case op, backend, device, pass, batch, classes, dim, elements, iterations, median_seconds, min_seconds, max_seconds, bytes, flops
+        case gb_per_second, gflop_per_second, peak_rss_bytes, ceiling, fraction_of_ceiling, swept, seconds_per_unit, samples_per_second
+    }
 
     func jsonLine() -> String {
         let encoder = JSONEncoder()

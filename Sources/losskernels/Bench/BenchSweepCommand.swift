@@ -75,8 +75,7 @@ struct BenchSweepCommand: ParsableCommand {
             let shape = shape(size)
             var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions, training: trainingOptions)
             if output.vsCeiling {
-                try comparison.annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident,
-                                       gemmClasses: trainingOptions.gemmClasses(operation, classes: shape.classes))
+                try comparison.annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident)
             }
             result.swept = name
             let unit = name == "elements" ? result.elements : name == "dim" ? result.dim : name == "batch" ? result.batch : result.classes

@@ -15,7 +15,7 @@ extension BenchOperation {
                                          sampleRate: training.sampleRate, seed: seed, memoryBudget: try options.memoryBudgetBytes())
         let n = max(head.sampler.targetCount, Set(labels).count)
         let f = MemoryLayout<Float>.size
-        return BenchWorkload(elements: b * n, bytes: (2 * b * d + 5 * n * d) * f + 8 * b, flops: 3 * 2 * b * n * d) {
+        return BenchWorkload(elements: b * n, bytes: (2 * b * d + 5 * n * d) * f + 8 * b, flops: 3 * 2 * b * n * d, gemmClasses: n) {
             try head.step(features: features, labels: labels).backend
         }
     }

@@ -16,10 +16,4 @@ struct TrainingOptions: ParsableArguments {
     var optimizer: SGDOptions {
         SGDOptions(learningRate: learningRate, momentum: momentum, weightDecay: weightDecay)
     }
-
-    /// The classes the training step's GEMMs run over, ⌈r·C⌉, for `bench --vs-ceiling`; nil for
-    /// other operations (their GEMMs, if any, span every class).
-    func gemmClasses(_ operation: BenchOperation, classes: Int) -> Int? {
-        operation == .trainStep ? max(1, Int((sampleRate * Double(classes)).rounded(.up))) : nil
-    }
 }

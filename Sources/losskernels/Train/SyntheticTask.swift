@@ -8,7 +8,9 @@ import LossKernels
 ///
 /// - The training split has `size` samples; sample `i` has class `i mod C` (balanced) and its own
 ///   fixed noise. Each epoch visits it in a seeded shuffled order.
-/// - The held-out split draws its classes uniformly and its noise from another stream.
+/// - The held-out split draws its classes uniformly from those the training split holds
+///   (`0..<min(C, size)`: a class never trained on cannot be recognised) and its noise from another
+///   stream.
 struct SyntheticTask {
     let classes: Int
     let dimension: Int
@@ -56,6 +58,9 @@ struct SyntheticTask {
         return (features, labels)
     }
 
+    /// The classes the training split holds: `0..<min(C, size)`.
+    var coveredClasses: Int { min(classes, trainingSize) }
+
     /// The first `count` held-out samples.
     func heldOut(_ count: Int) -> (features: Matrix, labels: [Int]) {
         var features = Matrix(rows: count, columns: dimension, repeating: 0)
@@ -63,7 +68,7 @@ struct SyntheticTask {
         features.values.withUnsafeMutableBufferPointer { buffer in
             for i in 0..<count {
                 var l = generator(.heldOutLabel, i)
-                labels[i] = Int(l.next() % UInt64(classes))
+                labels[i] = Int(l.next() % UInt64(coveredClasses))
                 var g = generator(.heldOut, i)
                 sample(label: labels[i], noiseGenerator: &g, into: UnsafeMutableBufferPointer(rebasing: buffer[i * dimension ..< (i + 1) * dimension]))
             }

@@ -22,9 +22,9 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Embedding width (D).") var dim: Int = 64
     @Option(name: .long, help: "Rows per step (B).") var batch: Int = 256
     @Option(name: .long, help: "Total steps.") var steps: Int = 400
-    @Option(name: .long, help: "Epochs the steps are divided into (the training split holds ceil(steps/epochs)·batch samples).") var epochs: Int = 4
+    @Option(name: .long, help: "Epochs the steps are divided into (the training split holds ceil(steps/epochs)·batch samples, at most 2^24).") var epochs: Int = 4
     @Option(name: .long, parsing: .unconditional, help: "Noise norm σ around each prototype.") var noise: Float = 0.3
-    @Option(name: .long, help: "Samples of each split the accuracy is measured on.") var evalSamples: Int = 1024
+    @Option(name: .long, help: "Samples of each split the accuracy is measured on (at most 2^20, and eval-samples·dim at most 2^28).") var evalSamples: Int = 1024
     @Option(name: .long, help: "Seed of the task, the initial weights and the class sampler.") var seed: UInt64 = 42
     @Option(name: .long, help: "Save a checkpoint into this folder after each epoch.") var checkpoint: String?
     @Option(name: .long, help: "Resume from the checkpoint in this folder.") var resume: String?
@@ -41,10 +41,26 @@ struct TrainCommand: ParsableCommand {
         guard epochs >= 1 else { throw ValidationError("--epochs must be at least 1, got \(epochs)") }
         guard noise.isFinite, noise >= 0 else { throw ValidationError("--noise must be finite and >= 0, got \(noise)") }
         guard evalSamples >= 1 else { throw ValidationError("--eval-samples must be at least 1, got \(evalSamples)") }
+        // The library's own bound on C·D (MarginSoftmaxHead): an addressable number of values.
         let (count, overflow) = classes.multipliedReportingOverflow(by: dim)
-        guard !overflow, count <= Int(Int32.max) else { throw ValidationError("--classes × --dim = \(classes) × \(dim) is too large") }
+        guard !overflow, count <= Int.max / 8 else { throw ValidationError("--classes × --dim = \(classes) × \(dim) is too large (at most \(Int.max / 8))") }
         guard batch <= 1 << 20, steps <= 1 << 30 else { throw ValidationError("--batch (≤ 2^20) or --steps (≤ 2^30) is too large") }
+        guard dim <= Self.maximumMatrixValues / batch else {
+            throw ValidationError("--batch × --dim = \(batch) × \(dim) is too large (at most 2^28 values per batch)")
+        }
+        let split = (steps + epochs - 1) / epochs * batch
+        guard split <= Self.maximumTrainingSize else {
+            throw ValidationError("the training split ceil(--steps / --epochs) × --batch = \(split) samples is too large (at most 2^24); raise --epochs")
+        }
+        guard evalSamples <= 1 << 20, dim <= Self.maximumMatrixValues / evalSamples else {
+            throw ValidationError("--eval-samples \(evalSamples) is too large (at most 2^20, and --eval-samples × --dim at most 2^28)")
+        }
     }
+
+    /// The most samples of the training split: each epoch's shuffled order is an array of them.
+    static let maximumTrainingSize = 1 << 24
+    /// The most values of one batch or evaluation matrix (1 GiB of floats).
+    static let maximumMatrixValues = 1 << 28
 
     struct EpochReport: Codable {
         var epoch: Int

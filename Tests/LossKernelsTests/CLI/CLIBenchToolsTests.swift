@@ -130,6 +130,17 @@ import Testing
         }
     }
 
+    /// Sizes that would overflow or allocate tens of gigabytes are refused with exit 2 before
+    /// anything is measured.
+    @Test func ceilingsRefusesHugeSizes() throws {
+        for arguments in [["--device-gemm", "100000"], ["--device-gemm", "0"], ["--gemm", "100000,100000,8"], ["--gemm", "8,16,\(Int.max)"],
+                          ["--gemm", "65536,8,65536"], ["--copy-mib", "65536"], ["--copy-mib", "0"]] {
+            let bad = try CLIRunner.run(Self.smallCeilings + arguments)
+            #expect(bad.status == 2, "\(arguments): \(bad.status) \(bad.stderr)")
+            #expect(!bad.stderr.isEmpty, "\(arguments)")
+        }
+    }
+
     /// Without OpenCL, ceilings, sweep and bench still work (CPU only) and say why.
     @Test func ceilingsSweepAndBenchWithoutOpenCL() throws {
         let ceilings = try CLIRunner.run(Self.smallCeilings, environment: Self.noOpenCL)

@@ -54,7 +54,11 @@ import Testing
 
     @Test func badInput() throws {
         for (arguments, status) in [(["--sample-rate", "0"], Int32(1)), (["--learning-rate", "-1"], 1), (["--momentum", "1"], 1),
-                                    (["--steps", "0"], 2), (["--classes", "0"], 2), (["--resume", "/nonexistent/ckpt"], 1)] {
+                                    (["--steps", "0"], 2), (["--classes", "0"], 2), (["--resume", "/nonexistent/ckpt"], 1),
+                                    // Inputs that would allocate gigabytes (or overflow) before the first step.
+                                    (["--steps", "1000000", "--batch", "1024", "--epochs", "1"], 2), (["--eval-samples", "2000000"], 2),
+                                    (["--eval-samples", "1048576", "--dim", "512"], 2), (["--batch", "1048576", "--dim", "1024"], 2),
+                                    (["--dim", "4611686018427387904"], 2), (["--classes", "3", "--dim", "\(Int.max / 2)"], 2)] {
             let result = try CLIRunner.run(Self.tiny + ["--steps", "2", "--backend", "cpu"] + arguments)
             #expect(result.status == status, "\(arguments): \(result.status) \(result.stderr)")
             #expect(!result.stderr.isEmpty && (status == 2 || result.stderr.split(separator: "\n").count == 1), "\(arguments): \(result.stderr)")
@@ -73,5 +77,21 @@ import Testing
         let median = try #require(object["median_seconds"] as? Double)
         let rate = try #require(object["samples_per_second"] as? Double)
         #expect(abs(rate - 8 / median) <= 1e-6 * rate)
+    }
+
+    /// `--vs-ceiling` compares train-step with OpenBLAS's GEMMs over the classes the step really
+    /// samples (those its FLOP count spans: at a tiny rate, at least the batch's distinct labels),
+    /// not ⌈r·C⌉.
+    @Test func benchTrainStepCeilingSpansTheSampledClasses() throws {
+        let (b, d) = (8, 16)
+        let result = try CLIRunner.run(["bench", "train-step", "--batch", "\(b)", "--classes", "100", "--dim", "\(d)", "--sample-rate", "0.01",
+                                        "--warmup", "1", "--iterations", "1", "--backend", "cpu", "--vs-ceiling", "--json"])
+        let object = try Self.json(result, "vs-ceiling")
+        let flops = try #require(object["flops"] as? Int)
+        let sampled = flops / (3 * 2 * b * d)
+        #expect(sampled > 1, "the batch's labels are sampled: \(sampled)")
+        let ceiling = try #require(object["ceiling"] as? [String: Any])
+        let method = try #require(ceiling["method"] as? String)
+        #expect(method.contains("B=\(b) D=\(d) C=\(sampled),"), "\(method)")
     }
 }
