@@ -54,7 +54,7 @@ struct BenchRunCommand: ParsableCommand {
 
     func validate() throws {
         try BenchShape.validate(batch: batch, classes: classes, dim: dim, elements: elements)
-        try timing.validate(backend: backendOptions.backend)
+        try timing.validate(operation: operation, backend: backendOptions.backend)
         try output.validate()
     }
 
@@ -93,7 +93,10 @@ struct BenchTimingOptions: ParsableArguments {
     @Option(name: .long, help: "forward or both (forward + backward).") var pass: BenchCommand.Pass?
     @Flag(name: .long, help: "Keep inputs and outputs on the OpenCL device (time excludes transfers).") var deviceResident = false
 
-    func validate(backend: BackendPolicy?) throws {
+    func validate(operation: BenchOperation, backend: BackendPolicy?) throws {
+        if operation == .trainStep && pass == .forward {
+            throw ValidationError("train-step times a whole training step (forward, backward and the update); --pass forward does not apply")
+        }
         guard warmupRuns >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmupRuns)") }
         guard warmupDuration >= 0, warmupDuration.isFinite else { throw ValidationError("--warmup-seconds must be a non-negative number, got \(warmupDuration)") }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }

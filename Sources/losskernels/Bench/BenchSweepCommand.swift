@@ -48,7 +48,7 @@ struct BenchSweepCommand: ParsableCommand {
             let shape = shape(size)
             try BenchShape.validate(batch: shape.batch, classes: shape.classes, dim: shape.dim, elements: shape.elements)
         }
-        try timing.validate(backend: backendOptions.backend)
+        try timing.validate(operation: operation, backend: backendOptions.backend)
         try output.validate()
     }
 

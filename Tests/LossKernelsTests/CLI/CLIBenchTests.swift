@@ -67,7 +67,8 @@ import Testing
         #expect(table.status == 0)
         #expect(table.stdout.contains("median"))
         for arguments in [["bench", "softmax", "--batch", "0"], ["bench", "softmax", "--iterations", "0"], ["bench", "nope"], ["bench", "softmax", "--device-resident", "--backend", "cpu"],
-                          ["bench", "softmax", "--warmup", "-1"], ["bench", "softmax", "--warmup-seconds", "-1"], ["bench", "softmax", "--warmup-seconds", "inf"]] {
+                          ["bench", "softmax", "--warmup", "-1"], ["bench", "softmax", "--warmup-seconds", "-1"], ["bench", "softmax", "--warmup-seconds", "inf"],
+                          ["bench", "train-step", "--pass", "forward"]] {
             let result = try CLIRunner.run(arguments)
             #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
             #expect(!result.stderr.isEmpty)
