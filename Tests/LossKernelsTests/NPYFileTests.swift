@@ -508,4 +508,53 @@ import Testing
         #expect(reason.contains("2 elements"))
         #expect(scratch.contents().isEmpty)
     }
+
+    // MARK: - replaceFile, replaceFloat32File
+
+    /// A streamed float32 file, handed over in uneven pieces, is byte for byte what `encode` writes,
+    /// and it replaces an earlier file of that name without leaving temporaries.
+    @Test func replaceFloat32FileStreamsPiecesExactlyAsEncodeWrites() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        var rng = TestRNG(seed: 91)
+        let (rows, columns) = (7, 5)
+        let values = (0 ..< rows * columns).map { _ in Float(rng.normal()) }
+        try NPYFile.writeAll([(name: "w.npy", array: NPYArray(shape: [1], float32: [9]))], to: scratch.path)
+        try NPYFile.replaceFloat32File(named: "w.npy", in: scratch.path, temporaryPrefix: ".t-", shape: [rows, columns]) { piece in
+            try values.withUnsafeBufferPointer { all in
+                for range in [0 ..< 3, 3 ..< 3, 3 ..< 20, 20 ..< rows * columns] { try piece(UnsafeBufferPointer(rebasing: all[range])) }
+            }
+        }
+        #expect(scratch.contents() == ["w.npy"])
+        let written = try Data(contentsOf: URL(fileURLWithPath: scratch.path + "/w.npy"))
+        #expect([UInt8](written) == NPYFile.encode(NPYArray(shape: [rows, columns], float32: values)))
+    }
+
+    /// A stream of the wrong length, or a rename that fails, leaves the previous file and no temporary.
+    @Test func replaceFileFailuresLeaveThePreviousFile() throws {
+        let scratch = try Scratch()
+        defer { scratch.remove() }
+        let kept = NPYArray(shape: [2], float32: [1, 2])
+        try NPYFile.writeAll([(name: "w.npy", array: kept)], to: scratch.path)
+        let short = #expect(throws: LossKernelsError.self) {
+            try NPYFile.replaceFloat32File(named: "w.npy", in: scratch.path, temporaryPrefix: ".t-", shape: [2, 2]) { piece in
+                try [Float(3), 4, 5].withUnsafeBufferPointer { try piece($0) }
+            }
+        }
+        guard case let .unwritableOutput(path, reason)? = short else { Issue.record("wrong error \(String(describing: short))"); return }
+        #expect(path == scratch.path + "/w.npy")
+        #expect(reason.contains("3 elements"), "\(reason)")
+        #expect(scratch.contents() == ["w.npy"])
+        #expect(try NPYFile.read(path: scratch.path + "/w.npy") == kept)
+
+        try FileManager.default.createDirectory(atPath: scratch.path + "/blocked", withIntermediateDirectories: false)
+        let blocked = #expect(throws: LossKernelsError.self) {
+            try NPYFile.replaceFile(named: "blocked", in: scratch.path, temporaryPrefix: ".t-") { sink in
+                try [UInt8](repeating: 1, count: 10).withUnsafeBytes { try sink($0) }
+            }
+        }
+        guard case let .unwritableOutput(blockedPath, _)? = blocked else { Issue.record("wrong error \(String(describing: blocked))"); return }
+        #expect(blockedPath == scratch.path + "/blocked")
+        #expect(scratch.contents() == ["blocked", "w.npy"])
+    }
 }

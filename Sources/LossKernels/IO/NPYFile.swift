@@ -246,15 +246,12 @@ public enum NPYFile {
     ///
     /// - Precondition: `array.elements` holds `array.count` elements and no dimension is negative.
     public static func encode(_ array: NPYArray) -> [UInt8] {
-        var bytes = headerBytes(for: array)
+        var bytes: [UInt8] = []
         switch array.elements {
-        case let .float32(values):
-            bytes.reserveCapacity(bytes.count + values.count * 4)
-            appendLittleEndian(values, to: &bytes)
-        case let .int64(values):
-            bytes.reserveCapacity(bytes.count + values.count * 8)
-            appendLittleEndian(values, to: &bytes)
+        case let .float32(values): bytes.reserveCapacity(128 + values.count * 4)
+        case let .int64(values): bytes.reserveCapacity(128 + values.count * 8)
         }
+        write(array) { bytes.append(contentsOf: $0) }
         return bytes
     }
 }
@@ -280,14 +277,14 @@ extension NPYFile {
         guard !directory.isEmpty else {
             throw LossKernelsError.unwritableOutput(path: directory, reason: "the output folder path is empty")
         }
-        let folder = directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-        func join(_ name: String) -> String { folder == "/" ? "/" + name : folder + "/" + name }
+        let folder = Self.folder(directory)
+        func join(_ name: String) -> String { path(name, in: folder) }
 
         // Validate names before touching the file system.
         var seen = Set<String>()
         for file in files {
             let name = file.name
-            if name.isEmpty || name == "." || name == ".." || name.contains("/") || name.utf8.contains(0) {
+            if !isPlainFileName(name) {
                 throw LossKernelsError.unwritableOutput(
                     path: join(name),
                     reason: "'\(name)' is not a plain file name (it must be non-empty, not '.' or '..', and contain no '/')")
@@ -312,12 +309,10 @@ extension NPYFile {
         // Phase 1: write every file under a temporary name.
         for file in files {
             let target = join(file.name)
-            let temporary = join(".npy-\(UUID().uuidString).tmp")
             do {
-                try writeFile(file.array, to: temporary, reportedAs: target)
+                let temporary = try writeTemporary(in: folder, temporaryPrefix: ".npy-", reportedAs: target) { try write(file.array, to: $0) }
                 temporaries.append((temporary, target))
             } catch {
-                _ = unlink(temporary)
                 for entry in temporaries { _ = unlink(entry.temporary) }
                 removeCreatedFolders()
                 throw error
@@ -708,22 +703,6 @@ extension NPYFile {
         }
     }
 
-    static func appendLittleEndian(_ values: [Float], to bytes: inout [UInt8]) {
-        #if _endian(little)
-        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
-        #else
-        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
-        #endif
-    }
-
-    static func appendLittleEndian(_ values: [Int64], to bytes: inout [UInt8]) {
-        #if _endian(little)
-        values.withUnsafeBytes { bytes.append(contentsOf: $0) }
-        #else
-        for value in values { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-        #endif
-    }
-
     /// The magic, version, header length and padded header dict that `encode` writes.
     static func headerBytes(for array: NPYArray) -> [UInt8] {
         let descr: String
@@ -868,9 +847,13 @@ extension NPYFile {
         return created
     }
 
-    /// Writes `array` to a new file at `path` (which must not exist), flushed to disk.
-    /// Errors name `reportedAs` (the final file name).
-    static func writeFile(_ array: NPYArray, to path: String, reportedAs target: String) throws {
+    /// Appends bytes to the file being written by `writeNewFile`; throws when they cannot be written.
+    typealias ByteSink = (UnsafeRawBufferPointer) throws -> Void
+
+    /// Creates a new file at `path` (which must not exist: exclusive create), lets `body` append
+    /// its contents through the sink, then flushes it to disk (fsync) and closes it.
+    /// Errors name `reportedAs` (the final file name). The caller removes `path` on failure.
+    static func writeNewFile(at path: String, reportedAs target: String, _ body: (ByteSink) throws -> Void) throws {
         func failure(_ what: String, _ code: Int32) -> LossKernelsError {
             .unwritableOutput(path: target, reason: "\(what): \(errnoDescription(code))")
         }
@@ -879,7 +862,7 @@ extension NPYFile {
         var closed = false
         defer { if !closed { _ = close(descriptor) } }
 
-        func writeAll(_ raw: UnsafeRawBufferPointer) throws {
+        try body { raw in
             var offset = 0
             while offset < raw.count {
                 guard let base = raw.baseAddress else { return }
@@ -892,21 +875,6 @@ extension NPYFile {
                 offset += written
             }
         }
-
-        try headerBytes(for: array).withUnsafeBytes { try writeAll($0) }
-        #if _endian(little)
-        switch array.elements {
-        case let .float32(values): try values.withUnsafeBytes { try writeAll($0) }
-        case let .int64(values): try values.withUnsafeBytes { try writeAll($0) }
-        }
-        #else
-        var data: [UInt8] = []
-        switch array.elements {
-        case let .float32(values): appendLittleEndian(values, to: &data)
-        case let .int64(values): appendLittleEndian(values, to: &data)
-        }
-        try data.withUnsafeBytes { try writeAll($0) }
-        #endif
         if fsync(descriptor) != 0, errno != EINVAL, errno != EROFS {
             throw failure("cannot flush to disk", errno)
         }
@@ -914,6 +882,108 @@ extension NPYFile {
         if close(descriptor) != 0, errno != EINTR {
             throw failure("cannot close", errno)
         }
+    }
+
+    /// Writes a new file `<folder>/<temporaryPrefix><UUID>.tmp` with `writeNewFile` and returns its
+    /// path; on failure removes it and rethrows. Errors name `reportedAs`.
+    static func writeTemporary(in folder: String, temporaryPrefix: String, reportedAs target: String,
+                               _ body: (ByteSink) throws -> Void) throws -> String {
+        let temporary = path(temporaryPrefix + UUID().uuidString + ".tmp", in: folder)
+        do {
+            try writeNewFile(at: temporary, reportedAs: target, body)
+        } catch {
+            _ = unlink(temporary)
+            throw error
+        }
+        return temporary
+    }
+
+    /// Durably creates or replaces the file `name` in the existing `folder`: writes a temporary
+    /// (`writeTemporary`, flushed to disk), renames it over `name`, and flushes the folder, so that
+    /// after a crash `name` holds either its previous or its complete new contents. On failure the
+    /// temporary is removed and the previous file is left as it was.
+    /// - Throws: `.unwritableOutput` naming `<folder>/<name>`.
+    static func replaceFile(named name: String, in folder: String, temporaryPrefix: String,
+                            _ body: (ByteSink) throws -> Void) throws {
+        let target = path(name, in: folder)
+        let temporary = try writeTemporary(in: folder, temporaryPrefix: temporaryPrefix, reportedAs: target, body)
+        guard rename(temporary, target) == 0 else {
+            let reason = errnoDescription(errno)
+            _ = unlink(temporary)
+            throw LossKernelsError.unwritableOutput(path: target, reason: "cannot move the written file into place: \(reason)")
+        }
+        syncFolder(folder)
+    }
+
+    /// Sends `array` encoded as `encode(_:)` describes to `sink`, in pieces (header, elements).
+    static func write(_ array: NPYArray, to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try headerBytes(for: array).withUnsafeBytes { try sink($0) }
+        switch array.elements {
+        case let .float32(values): try values.withUnsafeBufferPointer { try writeLittleEndian($0, to: sink) }
+        case let .int64(values): try values.withUnsafeBufferPointer { try writeLittleEndian($0, to: sink) }
+        }
+    }
+
+    /// Sends `values` to `sink` as little-endian bytes.
+    static func writeLittleEndian<T: FixedWidthInteger>(_ values: UnsafeBufferPointer<T>, to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        #if _endian(little)
+        try sink(UnsafeRawBufferPointer(values))
+        #else
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.count * MemoryLayout<T>.size)
+        for value in values { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        try bytes.withUnsafeBytes { try sink($0) }
+        #endif
+    }
+
+    /// Sends `values` to `sink` as little-endian IEEE 754 single-precision bytes.
+    static func writeLittleEndian(_ values: UnsafeBufferPointer<Float>, to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        #if _endian(little)
+        try sink(UnsafeRawBufferPointer(values))
+        #else
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(values.count * 4)
+        for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) } }
+        try bytes.withUnsafeBytes { try sink($0) }
+        #endif
+    }
+
+    /// Durably creates or replaces the float32 `.npy` file `name` in `folder` (see `replaceFile`)
+    /// holding a row-major array of `shape`, whose elements `produce` hands to its argument in
+    /// consecutive pieces, so the whole array never needs to be in memory at once.
+    /// - Throws: `.unwritableOutput` naming the file when it cannot be written, or when `produce`
+    ///   hands over a different number of elements than `shape` holds.
+    static func replaceFloat32File(named name: String, in folder: String, temporaryPrefix: String, shape: [Int],
+                                   _ produce: (_ piece: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Void) throws {
+        let header = NPYArray(validatedShape: shape, elements: .float32([]))
+        try replaceFile(named: name, in: folder, temporaryPrefix: temporaryPrefix) { sink in
+            try headerBytes(for: header).withUnsafeBytes { try sink($0) }
+            var count = 0
+            try withoutActuallyEscaping(sink) { sink in
+                try produce { piece in
+                    count += piece.count
+                    try writeLittleEndian(piece, to: sink)
+                }
+            }
+            guard count == header.count else {
+                throw LossKernelsError.unwritableOutput(path: path(name, in: folder), reason: "\(count) elements written, the shape \(shape) holds \(header.count)")
+            }
+        }
+    }
+
+    /// Whether `name` names a file directly in a folder: not empty, `.` or `..`, no `/` or NUL.
+    static func isPlainFileName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && !name.utf8.contains(0)
+    }
+
+    /// `directory` without a trailing `/` (except the root `/`).
+    static func folder(_ directory: String) -> String {
+        directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+    }
+
+    /// The path of `name` in `folder` (a path as `folder(_:)` returns it).
+    static func path(_ name: String, in folder: String) -> String {
+        folder == "/" ? "/" + name : folder + "/" + name
     }
 
     /// Flushes a folder's entries to disk (best effort).

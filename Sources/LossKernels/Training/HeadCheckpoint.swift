@@ -6,9 +6,11 @@ import Foundation
 /// - `checkpoint.json`: the iteration, the sampler's generator state, the head, λ schedule,
 ///   optimizer, sample rate, seed, and the names of the two `.npy` files.
 ///
-/// Saving is crash-safe: the arrays are written under new names (temporary file, fsync, rename),
-/// then `checkpoint.json` is replaced atomically (temporary file + rename), and only then are the
-/// previous arrays deleted. A crash at any point leaves `checkpoint.json` naming a complete set.
+/// Saving is crash-safe: the arrays are written under new names and then `checkpoint.json` is
+/// replaced, each durably (temporary file, fsync, rename, folder fsync: `NPYFile.replaceFile`), and
+/// only then are the arrays the previous `checkpoint.json` named deleted. A crash at any point
+/// leaves `checkpoint.json` naming a complete set. Other files in the folder are never touched
+/// (except leftover temporaries `.checkpoint-<UUID>.tmp` of an interrupted save).
 /// Floats are stored as the doubles they convert to exactly, generator states as hex strings, so
 /// a restored head continues bit for bit.
 struct HeadCheckpointManifest: Codable, Equatable {
@@ -40,12 +42,26 @@ struct HeadCheckpointManifest: Codable, Equatable {
     var momentum: String
 
     static let fileName = "checkpoint.json"
-
-    /// `directory` without a trailing `/` (except the root).
-    static func folder(_ directory: String) -> String {
-        directory.count > 1 && directory.hasSuffix("/") ? String(directory.dropLast()) : directory
-    }
     static let currentFormat = 1
+
+    /// Temporary files of a save are `<temporaryPrefix><UUID>.tmp`.
+    static let temporaryPrefix = ".checkpoint-"
+
+    /// Whether `name` is exactly a temporary file name of a save: `.checkpoint-<UUID>.tmp`.
+    static func isTemporary(_ name: String) -> Bool {
+        guard name.hasPrefix(temporaryPrefix), name.hasSuffix(".tmp") else { return false }
+        let middle = String(name.dropFirst(temporaryPrefix.count).dropLast(".tmp".count))
+        return UUID(uuidString: middle)?.uuidString == middle
+    }
+
+    /// The `.npy` files named by the manifest at `path`, or none when it is missing or unreadable
+    /// (only these are deleted once a new checkpoint is in place).
+    static func arrays(namedIn path: String) -> [String] {
+        struct Names: Decodable { var weights: String, momentum: String }
+        guard let bytes = try? NPYFile.readBytes(path: path),
+              let names = try? JSONDecoder().decode(Names.self, from: Data(bytes)) else { return [] }
+        return [names.weights, names.momentum].filter { NPYFile.isPlainFileName($0) && $0.hasSuffix(".npy") }
+    }
 }
 
 /// A step of saving to fail on purpose (tests of crash safety).
@@ -64,53 +80,45 @@ extension MarginSoftmaxHead {
     }
 
     func save(checkpoint directory: String, fault: CheckpointFault?) throws {
-        let folder = HeadCheckpointManifest.folder(directory)
+        let folder = NPYFile.folder(directory)
         guard !folder.isEmpty else { throw LossKernelsError.unwritableOutput(path: directory, reason: "the checkpoint folder path is empty") }
-        func join(_ name: String) -> String { folder + "/" + name }
+        func join(_ name: String) -> String { NPYFile.path(name, in: folder) }
         _ = try NPYFile.makeFolders(folder)
+        // Read before it is replaced: the arrays of the previous checkpoint, the only ones deleted.
+        let previous = HeadCheckpointManifest.arrays(namedIn: join(HeadCheckpointManifest.fileName))
         let id = UUID().uuidString.prefix(8).lowercased()
         let names = (weights: "weights-\(iteration)-\(id).npy", momentum: "momentum-\(iteration)-\(id).npy")
+        let prefix = HeadCheckpointManifest.temporaryPrefix
         var written: [String] = []
         do {
             for (tensor, name) in [(HeadTensor.weights, names.weights), (.momentum, names.momentum)] {
-                let array = NPYArray(shape: [classes, dimension], float32: try copyToHost(tensor).values)
-                let temporary = join(".checkpoint-\(UUID().uuidString).tmp")
-                do {
-                    try NPYFile.writeFile(array, to: temporary, reportedAs: join(name))
-                } catch {
-                    _ = unlink(temporary)
-                    throw error
-                }
-                guard rename(temporary, join(name)) == 0 else {
-                    let reason = NPYFile.errnoDescription(errno)
-                    _ = unlink(temporary)
-                    throw LossKernelsError.unwritableOutput(path: join(name), reason: "cannot move the written file into place: \(reason)")
+                // Streamed in chunks of rows: no C×D host copy.
+                try NPYFile.replaceFloat32File(named: name, in: folder, temporaryPrefix: prefix, shape: [classes, dimension]) { piece in
+                    try forEachChunk(tensor) { _, values in try piece(values) }
                 }
                 written.append(join(name))
             }
-            NPYFile.syncFolder(folder)
             if fault == .beforeManifest {
                 throw LossKernelsError.unwritableOutput(path: join(HeadCheckpointManifest.fileName), reason: "interrupted on purpose (test)")
             }
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             let data = try encoder.encode(manifest(weights: names.weights, momentum: names.momentum))
-            do {
-                try data.write(to: URL(fileURLWithPath: join(HeadCheckpointManifest.fileName)), options: .atomic)
-            } catch {
-                throw LossKernelsError.unwritableOutput(path: join(HeadCheckpointManifest.fileName), reason: "\(error.localizedDescription)")
+            try NPYFile.replaceFile(named: HeadCheckpointManifest.fileName, in: folder, temporaryPrefix: prefix) { sink in
+                try data.withUnsafeBytes { try sink($0) }
             }
-            NPYFile.syncFolder(folder)
         } catch {
             // A crash here would leave these files unreferenced; a failure removes them.
             for path in written { _ = unlink(path) }
             throw error
         }
-        // The new checkpoint is in place: delete the arrays of earlier ones.
-        let keep: Set<String> = [names.weights, names.momentum]
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where !keep.contains(entry) {
-            let stale = (entry.hasPrefix("weights-") || entry.hasPrefix("momentum-")) && entry.hasSuffix(".npy")
-            if stale || (entry.hasPrefix(".checkpoint-") && entry.hasSuffix(".tmp")) { _ = unlink(join(entry)) }
+        // The new checkpoint is durably in place: delete the arrays of the previous one and
+        // temporaries an interrupted save left behind; nothing else.
+        for name in previous where name != names.weights && name != names.momentum && name != HeadCheckpointManifest.fileName {
+            _ = unlink(join(name))
+        }
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? [] where HeadCheckpointManifest.isTemporary(entry) {
+            _ = unlink(join(entry))
         }
     }
 
@@ -132,8 +140,8 @@ extension MarginSoftmaxHead {
     /// - Throws: `.unreadableFile` naming the file when the checkpoint is missing or malformed
     ///   (bad JSON, an array of the wrong shape or type); `.invalidOption` for options out of range.
     public convenience init(engine: Engine, checkpoint directory: String) throws {
-        let folder = HeadCheckpointManifest.folder(directory)
-        let path = folder + "/" + HeadCheckpointManifest.fileName
+        let folder = NPYFile.folder(directory)
+        let path = NPYFile.path(HeadCheckpointManifest.fileName, in: folder)
         let bytes = try NPYFile.readBytes(path: path)
         let m: HeadCheckpointManifest
         do {
@@ -149,8 +157,8 @@ extension MarginSoftmaxHead {
         guard m.iteration >= 0, m.classes >= 1, m.dimension >= 1 else { throw refuse("iteration, classes or dimension out of range") }
         var arrays: [[Float]] = []
         for name in [m.weights, m.momentum] {
-            guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { throw refuse("'\(name)' is not a plain file name") }
-            let file = folder + "/" + name
+            guard NPYFile.isPlainFileName(name) else { throw refuse("'\(name)' is not a plain file name") }
+            let file = NPYFile.path(name, in: folder)
             let array = try NPYFile.read(path: file)
             guard array.shape == [m.classes, m.dimension], case let .float32(values) = array.elements else {
                 throw LossKernelsError.unreadableFile(file: file, reason: "expected float32 of shape [\(m.classes), \(m.dimension)], found shape \(array.shape)")

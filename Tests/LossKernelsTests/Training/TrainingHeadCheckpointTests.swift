@@ -69,6 +69,44 @@ import Testing
         #expect(try MarginSoftmaxHead(engine: engine, checkpoint: folder).iteration == 2)
     }
 
+    /// Saving deletes only the arrays the previous `checkpoint.json` named and its own leftover
+    /// temporaries: a user's `weights-final.npy`, `momentum-user.npy` and other files in the
+    /// checkpoint folder survive two saves unchanged.
+    @Test func savingKeepsOtherFilesInTheFolder() throws {
+        let engine = Backends.cpuEngine
+        var rng = TestRNG(seed: 83)
+        let (b, c, d) = (4, 9, 3)
+        let head = try MarginSoftmaxHead(engine: engine, classes: c, dimension: d, head: .cosFace(), seed: 3)
+        let batch = TrainingTestSupport.batch(rows: b, d: d, classes: c, rng: &rng)
+        let folder = TrainingTestSupport.temporaryFolder()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let userWeights = NPYArray(shape: [2, 2], float32: (0..<4).map { _ in Float(rng.normal()) })
+        let userMomentum = NPYArray(shape: [3], float32: (0..<3).map { _ in Float(rng.normal()) })
+        try NPYFile.writeAll([("weights-final.npy", userWeights), ("momentum-user.npy", userMomentum)], to: folder)
+        try "mine".write(toFile: folder + "/.checkpoint-notes.tmp", atomically: false, encoding: .utf8)
+        let leftover = folder + "/.checkpoint-\(UUID().uuidString).tmp"   // as an interrupted save leaves it
+        try "partial".write(toFile: leftover, atomically: false, encoding: .utf8)
+
+        try head.save(checkpoint: folder)
+        let first = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+        _ = try head.step(features: batch.features, labels: batch.labels)
+        try head.save(checkpoint: folder + "/")
+
+        let files = Set(try FileManager.default.contentsOfDirectory(atPath: folder))
+        let foreign: Set<String> = ["weights-final.npy", "momentum-user.npy", ".checkpoint-notes.tmp"]
+        #expect(foreign.isSubset(of: files), "\(files)")
+        #expect(try NPYFile.read(path: folder + "/weights-final.npy") == userWeights)
+        #expect(try NPYFile.read(path: folder + "/momentum-user.npy") == userMomentum)
+        #expect(try String(contentsOfFile: folder + "/.checkpoint-notes.tmp", encoding: .utf8) == "mine")
+        #expect(!FileManager.default.fileExists(atPath: leftover))
+        // Besides them: checkpoint.json and the two new arrays; the first save's arrays are gone.
+        let own = files.subtracting(foreign)
+        #expect(own.count == 3 && own.contains("checkpoint.json") && own.isDisjoint(with: first.subtracting(["checkpoint.json"])), "\(files)")
+        let restored = try MarginSoftmaxHead(engine: engine, checkpoint: folder)
+        #expect(restored.iteration == 1)
+        expectBitwiseEqual(try restored.weights().values, try head.weights().values, "W after the second save")
+    }
+
     /// Missing or malformed checkpoints are refused with the file named.
     @Test func badCheckpointsAreRefused() throws {
         let folder = TrainingTestSupport.temporaryFolder()
