@@ -47,6 +47,9 @@ final class DeviceHeadParameters: HeadParameters {
               gradFeatures: UnsafeMutableBufferPointer<Float>) throws -> [Double] {
         let d = dimension, n = sampled?.count ?? classes
         return try device.withExclusiveAccess {
+            // The device's counter is shared by every engine on it; count this step's part alone.
+            let uploadedBefore = device.hostToDeviceBytes
+            defer { stepUploadBytes += device.hostToDeviceBytes - uploadedBefore }
             let x = try device.upload(features)
             var index: OpenCLBuffer? = nil
             var source = weights
@@ -78,6 +81,9 @@ final class DeviceHeadParameters: HeadParameters {
         return try host.withUnsafeBufferPointer { try body($0) }
     }
 
-    /// Bytes copied host → device on this head's device so far.
-    var hostToDeviceBytes: Int { device.withExclusiveAccess { device.hostToDeviceBytes } }
+    /// Bytes this head's steps have copied host → device so far (measured inside each step's
+    /// exclusive access, so other users of the same device do not count).
+    var hostToDeviceBytes: Int { device.withExclusiveAccess { stepUploadBytes } }
+    /// Guarded by the device's exclusive access.
+    private var stepUploadBytes = 0
 }
