@@ -6,13 +6,7 @@ import LossKernelsBenchmarkSupport
 /// m = 0.5) heads at B = 256, D = 512, C = 100,000 on the CPU path and on an OpenCL GPU; on an
 /// OpenCL CPU device (PoCL, ≈ 5 GFLOP/s) at C = 10,000, so that the suite ends in minutes.
 let benchmarks: @Sendable () -> Void = {
-    let backends: [BenchmarkBackend]
-    do {
-        backends = try BenchmarkBackend.available()
-    } catch {
-        fatalError("cannot create an engine: \(error)")
-    }
-    for backend in backends {
+    for backend in BenchmarkBackend.availableOrStop() {
         let classes = backend.name == "cpu" || backend.isGPU ? 100_000 : 10_000
         let label = "B256 D512 C\(classes / 1000)k"
         registerLossBenchmark("cosFace step \(label)", on: backend, rate: .compute, maxIterations: 10, maxSeconds: 10) {

@@ -6,13 +6,7 @@ import LossKernelsBenchmarkSupport
 /// over 256 × 128 embeddings, on the CPU path and (when present) OpenCL. Losses are timed with their
 /// gradient: loss and gradient come from one call.
 let benchmarks: @Sendable () -> Void = {
-    let backends: [BenchmarkBackend]
-    do {
-        backends = try BenchmarkBackend.available()
-    } catch {
-        fatalError("cannot create an engine: \(error)")
-    }
-    for backend in backends {
+    for backend in BenchmarkBackend.availableOrStop() {
         registerLossBenchmark("softmax B256 C100k", on: backend, rate: .bandwidth) { Workloads.softmax(engine: $0) }
         registerLossBenchmark("cross-entropy fwd+bwd B256 C100k", on: backend, rate: .bandwidth) { Workloads.crossEntropy(engine: $0) }
         registerLossBenchmark("mse fwd+bwd N16M", on: backend, rate: .bandwidth) { Workloads.mse(engine: $0) }

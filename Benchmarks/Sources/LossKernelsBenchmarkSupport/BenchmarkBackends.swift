@@ -11,6 +11,16 @@ public struct BenchmarkBackend: Sendable {
     /// the margin heads at a smaller class count).
     public let isGPU: Bool
 
+    /// `available()`, for a suite's registration closure: a benchmark binary cannot go on without
+    /// its CPU engine, so a failure to create one stops it with the reason.
+    public static func availableOrStop() -> [BenchmarkBackend] {
+        do {
+            return try available()
+        } catch {
+            fatalError("cannot create an engine: \(error)")
+        }
+    }
+
     /// The CPU path, and the first OpenCL device when there is one. Without one the OpenCL
     /// benchmarks are skipped with one line on stderr; `LOSSKERNELS_BENCH_CPU_ONLY=1` skips them too.
     public static func available() throws -> [BenchmarkBackend] {
