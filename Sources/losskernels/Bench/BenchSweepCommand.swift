@@ -68,10 +68,10 @@ struct BenchSweepCommand: ParsableCommand {
         let engine = try backendOptions.makeEngine()
         let (name, sizes) = sweep
         let comparison = BenchCeilingComparison()
-        let progress = SweepProgress(total: sizes.count, label: "\(operation.rawValue) \(name)")
+        let progress = ProgressBar(total: sizes.count, label: "\(operation.rawValue) \(name)", delay: 2, linesWhenPiped: true)
         var results: [BenchResult] = []
         if output.csv { print(BenchCSV.header(ceiling: output.vsCeiling, sweep: true)) }
-        for size in sizes {
+        for (index, size) in sizes.enumerated() {
             let shape = shape(size)
             var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions, training: trainingOptions)
             if output.vsCeiling {
@@ -83,7 +83,7 @@ struct BenchSweepCommand: ParsableCommand {
             results.append(result)
             if output.json { print(result.jsonLine()) }
             if output.csv { print(BenchCSV.row(result, ceiling: output.vsCeiling, sweep: true)) }
-            progress.step("\(name) \(size)")
+            progress.update(index + 1, detail: "\(name) \(size)")
         }
         progress.finish()
         if !output.json && !output.csv { printTable(results, name: name) }
@@ -112,38 +112,4 @@ struct BenchSweepCommand: ParsableCommand {
 extension BenchOperation {
     /// Operations whose size is `--elements` (the regression and binary losses).
     var isElementwise: Bool { [.mse, .l1, .smoothL1, .huber, .msle, .mape, .sigmoidFocal, .bceWithLogits].contains(self) }
-}
-
-/// The progress of a sweep on stderr, shown once the sweep has run for `delay` seconds: a bar
-/// redrawn in place on a terminal, else one line per finished size.
-final class SweepProgress {
-    let total: Int
-    let label: String
-    let delay: Double
-    private var done = 0
-    private let start = DispatchTime.now().uptimeNanoseconds
-    private let terminal = isatty(STDERR_FILENO) == 1
-    private var shown = false
-
-    init(total: Int, label: String, delay: Double = 2) {
-        self.total = total
-        self.label = label
-        self.delay = delay
-    }
-
-    var elapsed: Double { Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 }
-
-    func step(_ what: String) {
-        done += 1
-        guard elapsed >= delay else { return }
-        shown = true
-        let width = 30, filled = width * done / max(1, total)
-        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "\(label) [\(bar)] \(done)/\(total) \(what) \(String(format: "%.1f", elapsed)) s"
-        FileHandle.standardError.write(Data((terminal ? "\r" + line : line + "\n").utf8))
-    }
-
-    func finish() {
-        if shown && terminal { FileHandle.standardError.write(Data("\n".utf8)) }
-    }
 }
