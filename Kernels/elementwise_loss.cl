@@ -1,6 +1,6 @@
-// Elementwise losses: per element the loss and ∂loss/∂input, op codes as ElementwiseLoss.Kind.
-// 0: BCE with logits, 1: sigmoid focal (γ = p1, α = p2, no α weighting when α < 0), 2 mse, 3 l1,
-// 4 smooth-L1 (β = p1; 0 is l1), 5 huber (δ = p1), 6 msle, 7 mape (ε = 1e-7 in both).
+// Elementwise losses: per element the loss and ∂loss/∂input; op is an lk_elementwise_kind (lk_codes.h):
+// BCE with logits, sigmoid focal (γ = p1, α = p2, no α weighting when α < 0), mse, l1, smooth-L1
+// (β = p1; 0 is l1), huber (δ = p1), msle, mape (ε = 1e-7 in both).
 // dz = derivative·scale·(has_grad_output ? g[i] : 1). OpenCL C 1.2, grid-stride.
 
 inline float lk_sigmoid(float z) { return z >= 0.0f ? 1.0f / (1.0f + exp(-z)) : exp(z) / (1.0f + exp(z)); }
@@ -11,10 +11,10 @@ __kernel void lk_elementwise_loss(__global const float *x, __global const float 
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
     const float z = x[i], target = t[i];
     float loss, derivative;
-    if (op == 0 || op == 1) {
+    if (op == LK_ELEMENTWISE_BCE_WITH_LOGITS || op == LK_ELEMENTWISE_SIGMOID_FOCAL) {
       const float p = lk_sigmoid(z);
       const float ce = fmax(z, 0.0f) - z * target + log1p(exp(-fabs(z)));
-      if (op == 0) {
+      if (op == LK_ELEMENTWISE_BCE_WITH_LOGITS) {
         loss = ce;
         derivative = p - target;
       } else {
@@ -27,17 +27,17 @@ __kernel void lk_elementwise_loss(__global const float *x, __global const float 
       }
     } else {
       const float d = z - target, ad = fabs(d);
-      if (op == 2) {
+      if (op == LK_ELEMENTWISE_MSE) {
         loss = d * d; derivative = 2.0f * d;
-      } else if (op == 3) {
+      } else if (op == LK_ELEMENTWISE_L1) {
         loss = ad; derivative = lk_sign(d);
-      } else if (op == 4) {
+      } else if (op == LK_ELEMENTWISE_SMOOTH_L1) {
         if (p1 > 0.0f && ad < p1) { loss = 0.5f * d * d / p1; derivative = d / p1; }
         else { loss = ad - 0.5f * p1; derivative = lk_sign(d); }
-      } else if (op == 5) {
+      } else if (op == LK_ELEMENTWISE_HUBER) {
         if (ad < p1) { loss = 0.5f * d * d; derivative = d; }
         else { loss = p1 * (ad - 0.5f * p1); derivative = p1 * lk_sign(d); }
-      } else if (op == 6) {
+      } else if (op == LK_ELEMENTWISE_MSLE) {
         const float pc = fmax(z, 1e-7f), r = log(pc + 1.0f) - log(fmax(target, 1e-7f) + 1.0f);
         loss = r * r; derivative = z > 1e-7f ? 2.0f * r / (pc + 1.0f) : 0.0f;
       } else {

@@ -3,21 +3,21 @@
 // these kernels are the epilogues. OpenCL C 1.2.
 //
 // Head parameters p: s0 scale, s1 margin, s2 m1, s3 m2, s4 m3, s5 λ, s6 easy margin, s7 detached.
-// kind: 0 normalized, 1 cosFace, 2 arcFace, 3 combined, 4 sphereFace, 5 largeMargin.
+// kind: an lk_margin_head_kind (lk_codes.h).
 
 // (F(c), F'(c)) of the target logit's margin function.
 inline float2 lk_margin_target(int kind, float c, float8 p) {
   float f, df;
-  if (kind == 0) {
+  if (kind == LK_HEAD_NORMALIZED) {
     f = c; df = 1.0f;
-  } else if (kind == 1) {
+  } else if (kind == LK_HEAD_COSFACE) {
     f = c - p.s1; df = 1.0f;
-  } else if (kind == 2 || kind == 3) {
+  } else if (kind == LK_HEAD_ARCFACE || kind == LK_HEAD_COMBINED) {
     const float theta = acos(c), sin_theta = sqrt(fmax(1.0f - c * c, 1e-12f));
-    const float m1 = kind == 2 ? 1.0f : p.s2, m2 = kind == 2 ? p.s1 : p.s3;
-    const bool apply = kind == 3 || (p.s6 != 0.0f ? c > 0.0f : theta + m2 <= M_PI_F);
+    const float m1 = kind == LK_HEAD_ARCFACE ? 1.0f : p.s2, m2 = kind == LK_HEAD_ARCFACE ? p.s1 : p.s3;
+    const bool apply = kind == LK_HEAD_COMBINED || (p.s6 != 0.0f ? c > 0.0f : theta + m2 <= M_PI_F);
     if (apply) {
-      f = cos(m1 * theta + m2) - (kind == 3 ? p.s4 : 0.0f);
+      f = cos(m1 * theta + m2) - (kind == LK_HEAD_COMBINED ? p.s4 : 0.0f);
       df = m1 * sin(m1 * theta + m2) / sin_theta;
     } else {
       f = p.s6 != 0.0f ? c : c - m2 * sin(m2);

@@ -23,7 +23,7 @@ inline float2 lk_metric_distance_sum(__global const float *x, __global const flo
     const float ed = (xk - (d - bd)) + (-yk - bd);
     const float v = d + eps, bv = v - d;
     const float e = ed + ((d - (v - bv)) + (eps - bv));
-    if (norm == 1) {
+    if (norm == LK_NORM_L1) {
       lk_kahan_add(&sum, &comp, fabs(v));
       correction += v < 0.0f ? -e : (v > 0.0f ? e : fabs(e));
     } else {
@@ -38,16 +38,16 @@ inline float2 lk_metric_distance_sum(__global const float *x, __global const flo
 // The distance from a compensated sum.
 inline float lk_metric_distance(float2 s, int norm) {
   const float total = s.x - s.y;
-  return norm == 1 ? total : sqrt(total);
+  return norm == LK_NORM_L1 ? total : sqrt(total);
 }
 
 // ∂‖v‖/∂v up to the factor lk_metric_direction_scale: v (norm 2) or sign(v), 0 at 0 (norm 1;
 // lk_sign of elementwise_loss.cl, which the program holds before this file).
-inline float lk_metric_direction(float v, int norm) { return norm == 1 ? lk_sign(v) : v; }
+inline float lk_metric_direction(float v, int norm) { return norm == LK_NORM_L1 ? lk_sign(v) : v; }
 
 // 1/d for norm 2 (0 at d = 0), 1 for norm 1.
 inline float lk_metric_direction_scale(float d, int norm) {
-  return norm == 1 ? 1.0f : (d == 0.0f ? 0.0f : 1.0f / d);
+  return norm == LK_NORM_L1 ? 1.0f : (d == 0.0f ? 0.0f : 1.0f / d);
 }
 
 // Contrastive: d = ‖a − b‖₂, loss = ½[s·d² + (1 − s)·max(margin − d, 0)²];
@@ -119,7 +119,7 @@ __kernel void lk_metric_triplet_margin(__global const float *anchors, __global c
   const float d_ap = lk_metric_distance(s_ap, norm), d_neg = lk_metric_distance(s_neg, norm);
   const float sum_difference = (s_ap.x - s_neg.x) - (s_ap.y - s_neg.y);
   float difference;
-  if (norm == 1) difference = sum_difference;
+  if (norm == LK_NORM_L1) difference = sum_difference;
   else if (isinf(d_ap) || isinf(d_neg)) difference = d_ap - d_neg;
   else difference = d_ap + d_neg == 0.0f ? 0.0f : sum_difference / (d_ap + d_neg);
   const float raw = difference + margin;

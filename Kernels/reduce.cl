@@ -1,18 +1,21 @@
 // Reductions over each row (the whole tensor is one row of B·C values) or each column. OpenCL C 1.2.
-// op: 0 sum, 1 sum of squares (for l2Norm), 2 max, 3 min, 4 argmax (first index of the maximum).
+// op: an lk_reduce_op (lk_codes.h): sum, sum of squares (for l2Norm), max, min, argmax (first index of
+// the maximum).
 // max/min/argmax propagate NaN (as PyTorch: argmax of a row with NaN is the first NaN).
 // Row reductions: stage 1 one work-group per (chunk, row), stage 2 an in-order merge per row.
 // logSumExp uses the softmax statistics kernels of softmax.cl.
 
-// Is (b, bi) preferred over (a, ai)? For max/argmax (op 2, 4) and min (op 3); ties keep the lower index.
+// Is (b, bi) preferred over (a, ai)? For max/argmax and min; ties keep the lower index.
 inline bool lk_better(int op, float a, ulong ai, float b, ulong bi) {
   if (isnan(a)) return isnan(b) && bi < ai;
   if (isnan(b)) return true;
-  if (op == 3) return b < a || (b == a && bi < ai);
+  if (op == LK_REDUCE_MIN) return b < a || (b == a && bi < ai);
   return b > a || (b == a && bi < ai);
 }
 
-inline float lk_identity(int op) { return op == 2 || op == 4 ? -INFINITY : (op == 3 ? INFINITY : 0.0f); }
+inline float lk_identity(int op) {
+  return op == LK_REDUCE_MAX || op == LK_REDUCE_ARGMAX ? -INFINITY : (op == LK_REDUCE_MIN ? INFINITY : 0.0f);
+}
 
 __kernel void lk_reduce_rows_partial(__global const float *x, ulong columns, ulong chunk_len, int op,
                                      __global float *partial_values, __global ulong *partial_indices,
@@ -26,8 +29,8 @@ __kernel void lk_reduce_rows_partial(__global const float *x, ulong columns, ulo
   ulong idx = ~(ulong)0;
   for (ulong k = start + lid; k < end; k += wg) {
     float v = p[k];
-    if (op <= 1) {
-      lk_kahan_add(&acc, &comp, op == 1 ? v * v : v);
+    if (op <= LK_REDUCE_SUM_OF_SQUARES) {
+      lk_kahan_add(&acc, &comp, op == LK_REDUCE_SUM_OF_SQUARES ? v * v : v);
     } else if (idx == ~(ulong)0 || lk_better(op, acc, idx, v, k)) {
       acc = v;
       idx = k;
@@ -40,7 +43,7 @@ __kernel void lk_reduce_rows_partial(__global const float *x, ulong columns, ulo
     if (lid < step) {
       float b = scratch_values[lid + step];
       ulong bi = scratch_indices[lid + step];
-      if (op <= 1) scratch_values[lid] += b;
+      if (op <= LK_REDUCE_SUM_OF_SQUARES) scratch_values[lid] += b;
       else if (bi != ~(ulong)0 && (scratch_indices[lid] == ~(ulong)0 ||
                                    lk_better(op, scratch_values[lid], scratch_indices[lid], b, bi))) {
         scratch_values[lid] = b;
@@ -65,7 +68,7 @@ __kernel void lk_reduce_rows_merge(__global const float *partial_values, __globa
   for (ulong c = 0; c < chunks; c++) {
     float v = partial_values[row * chunks + c];
     ulong vi = partial_indices[row * chunks + c];
-    if (op <= 1) {
+    if (op <= LK_REDUCE_SUM_OF_SQUARES) {
       lk_kahan_add(&acc, &comp, v);
     } else if (vi != ~(ulong)0 && (idx == ~(ulong)0 || lk_better(op, acc, idx, v, vi))) {
       acc = v;
@@ -76,12 +79,12 @@ __kernel void lk_reduce_rows_merge(__global const float *partial_values, __globa
   indices[row] = idx;
 }
 
-// One work-item per column, rows in order. op 5: logSumExp (max first, then Σ exp).
+// One work-item per column, rows in order. LK_REDUCE_LOG_SUM_EXP: max first, then Σ exp.
 __kernel void lk_reduce_columns(__global const float *x, ulong rows, ulong columns, int op,
                                 __global float *values, __global ulong *indices) {
   const ulong col = get_global_id(0);
   if (col >= columns) return;
-  if (op == 5) {
+  if (op == LK_REDUCE_LOG_SUM_EXP) {
     float m = -INFINITY;
     bool nan_seen = false;
     for (ulong r = 0; r < rows; r++) {
@@ -101,8 +104,8 @@ __kernel void lk_reduce_columns(__global const float *x, ulong rows, ulong colum
   ulong idx = ~(ulong)0;
   for (ulong r = 0; r < rows; r++) {
     float v = x[r * columns + col];
-    if (op <= 1) {
-      lk_kahan_add(&acc, &comp, op == 1 ? v * v : v);
+    if (op <= LK_REDUCE_SUM_OF_SQUARES) {
+      lk_kahan_add(&acc, &comp, op == LK_REDUCE_SUM_OF_SQUARES ? v * v : v);
     } else if (idx == ~(ulong)0 || lk_better(op, acc, idx, v, r)) {
       acc = v;
       idx = r;
@@ -112,9 +115,9 @@ __kernel void lk_reduce_columns(__global const float *x, ulong rows, ulong colum
   indices[col] = idx;
 }
 
-// Backward of a reduction, one work-item per element (grid-stride). axis: 0 all, 1 rows,
-// 2 columns. op: 0 sum (dz = g), 1 mean (g/n), 2 l2Norm (g·x/‖x‖, 0 where ‖x‖ = 0, NaN where it is NaN),
-// 3 max/min (g at the winning index, else 0), 4 logSumExp (g·exp(x − lse)).
+// Backward of a reduction, one work-item per element (grid-stride). axis: an lk_reduce_axis; op: an
+// lk_reduce_backward_op: sum (dz = g), mean (g/n), l2Norm (g·x/‖x‖, 0 where ‖x‖ = 0, NaN where it is
+// NaN), select for max/min (g at the winning index, else 0), logSumExp (g·exp(x − lse)).
 // values, indices and g hold one entry per group.
 __kernel void lk_reduce_backward(__global const float *x, ulong rows, ulong columns, int axis, int op,
                                  __global const float *values, __global const ulong *indices,
@@ -122,15 +125,15 @@ __kernel void lk_reduce_backward(__global const float *x, ulong rows, ulong colu
   const ulong n = rows * columns;
   for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
     const ulong r = i / columns, c = i % columns;
-    const ulong group = axis == 0 ? 0 : (axis == 1 ? r : c);
-    const ulong position = axis == 0 ? i : (axis == 1 ? c : r);
-    const float size = axis == 0 ? (float)n : (axis == 1 ? (float)columns : (float)rows);
+    const ulong group = axis == LK_AXIS_ALL ? 0 : (axis == LK_AXIS_ROWS ? r : c);
+    const ulong position = axis == LK_AXIS_ALL ? i : (axis == LK_AXIS_ROWS ? c : r);
+    const float size = axis == LK_AXIS_ALL ? (float)n : (axis == LK_AXIS_ROWS ? (float)columns : (float)rows);
     const float gg = g[group], v = values[group];
     float out;
-    if (op == 0) out = gg;
-    else if (op == 1) out = gg / size;
-    else if (op == 2) out = v == 0.0f ? 0.0f : gg * x[i] / v;
-    else if (op == 3) out = position == indices[group] ? gg : 0.0f;
+    if (op == LK_REDUCE_BACKWARD_SUM) out = gg;
+    else if (op == LK_REDUCE_BACKWARD_MEAN) out = gg / size;
+    else if (op == LK_REDUCE_BACKWARD_L2_NORM) out = v == 0.0f ? 0.0f : gg * x[i] / v;
+    else if (op == LK_REDUCE_BACKWARD_SELECT) out = position == indices[group] ? gg : 0.0f;
     else out = gg * exp(x[i] - v);
     dz[i] = out;
   }

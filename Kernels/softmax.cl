@@ -67,7 +67,7 @@ __kernel void lk_softmax_stats_merge(__global const float2 *partials, ulong chun
   if (write_lse) lse[row] = lk_state_lse(st);
 }
 
-// Stage 3: y = softmax(x) (mode 0) or logSoftmax(x) (mode 1), same grid as stage 1.
+// Stage 3: y = softmax(x) (mode LK_SOFTMAX) or logSoftmax(x) (LK_LOG_SOFTMAX), same grid as stage 1.
 __kernel void lk_softmax_write(__global const float *x, ulong columns, ulong chunk_len,
                                __global const float2 *stats, __global float *y, int mode) {
   const ulong row = get_group_id(1), chunk = get_group_id(0);
@@ -83,16 +83,16 @@ __kernel void lk_softmax_write(__global const float *x, ulong columns, ulong chu
   __global float *q = y + base + start;
   for (ulong k = lid; k < nv; k += wg) {
     float4 v = vload4(k, p);
-    float4 r = !finite ? (float4)(NAN) : (mode == 0 ? exp(v - st.x) * inv : (v - st.x) - log_sum);
+    float4 r = !finite ? (float4)(NAN) : (mode == LK_SOFTMAX ? exp(v - st.x) * inv : (v - st.x) - log_sum);
     vstore4(r, k, q);
   }
   for (ulong k = 4 * nv + lid; k < n; k += wg) {
     float v = p[k];
-    q[k] = !finite ? NAN : (mode == 0 ? exp(v - st.x) * inv : (v - st.x) - log_sum);
+    q[k] = !finite ? NAN : (mode == LK_SOFTMAX ? exp(v - st.x) * inv : (v - st.x) - log_sum);
   }
 }
 
-// Backward stage 1: per (row, chunk), Σ g·y (mode 0, softmax: y = probabilities) or Σ g (mode 1,
+// Backward stage 1: per (row, chunk), Σ g·y (LK_SOFTMAX: y = probabilities) or Σ g (LK_LOG_SOFTMAX,
 // logSoftmax). Kahan-compensated per work-item, then a local tree.
 __kernel void lk_softmax_backward_partial(__global const float *g, __global const float *y, ulong columns,
                                           ulong chunk_len, int mode, __global float *partials,
@@ -105,7 +105,7 @@ __kernel void lk_softmax_backward_partial(__global const float *g, __global cons
   float sum = 0.0f, comp = 0.0f;
   for (ulong k = start + lid; k < end; k += wg) {
     const ulong i = base - start + k;
-    lk_kahan_add(&sum, &comp, mode == 0 ? g[i] * y[i] : g[i]);
+    lk_kahan_add(&sum, &comp, mode == LK_SOFTMAX ? g[i] * y[i] : g[i]);
   }
   const float total = lk_work_group_sum(sum, scratch);
   if (lid == 0) partials[row * chunks + chunk] = total;
@@ -122,8 +122,8 @@ __kernel void lk_row_partials_sum(__global const float *partials, ulong chunks, 
   sums[row] = sum;
 }
 
-// Backward stage 3: dz = y ⊙ (g − dot) (mode 0), dz = g − exp(y)·sum (mode 1), or, for
-// logSumExp (mode 2), dz = g_row · exp(x − lse_row) with y = x, g = per-row upstream, sums = lse.
+// Backward stage 3: dz = y ⊙ (g − dot) (LK_SOFTMAX), dz = g − exp(y)·sum (LK_LOG_SOFTMAX), or, for
+// logSumExp (LK_LOG_SUM_EXP), dz = g_row · exp(x − lse_row) with y = x, g = per-row upstream, sums = lse.
 __kernel void lk_softmax_backward_write(__global const float *g, __global const float *y, ulong columns,
                                         __global const float *sums, __global float *dz, int mode) {
   const ulong row = get_global_id(1);
@@ -132,8 +132,8 @@ __kernel void lk_softmax_backward_write(__global const float *g, __global const 
   for (ulong k = get_global_id(0); k < columns; k += get_global_size(0)) {
     const ulong i = base + k;
     float out;
-    if (mode == 0) out = y[i] * (g[i] - r);
-    else if (mode == 1) out = g[i] - exp(y[i]) * r;
+    if (mode == LK_SOFTMAX) out = y[i] * (g[i] - r);
+    else if (mode == LK_LOG_SOFTMAX) out = g[i] - exp(y[i]) * r;
     else out = g[row] * exp(y[i] - r);
     dz[i] = out;
   }

@@ -241,27 +241,27 @@ LK_AVX2 static inline __m256 lk_regression8(int kind, __m256 d, __m256 t, __m256
   const __m256 sign = _mm256_and_ps(_mm256_or_ps(_mm256_and_ps(d, sign_mask), _mm256_set1_ps(1.0f)),
                                     _mm256_cmp_ps(d, zero, _CMP_NEQ_UQ));
   switch (kind) {
-  case 2:
+  case LK_ELEMENTWISE_MSE:
     *f = _mm256_mul_ps(d, d);
     return _mm256_add_ps(d, d);
-  case 3:
+  case LK_ELEMENTWISE_L1:
     *f = absd;
     return sign;
-  case 4: {
+  case LK_ELEMENTWISE_SMOOTH_L1: {
     const __m256 small = _mm256_cmp_ps(absd, param, _CMP_LT_OQ);
     const __m256 quadratic = _mm256_div_ps(_mm256_mul_ps(_mm256_mul_ps(d, d), _mm256_set1_ps(0.5f)), param);
     const __m256 linear = _mm256_sub_ps(absd, _mm256_mul_ps(param, _mm256_set1_ps(0.5f)));
     *f = _mm256_blendv_ps(linear, quadratic, small);
     return _mm256_blendv_ps(sign, _mm256_div_ps(d, param), small);
   }
-  case 5: {
+  case LK_ELEMENTWISE_HUBER: {
     const __m256 small = _mm256_cmp_ps(absd, param, _CMP_LT_OQ);
     const __m256 quadratic = _mm256_mul_ps(_mm256_mul_ps(d, d), _mm256_set1_ps(0.5f));
     const __m256 linear = _mm256_mul_ps(param, _mm256_sub_ps(absd, _mm256_mul_ps(param, _mm256_set1_ps(0.5f))));
     *f = _mm256_blendv_ps(linear, quadratic, small);
     return _mm256_blendv_ps(_mm256_mul_ps(param, sign), d, small);
   }
-  default: {  // 7: mape = 100·|t − p| / max(|t|, 1e-7)
+  default: {  // LK_ELEMENTWISE_MAPE: mape = 100·|t − p| / max(|t|, 1e-7)
     const __m256 denominator = _mm256_max_ps(_mm256_andnot_ps(sign_mask, t), _mm256_set1_ps(1e-7f));
     const __m256 hundred_over = _mm256_div_ps(_mm256_set1_ps(100.0f), denominator);
     *f = _mm256_mul_ps(absd, hundred_over);
@@ -349,7 +349,9 @@ int lk_cpu_exp_scale_columns(const float *x, size_t n, float max, float scale, c
 
 int lk_cpu_regression(int kind, const float *p, const float *t, size_t n, float param, float scale, const float *upstream,
                       float *g, float *losses, int streaming, double *sum) {
-  if (!lk_has_avx2() || !(kind == 2 || kind == 3 || kind == 4 || kind == 5 || kind == 7) || (kind == 4 && !(param > 0.0f))) return 0;
+  if (!lk_has_avx2() || !(kind == LK_ELEMENTWISE_MSE || kind == LK_ELEMENTWISE_L1 || kind == LK_ELEMENTWISE_SMOOTH_L1 || kind == LK_ELEMENTWISE_HUBER ||
+                          kind == LK_ELEMENTWISE_MAPE) ||
+      (kind == LK_ELEMENTWISE_SMOOTH_L1 && !(param > 0.0f))) return 0;
   // The loop's grouping of the sum must not depend on where g lies (results are bitwise
   // reproducible), so there is no alignment head: streaming stores go out as 16-byte halves.
   *sum = lk_regression_avx2(kind, p, t, n, param, scale, upstream, g, losses, streaming);

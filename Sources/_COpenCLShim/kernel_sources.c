@@ -1,8 +1,12 @@
 // The OpenCL C sources of Kernels/*.cl, embedded at build time with C23 #embed (SwiftPM rebuilds
-// this file when a kernel changes). Add a kernel file: one #embed array and one table row;
-// common.cl stays first, the program is built from the files in this order.
+// this file when a kernel changes). Add a kernel file: one #embed array and one table row. The
+// program is built from the files in this order: lk_codes.h (the codes shared with Swift and the
+// microkernels, Sources/_CMicrokernels/include), then common.cl, then the kernels.
 #include "_COpenCLShim.h"
 
+static const char codes_h[] = {
+#embed "../_CMicrokernels/include/lk_codes.h"
+    , 0};
 static const char common_cl[] = {
 #embed "../../Kernels/common.cl"
     , 0};
@@ -32,6 +36,7 @@ static const char training_cl[] = {
     , 0};
 
 static const struct { const char *name, *source; } files[] = {
+    {"lk_codes.h", codes_h},
     {"common.cl", common_cl},
     {"softmax.cl", softmax_cl},
     {"softmax_loss.cl", softmax_loss_cl},

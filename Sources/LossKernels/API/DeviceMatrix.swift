@@ -18,6 +18,9 @@ public final class DeviceMatrix: Sendable {
 
     /// Total number of values.
     public var count: Int { rows * columns }
+
+    /// This matrix as an operation's input.
+    var storage: OperationInput.Storage { .device(buffer) }
 }
 
 /// Operations on device-resident matrices. They always run on the matrices' OpenCL device (the
@@ -27,7 +30,7 @@ extension Engine {
     /// the automatic one under `.auto`.
     /// - Throws: `.invalidOption` under `.cpu`, `.openCLUnavailable` when there is no device.
     public func upload(_ matrix: Matrix) throws -> DeviceMatrix {
-        let device = try residentDevice()
+        let device = try scheduler.residentDevice()
         return try device.withExclusiveAccess {
             let buffer = try matrix.values.withUnsafeBufferPointer { try device.upload($0) }
             return DeviceMatrix(rows: matrix.rows, columns: matrix.columns, buffer: buffer)
@@ -36,77 +39,55 @@ extension Engine {
 
     /// Copies a device-resident matrix back to the host.
     public func download(_ matrix: DeviceMatrix) throws -> Matrix {
-        var host = Matrix(rows: matrix.rows, columns: matrix.columns, repeating: 0)
+        let host = OutputArray(count: matrix.count)
         let device = matrix.buffer.device
         try device.withExclusiveAccess {
             try host.values.withUnsafeMutableBytes { try device.read(matrix.buffer, into: $0) }
         }
-        return host
+        return host.matrix(rows: matrix.rows, columns: matrix.columns)
     }
 
     /// Softmax of device-resident logits (`B×C`), result on the same device.
     public func softmax(_ logits: DeviceMatrix) throws -> DeviceMatrix {
-        try resident(logits, rows: logits.rows, columns: logits.columns) { device, out in
-            try OpenCLSoftmax.forward(device, logits.buffer, rows: logits.rows, columns: logits.columns, logarithm: false, into: out)
-        }
+        try resident(SoftmaxForwardOperation(kind: .softmax, logits: logits.storage, output: .device(count: logits.count), rows: logits.rows, columns: logits.columns),
+                     rows: logits.rows, columns: logits.columns)
     }
 
     /// Log-softmax of device-resident logits (`B×C`), result on the same device.
     public func logSoftmax(_ logits: DeviceMatrix) throws -> DeviceMatrix {
-        try resident(logits, rows: logits.rows, columns: logits.columns) { device, out in
-            try OpenCLSoftmax.forward(device, logits.buffer, rows: logits.rows, columns: logits.columns, logarithm: true, into: out)
-        }
+        try resident(SoftmaxForwardOperation(kind: .logSoftmax, logits: logits.storage, output: .device(count: logits.count), rows: logits.rows, columns: logits.columns),
+                     rows: logits.rows, columns: logits.columns)
     }
 
     /// logSumExp of each row of device-resident logits, as a `B×1` device matrix.
     public func logSumExp(_ logits: DeviceMatrix) throws -> DeviceMatrix {
-        try resident(logits, rows: logits.rows, columns: 1) { device, out in
-            try OpenCLSoftmax.logSumExp(device, logits.buffer, rows: logits.rows, columns: logits.columns, into: out)
-        }
+        try resident(LogSumExpOperation(logits: logits.storage, output: .device(count: logits.rows), rows: logits.rows, columns: logits.columns),
+                     rows: logits.rows, columns: 1)
     }
 
     /// Softmax backward on the device: `p ⊙ (g − Σ g p)`.
     public func softmaxBackward(probabilities: DeviceMatrix, gradOutput: DeviceMatrix) throws -> DeviceMatrix {
-        try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: "probabilities", probabilities.rows, probabilities.columns)
-        try requireSameDevice(gradOutput, probabilities)
-        return try resident(probabilities, rows: probabilities.rows, columns: probabilities.columns) { device, out in
-            try OpenCLSoftmax.backward(device, output: probabilities.buffer, gradOutput: gradOutput.buffer, rows: probabilities.rows, columns: probabilities.columns, logarithm: false, into: out)
-        }
+        try residentBackward(.softmax, probabilities, gradOutput)
     }
 
     /// Log-softmax backward on the device: `g − exp(y)·Σ g`.
     public func logSoftmaxBackward(logProbabilities: DeviceMatrix, gradOutput: DeviceMatrix) throws -> DeviceMatrix {
-        try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: "logProbabilities", logProbabilities.rows, logProbabilities.columns)
-        try requireSameDevice(gradOutput, logProbabilities)
-        return try resident(logProbabilities, rows: logProbabilities.rows, columns: logProbabilities.columns) { device, out in
-            try OpenCLSoftmax.backward(device, output: logProbabilities.buffer, gradOutput: gradOutput.buffer, rows: logProbabilities.rows, columns: logProbabilities.columns, logarithm: true, into: out)
-        }
+        try residentBackward(.logSoftmax, logProbabilities, gradOutput)
     }
 
-    private func residentDevice() throws -> OpenCLDevice {
-        switch policy {
-        case .cpu:
-            throw LossKernelsError.invalidOption(name: "policy", value: "cpu", allowed: "auto or opencl (device-resident data needs an OpenCL device)")
-        case .opencl:
-            return try scheduler.devices.device(explicit: true, filter: .any)
-        case .auto:
-            return try scheduler.devices.device(explicit: false, filter: scheduler.deviceFilter)
-        }
+    private func residentBackward(_ kind: SoftmaxKind, _ output: DeviceMatrix, _ gradOutput: DeviceMatrix) throws -> DeviceMatrix {
+        try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: kind.outputName, output.rows, output.columns)
+        return try resident(SoftmaxBackwardOperation(kind: kind, forwardOutput: output.storage, gradOutput: gradOutput.storage,
+                                                     gradLogits: .device(count: output.count), rows: output.rows, columns: output.columns),
+                            rows: output.rows, columns: output.columns)
     }
 
-    private func requireSameDevice(_ a: DeviceMatrix, _ b: DeviceMatrix) throws {
-        guard a.buffer.device === b.buffer.device else {
-            throw LossKernelsError.invalidOption(name: "device", value: a.device.name, allowed: "the device of the other operand (\(b.device.name))")
+    /// Runs a device-resident operation and wraps its one output.
+    private func resident<O: Operation>(_ operation: O, rows: Int, columns: Int) throws -> DeviceMatrix {
+        let outcome = try run(operation)
+        guard let name = operation.outputs.first?.name, let buffer = outcome.deviceOutputs[name] else {
+            preconditionFailure("a device-resident operation returns its output on the device")
         }
-    }
-
-    private func resident(_ input: DeviceMatrix, rows: Int, columns: Int, _ body: (OpenCLDevice, OpenCLBuffer) throws -> Void) throws -> DeviceMatrix {
-        let device = input.buffer.device
-        return try device.withExclusiveAccess {
-            let out = try device.makeBuffer(count: rows * columns)
-            if input.count > 0 { try body(device, out) }
-            try device.finish()
-            return DeviceMatrix(rows: rows, columns: columns, buffer: out)
-        }
+        return DeviceMatrix(rows: rows, columns: columns, buffer: buffer)
     }
 }

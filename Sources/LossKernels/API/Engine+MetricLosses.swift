@@ -1,5 +1,5 @@
 /// Pair, triplet and center losses on embeddings, loss and gradients in one call
-/// (shared/spec/LOSSES.md, "Pair, triplet and center losses"). Every argument is checked before any
+/// (docs/OPERATIONS.md, "Pair, triplet and center losses"). Every argument is checked before any
 /// computation; errors name the tensor, the option or the row.
 extension Engine {
     /// Output of a pair loss.
@@ -33,37 +33,14 @@ extension Engine {
     ///   non-finite margin, or `gradOutput` with a reduction other than none.
     public func contrastiveLoss(left: Matrix, right: Matrix, similar: [Bool], margin: Float = 1, reduction: LossReduction = .mean,
                                 gradOutput: [Float]? = nil) throws -> PairLossOutput {
-        try Validation.requireSameShape("right", rows: right.rows, columns: right.columns, as: "left", left.rows, left.columns)
-        try Validation.requireNonEmpty("left", rows: left.rows, columns: left.columns)
-        try Validation.requireRowVector("similar", similar.count, rows: left.rows)
-        guard margin.isFinite, margin >= 0 else { throw LossKernelsError.invalidOption(name: "margin", value: "\(margin)", allowed: ">= 0 and finite") }
-        try Validation.requireGradOutput(gradOutput, count: left.rows, reduction: reduction, per: "pair")
-        if checkFinite {
-            try Validation.requireFinite("left", left.values)
-            try Validation.requireFinite("right", right.values)
-            try Validation.requireFinite("gradOutput", gradOutput)
+        let gradLeft = OutputArray(count: left.count), gradRight = OutputArray(count: left.count)
+        let outcome = try withHostBuffers([left.values, right.values], [gradLeft, gradRight]) { x, g in
+            try run(ContrastiveOperation(loss: MetricLoss.Contrastive(margin: margin), left: x[0], right: x[1], rightShape: (right.rows, right.columns),
+                                         similar: similar, rows: left.rows, dimension: left.columns, reduction: reduction, gradOutput: gradOutput,
+                                         gradLeft: g[0], gradRight: g[1]))
         }
-        let rows = left.rows, dimension = left.columns
-        let loss = MetricLoss.Contrastive(margin: margin)
-        let rowScale = MetricLoss.rowScales(rows: rows, reduction: reduction, gradOutput: gradOutput)
-        var gradLeft = Matrix(rows: rows, columns: dimension, repeating: 0)
-        var gradRight = Matrix(rows: rows, columns: dimension, repeating: 0)
-        let (losses, backend) = try left.values.withUnsafeBufferPointer { a in
-            try right.values.withUnsafeBufferPointer { b in
-                try gradLeft.values.withUnsafeMutableBufferPointer { ga in
-                    try gradRight.values.withUnsafeMutableBufferPointer { gb in
-                        try scheduler.run(elements: 4 * left.count, cpu: {
-                            CPUMetricLosses.contrastive(loss, left: a.baseAddress!, right: b.baseAddress!, similar: similar, rows: rows, dimension: dimension,
-                                                        rowScale: rowScale, gradLeft: ga.baseAddress!, gradRight: gb.baseAddress!, threads: scheduler.threads)
-                        }, opencl: { device in
-                            try OpenCLMetricLosses.contrastive(device, loss, left: a, right: b, similar: similar, rows: rows, dimension: dimension,
-                                                               rowScale: rowScale, gradLeft: ga, gradRight: gb)
-                        })
-                    }
-                }
-            }
-        }
-        return PairLossOutput(loss: MetricLoss.reduce(losses, reduction: reduction), gradLeft: gradLeft, gradRight: gradRight, backend: backend)
+        return PairLossOutput(loss: outcome.result, gradLeft: gradLeft.matrix(rows: left.rows, columns: left.columns),
+                              gradRight: gradRight.matrix(rows: left.rows, columns: left.columns), backend: outcome.backend)
     }
 
     /// Output of a triplet loss.
@@ -103,47 +80,17 @@ extension Engine {
     ///   margin, a negative or non-finite eps, or `gradOutput` with a reduction other than none.
     public func tripletMarginLoss(anchors: Matrix, positives: Matrix, negatives: Matrix, margin: Float = 1, p: Int = 2, eps: Float = 1e-6,
                                   swap: Bool = false, reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> TripletLossOutput {
-        try Validation.requireSameShape("positives", rows: positives.rows, columns: positives.columns, as: "anchors", anchors.rows, anchors.columns)
-        try Validation.requireSameShape("negatives", rows: negatives.rows, columns: negatives.columns, as: "anchors", anchors.rows, anchors.columns)
-        try Validation.requireNonEmpty("anchors", rows: anchors.rows, columns: anchors.columns)
-        guard margin.isFinite else { throw LossKernelsError.invalidOption(name: "margin", value: "\(margin)", allowed: "finite") }
-        guard p == 1 || p == 2 else { throw LossKernelsError.invalidOption(name: "p", value: "\(p)", allowed: "1 or 2") }
-        guard eps.isFinite, eps >= 0 else { throw LossKernelsError.invalidOption(name: "eps", value: "\(eps)", allowed: ">= 0 and finite") }
-        try Validation.requireGradOutput(gradOutput, count: anchors.rows, reduction: reduction, per: "triplet")
-        if checkFinite {
-            try Validation.requireFinite("anchors", anchors.values)
-            try Validation.requireFinite("positives", positives.values)
-            try Validation.requireFinite("negatives", negatives.values)
-            try Validation.requireFinite("gradOutput", gradOutput)
+        let (rows, dimension) = (anchors.rows, anchors.columns)
+        let gradients = (0..<3).map { _ in OutputArray(count: anchors.count) }
+        let outcome = try withHostBuffers([anchors.values, positives.values, negatives.values], gradients) { x, g in
+            try run(TripletMarginOperation(margin: margin, p: p, eps: eps, swap: swap, anchors: x[0], positives: x[1], negatives: x[2],
+                                           positivesShape: (positives.rows, positives.columns), negativesShape: (negatives.rows, negatives.columns),
+                                           rows: rows, dimension: dimension, reduction: reduction, gradOutput: gradOutput,
+                                           gradAnchors: g[0], gradPositives: g[1], gradNegatives: g[2]))
         }
-        let rows = anchors.rows, dimension = anchors.columns
-        let loss = MetricLoss.Triplet(margin: margin, norm: p == 1 ? .l1 : .l2, eps: eps, swap: swap)
-        let rowScale = MetricLoss.rowScales(rows: rows, reduction: reduction, gradOutput: gradOutput)
-        var gradAnchors = Matrix(rows: rows, columns: dimension, repeating: 0)
-        var gradPositives = Matrix(rows: rows, columns: dimension, repeating: 0)
-        var gradNegatives = Matrix(rows: rows, columns: dimension, repeating: 0)
-        let (losses, backend) = try anchors.values.withUnsafeBufferPointer { a in
-            try positives.values.withUnsafeBufferPointer { pos in
-                try negatives.values.withUnsafeBufferPointer { neg in
-                    try gradAnchors.values.withUnsafeMutableBufferPointer { ga in
-                        try gradPositives.values.withUnsafeMutableBufferPointer { gp in
-                            try gradNegatives.values.withUnsafeMutableBufferPointer { gn in
-                                try scheduler.run(elements: 6 * anchors.count, cpu: {
-                                    CPUMetricLosses.triplet(loss, anchors: a.baseAddress!, positives: pos.baseAddress!, negatives: neg.baseAddress!,
-                                                            rows: rows, dimension: dimension, rowScale: rowScale, gradAnchors: ga.baseAddress!,
-                                                            gradPositives: gp.baseAddress!, gradNegatives: gn.baseAddress!, threads: scheduler.threads)
-                                }, opencl: { device in
-                                    try OpenCLMetricLosses.triplet(device, loss, anchors: a, positives: pos, negatives: neg, rows: rows, dimension: dimension,
-                                                                   rowScale: rowScale, gradAnchors: ga, gradPositives: gp, gradNegatives: gn)
-                                })
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return TripletLossOutput(loss: MetricLoss.reduce(losses, reduction: reduction), gradAnchors: gradAnchors, gradPositives: gradPositives,
-                                 gradNegatives: gradNegatives, backend: backend)
+        return TripletLossOutput(loss: outcome.result, gradAnchors: gradients[0].matrix(rows: rows, columns: dimension),
+                                 gradPositives: gradients[1].matrix(rows: rows, columns: dimension),
+                                 gradNegatives: gradients[2].matrix(rows: rows, columns: dimension), backend: outcome.backend)
     }
 
     /// Output of the center loss.
@@ -175,42 +122,13 @@ extension Engine {
     ///   than the features, or a label count other than `B`; `.invalidValue` for a label outside
     ///   `0..<C`; `.invalidOption` for α outside [0, 1].
     public func centerLoss(features: Matrix, labels: [Int], centers: Matrix, alpha: Float = 0.5) throws -> CenterLossOutput {
-        try Validation.requireNonEmpty("features", rows: features.rows, columns: features.columns)
-        guard centers.rows > 0 else {
-            throw LossKernelsError.shapeMismatch(tensor: "centers", expected: "at least one class (row)", actual: Validation.shape(centers.rows, centers.columns))
+        let gradFeatures = OutputArray(count: features.count), updatedCenters = OutputArray(count: centers.count)
+        let outcome = try withHostBuffers([features.values, centers.values], [gradFeatures, updatedCenters]) { x, g in
+            try run(CenterLossOperation(loss: MetricLoss.Center(alpha: alpha), features: x[0], centers: x[1], labels: labels, rows: features.rows,
+                                        classes: centers.rows, dimension: features.columns, centerColumns: centers.columns,
+                                        gradFeatures: g[0], updatedCenters: g[1]))
         }
-        guard centers.columns == features.columns else {
-            throw LossKernelsError.shapeMismatch(tensor: "centers", expected: "[\(centers.rows), \(features.columns)] (the width of features)",
-                                                 actual: Validation.shape(centers.rows, centers.columns))
-        }
-        try Validation.requireLabels(labels, rows: features.rows, classes: centers.rows)
-        try Validation.requireOption("alpha", alpha, in: 0...1)
-        if checkFinite {
-            try Validation.requireFinite("features", features.values)
-            try Validation.requireFinite("centers", centers.values)
-        }
-        let rows = features.rows, classes = centers.rows, dimension = features.columns
-        let loss = MetricLoss.Center(alpha: alpha)
-        let classRows = MetricLoss.Center.classRows(labels: labels, classes: classes)
-        var gradFeatures = Matrix(rows: rows, columns: dimension, repeating: 0)
-        var updatedCenters = Matrix(rows: classes, columns: dimension, repeating: 0)
-        let (losses, backend) = try features.values.withUnsafeBufferPointer { x in
-            try centers.values.withUnsafeBufferPointer { c in
-                try gradFeatures.values.withUnsafeMutableBufferPointer { gx in
-                    try updatedCenters.values.withUnsafeMutableBufferPointer { updated in
-                        try scheduler.run(elements: 2 * features.count + 2 * centers.count, cpu: {
-                            CPUMetricLosses.center(loss, features: x.baseAddress!, labels: labels, centers: c.baseAddress!, rows: rows, classes: classes,
-                                                   dimension: dimension, classRows: classRows, gradFeatures: gx.baseAddress!,
-                                                   updatedCenters: updated.baseAddress!, threads: scheduler.threads)
-                        }, opencl: { device in
-                            try OpenCLMetricLosses.center(device, loss, features: x, labels: labels, centers: c, rows: rows, classes: classes,
-                                                          dimension: dimension, classRows: classRows, gradFeatures: gx, updatedCenters: updated)
-                        })
-                    }
-                }
-            }
-        }
-        return CenterLossOutput(loss: MetricLoss.Center.loss(rowSquaredDistances: losses), gradFeatures: gradFeatures,
-                                updatedCenters: updatedCenters, backend: backend)
+        return CenterLossOutput(loss: outcome.result, gradFeatures: gradFeatures.matrix(rows: features.rows, columns: features.columns),
+                                updatedCenters: updatedCenters.matrix(rows: centers.rows, columns: centers.columns), backend: outcome.backend)
     }
 }

@@ -1,5 +1,5 @@
 /// Regression losses, elementwise over predictions and targets of the same shape, mean over
-/// elements by default (shared/spec/LOSSES.md "Regression losses"). The "L2 loss" and "L1 loss"
+/// elements by default (docs/OPERATIONS.md, "Regression losses"). The "L2 loss" and "L1 loss"
 /// of the literature are `mse` and `l1` with `.sum`.
 public enum RegressionLoss: Sendable, Equatable {
     /// `(p − t)²`; derivative `2(p − t)`.
@@ -17,13 +17,13 @@ public enum RegressionLoss: Sendable, Equatable {
 
     /// Throws `.invalidOption` for β < 0 or δ ≤ 0 (or not finite).
     public func validate() throws {
-        switch self {
-        case .smoothL1(let beta):
-            guard beta.isFinite, beta >= 0 else { throw LossKernelsError.invalidOption(name: "beta", value: "\(beta)", allowed: ">= 0 and finite") }
-        case .huber(let delta):
-            guard delta.isFinite, delta > 0 else { throw LossKernelsError.invalidOption(name: "delta", value: "\(delta)", allowed: "> 0 and finite") }
-        default: break
-        }
+        try elementwiseLoss(reduction: .mean).validate()
+    }
+
+    /// The elementwise description of this loss.
+    func elementwiseLoss(reduction: LossReduction) -> ElementwiseLoss {
+        let (kind, parameter) = elementwise
+        return ElementwiseLoss(kind: kind, parameter: parameter, reduction: reduction)
     }
 
     var elementwise: (ElementwiseLoss.Kind, Float) {
@@ -47,10 +47,7 @@ extension Engine {
     /// - Throws: `.shapeMismatch` for shapes that disagree or no elements, `.invalidOption` for
     ///   β < 0 or δ ≤ 0 (or not finite).
     public func regressionLoss(_ loss: RegressionLoss, predictions: Matrix, targets: Matrix, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
-        try loss.validate()
-        let (kind, parameter) = loss.elementwise
-        return try runElementwise(ElementwiseLoss(kind: kind, parameter: parameter, reduction: reduction), input: predictions, inputName: "predictions",
-                                  targets: targets, gradOutput: gradOutput, targetRange: nil)
+        try runElementwise(loss.elementwiseLoss(reduction: reduction), input: predictions, inputName: "predictions", targets: targets, gradOutput: gradOutput, targetRange: nil)
     }
 
     /// Mean squared error (L2): `(p − t)²`. See `regressionLoss(_:predictions:targets:reduction:gradOutput:)`.
@@ -91,24 +88,8 @@ extension Engine {
     /// - Throws: as the matrix form, and `.invalidOption` for `.none` (use the matrix form).
     public func regressionLoss(_ loss: RegressionLoss, predictions: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
                                reduction: LossReduction = .mean, gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
-        try loss.validate()
-        guard reduction != .none else {
-            throw LossKernelsError.invalidOption(name: "reduction", value: "none", allowed: "mean or sum in the buffer form")
-        }
-        guard targets.count == predictions.count else {
-            throw LossKernelsError.shapeMismatch(tensor: "targets", expected: "\(predictions.count) values (as predictions)", actual: "\(targets.count) values")
-        }
-        guard gradient.count == predictions.count else {
-            throw LossKernelsError.shapeMismatch(tensor: "gradient", expected: "\(predictions.count) values (as predictions)", actual: "\(gradient.count) values")
-        }
-        guard predictions.count > 0 else { throw LossKernelsError.shapeMismatch(tensor: "predictions", expected: "at least one element", actual: "0 values") }
-        if checkFinite {
-            try Validation.requireFinite("predictions", predictions)
-            try Validation.requireFinite("targets", targets)
-        }
-        let (kind, parameter) = loss.elementwise
-        let description = ElementwiseLoss(kind: kind, parameter: parameter, reduction: reduction)
-        let (sum, backend) = try elementwiseBackends(description, predictions, targets, nil, gradient, nil)
-        return (description.reduce(sum: sum, count: predictions.count), backend)
+        let outcome = try run(ElementwiseLossOperation(loss: loss.elementwiseLoss(reduction: reduction), form: .buffer, inputName: "predictions", input: predictions,
+                                                       targets: targets, gradOutput: nil, gradient: gradient, perElement: nil))
+        return (outcome.result, outcome.backend)
     }
 }

@@ -1,4 +1,4 @@
-/// Softmax, logSoftmax and logSumExp, forward and backward (shared/spec/LOSSES.md, "Softmax family").
+/// Softmax, logSoftmax and logSumExp, forward and backward (docs/OPERATIONS.md, "Softmax family").
 ///
 /// Rows are independent: `softmax(z)_j = exp(z_j − max z) / Σ_k exp(z_k − max z)`. `−∞` entries are
 /// masks (probability 0); a row that is all `−∞`, or holds NaN or `+∞`, gives NaN (as PyTorch).
@@ -18,21 +18,19 @@ extension Engine {
     /// log Σ_j exp(logits[r, j]) for each row (`B` values); −∞ for an all-(−∞) row, +∞ when a row
     /// holds +∞, NaN when it holds NaN.
     public func logSumExp(_ logits: Matrix) throws -> [Float] {
-        var out = [Float](repeating: 0, count: logits.rows)
-        try logits.values.withUnsafeBufferPointer { x in
-            _ = try out.withUnsafeMutableBufferPointer { try logSumExp(logits: x, rows: logits.rows, columns: logits.columns, into: $0) }
+        let out = OutputArray(count: logits.rows)
+        try withHostBuffers([logits.values], [out]) { x, y in
+            _ = try logSumExp(logits: x[0], rows: logits.rows, columns: logits.columns, into: y[0])
         }
-        return out
+        return out.values
     }
 
     /// Backward of softmax: `dz = p ⊙ (g − Σ_j g_j p_j)` from the probabilities `p` and upstream `g`
     /// (both `B×C`).
     public func softmaxBackward(probabilities: Matrix, gradOutput: Matrix) throws -> Matrix {
         try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: "probabilities", probabilities.rows, probabilities.columns)
-        return try mapRows(probabilities) { p, dz in
-            try gradOutput.values.withUnsafeBufferPointer { g in
-                try softmaxBackward(probabilities: p, gradOutput: g, rows: probabilities.rows, columns: probabilities.columns, into: dz)
-            }
+        return try mapRows(probabilities, gradOutput) { p, g, dz in
+            try softmaxBackward(probabilities: p, gradOutput: g, rows: probabilities.rows, columns: probabilities.columns, into: dz)
         }
     }
 
@@ -40,10 +38,8 @@ extension Engine {
     /// `g` (both `B×C`).
     public func logSoftmaxBackward(logProbabilities: Matrix, gradOutput: Matrix) throws -> Matrix {
         try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: "logProbabilities", logProbabilities.rows, logProbabilities.columns)
-        return try mapRows(logProbabilities) { y, dz in
-            try gradOutput.values.withUnsafeBufferPointer { g in
-                try logSoftmaxBackward(logProbabilities: y, gradOutput: g, rows: logProbabilities.rows, columns: logProbabilities.columns, into: dz)
-            }
+        return try mapRows(logProbabilities, gradOutput) { y, g, dz in
+            try logSoftmaxBackward(logProbabilities: y, gradOutput: g, rows: logProbabilities.rows, columns: logProbabilities.columns, into: dz)
         }
     }
 
@@ -52,13 +48,11 @@ extension Engine {
     public func logSumExpBackward(logits: Matrix, logSumExp lse: [Float], gradOutput: [Float]) throws -> Matrix {
         try Validation.requireRowVector("logSumExp", lse.count, rows: logits.rows)
         try Validation.requireRowVector("gradOutput", gradOutput.count, rows: logits.rows)
-        return try mapRows(logits) { x, dz in
-            try lse.withUnsafeBufferPointer { l in
-                try gradOutput.withUnsafeBufferPointer { g in
-                    try logSumExpBackward(logits: x, logSumExp: l, gradOutput: g, rows: logits.rows, columns: logits.columns, into: dz)
-                }
-            }
+        let out = OutputArray(count: logits.count)
+        try withHostBuffers([logits.values, lse, gradOutput], [out]) { x, dz in
+            _ = try logSumExpBackward(logits: x[0], logSumExp: x[1], gradOutput: x[2], rows: logits.rows, columns: logits.columns, into: dz[0])
         }
+        return out.matrix(rows: logits.rows, columns: logits.columns)
     }
 
     // MARK: Buffers
@@ -66,111 +60,50 @@ extension Engine {
     /// Softmax of `rows × columns` logits into `probabilities` (same size). Returns the backend that ran.
     @discardableResult
     public func softmax(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into probabilities: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try rowwiseForward(logits, rows, columns, probabilities, logarithm: false)
+        try run(SoftmaxForwardOperation(kind: .softmax, logits: .host(logits), output: .host(probabilities), rows: rows, columns: columns)).backend
     }
 
     /// Log-softmax of `rows × columns` logits into `logProbabilities`. Returns the backend that ran.
     @discardableResult
     public func logSoftmax(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into logProbabilities: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try rowwiseForward(logits, rows, columns, logProbabilities, logarithm: true)
+        try run(SoftmaxForwardOperation(kind: .logSoftmax, logits: .host(logits), output: .host(logProbabilities), rows: rows, columns: columns)).backend
     }
 
     /// logSumExp of each row of `rows × columns` logits into `out` (`rows` values).
     @discardableResult
     public func logSumExp(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)
-        try Validation.requireRowVector("logSumExp output", out.count, rows: rows)
-        if checkFinite { try Validation.requireFinite("logits", logits, allowNegativeInfinity: true) }
-        guard rows > 0 else { return .cpu }
-        guard columns > 0 else {
-            out.update(repeating: -.infinity)
-            return .cpu
-        }
-        return try scheduler.run(elements: logits.count, cpu: {
-            CPUSoftmax.logSumExp(logits.baseAddress!, rows: rows, columns: columns, out.baseAddress!, threads: scheduler.threads)
-        }, opencl: { device in
-            let x = try device.upload(logits)
-            let result = try device.makeBuffer(count: rows)
-            try OpenCLSoftmax.logSumExp(device, x, rows: rows, columns: columns, into: result)
-            try device.read(result, into: UnsafeMutableRawBufferPointer(out))
-        }).1
+        try run(LogSumExpOperation(logits: .host(logits), output: .host(out), rows: rows, columns: columns)).backend
     }
 
     /// Softmax backward over buffers (see `softmaxBackward(probabilities:gradOutput:)`).
     @discardableResult
     public func softmaxBackward(probabilities: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into gradLogits: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try rowwiseBackward(probabilities, gradOutput, rows, columns, gradLogits, logarithm: false)
+        try run(SoftmaxBackwardOperation(kind: .softmax, forwardOutput: .host(probabilities), gradOutput: .host(gradOutput), gradLogits: .host(gradLogits), rows: rows, columns: columns)).backend
     }
 
     /// Log-softmax backward over buffers (see `logSoftmaxBackward(logProbabilities:gradOutput:)`).
     @discardableResult
     public func logSoftmaxBackward(logProbabilities: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into gradLogits: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try rowwiseBackward(logProbabilities, gradOutput, rows, columns, gradLogits, logarithm: true)
+        try run(SoftmaxBackwardOperation(kind: .logSoftmax, forwardOutput: .host(logProbabilities), gradOutput: .host(gradOutput), gradLogits: .host(gradLogits), rows: rows, columns: columns)).backend
     }
 
     /// logSumExp backward over buffers (see `logSumExpBackward(logits:logSumExp:gradOutput:)`).
     @discardableResult
     public func logSumExpBackward(logits: UnsafeBufferPointer<Float>, logSumExp lse: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into gradLogits: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)
-        try Validation.requireCount("gradLogits", gradLogits.count, rows: rows, columns: columns)
-        try Validation.requireRowVector("logSumExp", lse.count, rows: rows)
-        try Validation.requireRowVector("gradOutput", gradOutput.count, rows: rows)
-        if checkFinite {
-            try Validation.requireFinite("logits", logits, allowNegativeInfinity: true)
-            try Validation.requireFinite("gradOutput", gradOutput)
-        }
-        guard logits.count > 0 else { return .cpu }
-        return try scheduler.run(elements: 2 * logits.count, cpu: {
-            CPUSoftmax.logSumExpBackward(logits.baseAddress!, logSumExp: lse.baseAddress!, gradOutput: gradOutput.baseAddress!, rows: rows, columns: columns, gradLogits.baseAddress!, threads: scheduler.threads)
-        }, opencl: { device in
-            let x = try device.upload(logits), l = try device.upload(lse), g = try device.upload(gradOutput)
-            let dz = try device.makeBuffer(count: logits.count)
-            try OpenCLSoftmax.logSumExpBackward(device, x, logSumExp: l, gradOutput: g, rows: rows, columns: columns, into: dz)
-            try device.read(dz, into: UnsafeMutableRawBufferPointer(gradLogits))
-        }).1
+        try run(LogSumExpBackwardOperation(logits: logits, logSumExp: lse, gradOutput: gradOutput, gradLogits: gradLogits, rows: rows, columns: columns)).backend
     }
 
     // MARK: Shared paths
 
+    /// A matrix shaped like `input`, written by `body` from `input`'s values (and `other`'s).
+    private func mapRows(_ input: Matrix, _ other: Matrix? = nil,
+                         _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> Backend) throws -> Matrix {
+        let out = OutputArray(count: input.count)
+        try withHostBuffers([input.values, other?.values ?? []], [out]) { x, y in _ = try body(x[0], x[1], y[0]) }
+        return out.matrix(rows: input.rows, columns: input.columns)
+    }
+
     private func mapRows(_ input: Matrix, _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> Backend) throws -> Matrix {
-        var output = Matrix(rows: input.rows, columns: input.columns, repeating: 0)
-        try input.values.withUnsafeBufferPointer { x in
-            try output.values.withUnsafeMutableBufferPointer { _ = try body(x, $0) }
-        }
-        return output
-    }
-
-    private func rowwiseForward(_ x: UnsafeBufferPointer<Float>, _ rows: Int, _ columns: Int, _ y: UnsafeMutableBufferPointer<Float>, logarithm: Bool) throws -> Backend {
-        try Validation.requireCount("logits", x.count, rows: rows, columns: columns)
-        try Validation.requireCount(logarithm ? "logProbabilities" : "probabilities", y.count, rows: rows, columns: columns)
-        if checkFinite { try Validation.requireFinite("logits", x, allowNegativeInfinity: true) }
-        guard x.count > 0 else { return .cpu }
-        return try scheduler.run(elements: 2 * x.count, cpu: {
-            CPUSoftmax.forward(logarithm ? .logSoftmax : .softmax, x.baseAddress!, rows: rows, columns: columns, y.baseAddress!, threads: scheduler.threads)
-        }, opencl: { device in
-            let input = try device.upload(x)
-            let output = try device.makeBuffer(count: x.count)
-            try OpenCLSoftmax.forward(device, input, rows: rows, columns: columns, logarithm: logarithm, into: output)
-            try device.read(output, into: UnsafeMutableRawBufferPointer(y))
-        }).1
-    }
-
-    private func rowwiseBackward(_ y: UnsafeBufferPointer<Float>, _ g: UnsafeBufferPointer<Float>, _ rows: Int, _ columns: Int, _ dz: UnsafeMutableBufferPointer<Float>, logarithm: Bool) throws -> Backend {
-        try Validation.requireCount(logarithm ? "logProbabilities" : "probabilities", y.count, rows: rows, columns: columns)
-        try Validation.requireCount("gradOutput", g.count, rows: rows, columns: columns)
-        try Validation.requireCount("gradLogits", dz.count, rows: rows, columns: columns)
-        if checkFinite {
-            try Validation.requireFinite(logarithm ? "logProbabilities" : "probabilities", y, allowNegativeInfinity: logarithm)
-            try Validation.requireFinite("gradOutput", g)
-        }
-        guard y.count > 0 else { return .cpu }
-        return try scheduler.run(elements: 3 * y.count, cpu: {
-            CPUSoftmax.backward(logarithm ? .logSoftmax : .softmax, output: y.baseAddress!, gradOutput: g.baseAddress!, rows: rows, columns: columns, dz.baseAddress!, threads: scheduler.threads)
-        }, opencl: { device in
-            let output = try device.upload(y), upstream = try device.upload(g)
-            let result = try device.makeBuffer(count: y.count)
-            try OpenCLSoftmax.backward(device, output: output, gradOutput: upstream, rows: rows, columns: columns, logarithm: logarithm, into: result)
-            try device.read(result, into: UnsafeMutableRawBufferPointer(dz))
-        }).1
+        try mapRows(input, nil) { x, _, y in try body(x, y) }
     }
 }

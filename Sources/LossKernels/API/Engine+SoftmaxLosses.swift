@@ -1,5 +1,5 @@
 /// Softmax cross-entropy and softmax focal loss from logits with class-index labels, loss and
-/// gradient in one call (shared/spec/LOSSES.md). Semantics follow PyTorch's `cross_entropy`.
+/// gradient in one call (docs/OPERATIONS.md). Semantics follow PyTorch's `cross_entropy`.
 extension Engine {
     /// Cross-entropy of `logits` (`B×C`) against `labels` (`B` class indices).
     ///
@@ -30,20 +30,10 @@ extension Engine {
     public func crossEntropy(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil,
                              ignoreIndex: Int = -100, labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
                              gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
-        try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)
-        try Validation.requireCount("gradient", gradient.count, rows: rows, columns: columns)
-        try Validation.requireNonEmpty("logits", rows: rows, columns: columns)
-        try Validation.requireLabels(labels, rows: rows, classes: columns, ignoreIndex: ignoreIndex)
-        if let classWeights { try Validation.requirePerClass("classWeights", classWeights, classes: columns) }
-        try Validation.requireOption("labelSmoothing", labelSmoothing, in: 0...1)
-        try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
-        if checkFinite {
-            try Validation.requireFinite("logits", logits, allowNegativeInfinity: true)
-            try Validation.requireFinite("gradOutput", gradOutput)
-        }
         let loss = CrossEntropyLoss(labels: labels, classes: columns, classWeights: classWeights, ignoreIndex: ignoreIndex,
                                     labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput)
-        return try runSoftmaxLoss(loss, logits, rows: rows, columns: columns, gradient)
+        let outcome = try run(SoftmaxLossOperation(loss: loss, logits: logits, gradient: gradient, rows: rows, columns: columns))
+        return (outcome.result, outcome.backend)
     }
 
     /// Softmax focal loss: `loss_n = −α_y·(1 − p_y)^γ·log p_y`, mean over rows by default.
@@ -65,44 +55,15 @@ extension Engine {
     public func focalLoss(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, labels: [Int], gamma: Float = 2, alpha: FocalAlpha = .scalar(1),
                           reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
                           gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
-        try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)
-        try Validation.requireCount("gradient", gradient.count, rows: rows, columns: columns)
-        try Validation.requireNonEmpty("logits", rows: rows, columns: columns)
-        try Validation.requireLabels(labels, rows: rows, classes: columns)
-        guard gamma.isFinite, gamma >= 0 else { throw LossKernelsError.invalidOption(name: "gamma", value: "\(gamma)", allowed: ">= 0 and finite") }
-        switch alpha {
-        case .scalar(let a):
-            guard a.isFinite else { throw LossKernelsError.invalidOption(name: "alpha", value: "\(a)", allowed: "finite") }
-        case .perClass(let a):
-            try Validation.requirePerClass("alpha", a, classes: columns)
-        }
-        try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
-        if checkFinite {
-            try Validation.requireFinite("logits", logits, allowNegativeInfinity: true)
-            try Validation.requireFinite("gradOutput", gradOutput)
-        }
-        return try runSoftmaxLoss(FocalLoss(labels: labels, gamma: gamma, alpha: alpha, reduction: reduction, gradOutput: gradOutput), logits, rows: rows, columns: columns, gradient)
+        let loss = FocalLoss(labels: labels, gamma: gamma, alpha: alpha, reduction: reduction, gradOutput: gradOutput)
+        let outcome = try run(SoftmaxLossOperation(loss: loss, logits: logits, gradient: gradient, rows: rows, columns: columns))
+        return (outcome.result, outcome.backend)
     }
 
     /// Runs a loss that fills a gradient shaped like `input`, through its buffer form.
     func withGradientMatrix(like input: Matrix, _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend)) throws -> LossOutput {
-        var gradient = Matrix(rows: input.rows, columns: input.columns, repeating: 0)
-        let (loss, backend) = try input.values.withUnsafeBufferPointer { z in
-            try gradient.values.withUnsafeMutableBufferPointer { try body(z, $0) }
-        }
-        return LossOutput(loss: loss, gradient: gradient, backend: backend)
-    }
-
-    private func runSoftmaxLoss(_ loss: some RowSoftmaxLoss, _ z: UnsafeBufferPointer<Float>, rows: Int, columns: Int, _ dz: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
-        let (losses, backend) = try scheduler.run(elements: 2 * z.count, cpu: {
-            CPUSoftmaxLoss.run(loss, z.baseAddress!, rows: rows, columns: columns, dz.baseAddress!, threads: scheduler.threads)
-        }, opencl: { device in
-            let input = try device.upload(z)
-            let output = try device.makeBuffer(count: z.count)
-            let losses = try OpenCLSoftmaxLoss.run(device, loss, input, rows: rows, columns: columns, into: output)
-            try device.read(output, into: UnsafeMutableRawBufferPointer(dz))
-            return losses
-        })
-        return (loss.reduce(losses), backend)
+        let gradient = OutputArray(count: input.count)
+        let (loss, backend) = try withHostBuffers([input.values], [gradient]) { z, dz in try body(z[0], dz[0]) }
+        return LossOutput(loss: loss, gradient: gradient.matrix(rows: input.rows, columns: input.columns), backend: backend)
     }
 }

@@ -1,4 +1,4 @@
-/// Triplet loss with in-batch mining (shared/spec/LOSSES.md, "Pair, triplet and center losses"):
+/// Triplet loss with in-batch mining (docs/OPERATIONS.md, "Mined triplet loss"):
 /// one call gives the loss, ∂L/∂embeddings and the number of mined triplets or anchors.
 extension Engine {
     /// The loss and gradient of a mined triplet loss.
@@ -37,31 +37,12 @@ extension Engine {
     ///   negative label or a non-finite embedding value (its flat index); `.invalidOption` for a
     ///   non-finite margin.
     public func minedTripletLoss(embeddings: Matrix, labels: [Int], mining: TripletMining, margin: Float = 1) throws -> MinedTripletOutput {
-        let b = embeddings.rows, d = embeddings.columns
-        guard b > 0 else { throw LossKernelsError.shapeMismatch(tensor: "embeddings", expected: "at least one row", actual: Validation.shape(b, d)) }
-        guard d > 0 else { throw LossKernelsError.shapeMismatch(tensor: "embeddings", expected: "at least one column (D > 0)", actual: Validation.shape(b, d)) }
-        try Validation.requireRowVector("labels", labels.count, rows: b)
-        for (n, label) in labels.enumerated() where label < 0 {
-            throw LossKernelsError.invalidValue(tensor: "labels", index: n, value: "\(label)", allowed: ">= 0")
+        let gradient = OutputArray(count: embeddings.count)
+        let outcome = try withHostBuffers([embeddings.values], [gradient]) { e, g in
+            try run(TripletMiningOperation(embeddings: e[0], rows: embeddings.rows, dimension: embeddings.columns, labels: labels, mining: mining,
+                                           margin: margin, gradient: g[0]))
         }
-        guard margin.isFinite else { throw LossKernelsError.invalidOption(name: "margin", value: "\(margin)", allowed: "finite") }
-        if let bad = embeddings.values.firstIndex(where: { !$0.isFinite }) {
-            throw LossKernelsError.invalidValue(tensor: "embeddings", index: bad, value: "\(embeddings.values[bad])", allowed: "finite")
-        }
-
-        let problem = embeddings.values.withUnsafeBufferPointer {
-            TripletMiningProblem(embeddings: $0, rows: b, dimension: d, labels: labels, mining: mining, margin: margin)
-        }
-        var gradient = Matrix(rows: b, columns: d, repeating: 0)
-        let (result, backend) = try gradient.values.withUnsafeMutableBufferPointer { g in
-            try scheduler.run(elements: problem.work, cpu: {
-                scheduler.scratch.withBuffer(count: CPUTripletMining.scratchCount(problem)) { scratch in
-                    CPUTripletMining.run(problem, gradient: g.baseAddress!, scratch: scratch, threads: scheduler.threads)
-                }
-            }, opencl: { device in
-                try OpenCLTripletMining.run(device, problem, gradient: g)
-            })
-        }
-        return MinedTripletOutput(loss: result.loss, gradEmbeddings: gradient, tripletCount: result.tripletCount, backend: backend)
+        return MinedTripletOutput(loss: outcome.result.loss, gradEmbeddings: gradient.matrix(rows: embeddings.rows, columns: embeddings.columns),
+                                  tripletCount: outcome.result.tripletCount, backend: outcome.backend)
     }
 }

@@ -22,52 +22,49 @@ public final class Engine: Sendable {
     public var policy: BackendPolicy { scheduler.policy }
     /// Threads the CPU backend uses.
     public var cpuThreads: Int { scheduler.threads.count }
-    /// Under `auto`, calls moving fewer values than this stay on the CPU.
+    /// Under `auto`, calls moving fewer float32 values than this (inputs read plus outputs
+    /// written) stay on the CPU.
     public var offloadMinimumElements: Int { scheduler.offloadMinimumElements }
 
+    /// An engine. Every argument left `nil` comes from the environment (`Configuration`: one rule
+    /// for every variable, and a bad value is an error here rather than silently ignored).
+    ///
     /// - Parameters:
     ///   - policy: the backend policy; `nil` reads `LOSSKERNELS_BACKEND` (default `auto`).
     ///   - cpuThreads: threads of the CPU backend; `nil` reads `LOSSKERNELS_THREADS`, else all cores.
     ///     Results do not depend on it.
-    ///   - offloadMinimumElements: under `auto`, calls moving fewer values stay on the CPU; `nil`
-    ///     reads `LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` (default 2^20).
+    ///   - offloadMinimumElements: under `auto`, calls moving fewer float32 values stay on the CPU;
+    ///     `nil` reads `LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` (default 2^20).
     ///   - openCLDeviceTypes: which OpenCL devices `auto` may use; `nil` reads
     ///     `LOSSKERNELS_OPENCL_DEVICE_TYPE` (default `.gpu`: GPUs and accelerators only).
-    ///   - openCLFault: an OpenCL step to fail on purpose, for testing fault handling; `nil` reads
-    ///     `LOSSKERNELS_FAULT` (default: none).
     ///   - checkFinite: refuse non-finite inputs (see `checkFinite`); `nil` reads
-    ///     `LOSSKERNELS_CHECK_FINITE=1` (default off).
+    ///     `LOSSKERNELS_CHECK_FINITE` (default off).
     ///   - openCLDevice: the position in `Engine.openCLDevices()` of the device the `opencl`
     ///     policy uses; `nil`: the first GPU, else accelerator, else CPU device. A position
     ///     with no device makes OpenCL calls throw `.openCLUnavailable`.
-    /// - Throws: `.invalidOption` for a bad environment value, a non-positive thread count or a
-    ///   negative device position.
-    public init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
-                openCLFault: OpenCLFault? = nil, checkFinite: Bool? = nil, openCLDevice: Int? = nil) throws {
+    /// - Throws: `.invalidOption` for a bad environment value (naming the variable and the allowed
+    ///   values), a non-positive thread count or a negative device position.
+    public convenience init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil,
+                            openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil, checkFinite: Bool? = nil, openCLDevice: Int? = nil) throws {
+        try self.init(policy: policy, cpuThreads: cpuThreads, offloadMinimumElements: offloadMinimumElements, openCLDeviceTypes: openCLDeviceTypes,
+                      openCLFault: nil, checkFinite: checkFinite, openCLDevice: openCLDevice)
+    }
+
+    /// The designated initialiser, with the test hook `openCLFault` (`nil` reads `LOSSKERNELS_FAULT`).
+    package init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
+                 openCLFault: OpenCLFault?, checkFinite: Bool? = nil, openCLDevice: Int? = nil) throws {
         if let openCLDevice, openCLDevice < 0 {
             throw LossKernelsError.invalidOption(name: "openCLDevice", value: "\(openCLDevice)", allowed: ">= 0")
         }
-        let environment = ProcessInfo.processInfo.environment
-        let threads: CPUThreads
-        if let cpuThreads {
-            guard cpuThreads > 0 else { throw LossKernelsError.invalidOption(name: "cpuThreads", value: "\(cpuThreads)", allowed: ">= 1") }
-            threads = CPUThreads(count: cpuThreads)
-        } else {
-            threads = CPUThreads.fromEnvironment()
+        if let cpuThreads, cpuThreads <= 0 {
+            throw LossKernelsError.invalidOption(name: "cpuThreads", value: "\(cpuThreads)", allowed: ">= 1")
         }
-        var threshold = Scheduler.defaultOffloadMinimumElements
-        if let offloadMinimumElements {
-            threshold = offloadMinimumElements
-        } else if let raw = environment["LOSSKERNELS_OFFLOAD_MIN_ELEMENTS"] {
-            guard let value = Int(raw), value >= 0 else {
-                throw LossKernelsError.invalidOption(name: "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS", value: raw, allowed: "an integer >= 0")
-            }
-            threshold = value
-        }
-        self.checkFinite = checkFinite ?? (environment["LOSSKERNELS_CHECK_FINITE"] == "1")
-        scheduler = Scheduler(policy: try policy ?? BackendPolicy.fromEnvironment(), threads: threads,
-                              deviceFilter: try openCLDeviceTypes ?? OpenCLDeviceTypeFilter.fromEnvironment(), offloadMinimumElements: threshold,
-                              fault: try openCLFault ?? OpenCLFault.fromEnvironment(), openCLDevice: openCLDevice)
+        let environment = try Configuration.fromEnvironment()
+        self.checkFinite = checkFinite ?? environment.checkFinite
+        scheduler = Scheduler(policy: policy ?? environment.backend, threads: CPUThreads(count: cpuThreads ?? environment.threads),
+                              deviceFilter: openCLDeviceTypes ?? environment.openCLDeviceTypes,
+                              offloadMinimumElements: offloadMinimumElements ?? environment.offloadMinimumElements,
+                              fault: openCLFault ?? environment.fault, openCLDevice: openCLDevice)
     }
 
     /// Every OpenCL device this process can see, or why OpenCL is unavailable.
@@ -82,10 +79,10 @@ public final class Engine: Sendable {
         return (OpenCLDevices.explicitChoice(devices), OpenCLDevices.automaticChoice(devices, filter: scheduler.deviceFilter))
     }
 
-    /// The OpenCL device a call moving `elements` values would run on under this engine's
+    /// The OpenCL device a call moving `elements` float32 values would run on under this engine's
     /// policy, or `nil` for the CPU.
     public func plannedDevice(elements: Int) -> OpenCLDeviceInfo? {
-        scheduler.plannedDevice(elements: elements)?.info
+        (try? scheduler.device(values: elements))?.info
     }
 
     /// Instruction set and width of the CPU backend's loops, e.g. "AVX2+FMA (C microkernels)".

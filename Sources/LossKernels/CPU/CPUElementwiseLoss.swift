@@ -19,7 +19,7 @@ enum CPUElementwiseLoss {
                     let start = b * length, n = min(count, start + length) - start
                     if RowKernels.useMicrokernels {
                         var blockSum = 0.0
-                        let done = lk_cpu_regression(loss.kind.rawValue, input + start, target + start, n, loss.parameter, Float(scale),
+                        let done = lk_cpu_regression(loss.kind.code, input + start, target + start, n, loss.parameter, Float(scale),
                                                      gradOutput.map { $0 + start }, out.base + start, each.map { $0.base + start }, streaming ? 1 : 0, &blockSum)
                         if done != 0 {
                             s.base[b] = blockSum

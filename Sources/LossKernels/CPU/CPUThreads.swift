@@ -7,13 +7,7 @@ struct CPUThreads: Sendable {
     /// Number of threads (≥ 1).
     let count: Int
 
-    /// `LOSSKERNELS_THREADS` when set to a positive integer, else all active cores.
-    static func fromEnvironment() -> CPUThreads {
-        if let raw = ProcessInfo.processInfo.environment["LOSSKERNELS_THREADS"], let n = Int(raw), n > 0 {
-            return CPUThreads(count: n)
-        }
-        return CPUThreads(count: max(1, ProcessInfo.processInfo.activeProcessorCount))
-    }
+    init(count: Int) { self.count = max(1, count) }
 
     /// Runs `body(range)` over `0..<items` cut into contiguous ranges, in parallel. There are up to
     /// 4 ranges per thread, handed out dynamically, so a thread delayed by a neighbour's load does

@@ -5,10 +5,13 @@ import Foundation
 /// SIMD version and, on x86-64 CPUs with AVX2+FMA, a C microkernel (see NOTES.md for why); the
 /// choice is fixed per process so results are deterministic.
 enum RowKernels {
-    /// Whether the C microkernels run (`LOSSKERNELS_CPU_MICROKERNELS=0` forces the Swift versions).
+    /// Whether the C microkernels run: when the CPU has them, unless `LOSSKERNELS_CPU_MICROKERNELS`
+    /// is false (the Swift versions then run). Fixed for the process; an engine refuses a value
+    /// `Configuration` does not allow, so the fallback here only covers code that runs before one.
     static let useMicrokernels: Bool = {
-        if ProcessInfo.processInfo.environment["LOSSKERNELS_CPU_MICROKERNELS"] == "0" { return false }
-        return lk_cpu_vector_width() > 0
+        let variables = EnvironmentVariables(ProcessInfo.processInfo.environment)
+        let wanted = (try? variables.boolean("LOSSKERNELS_CPU_MICROKERNELS", default: true)) ?? true
+        return wanted && lk_cpu_vector_width() > 0
     }()
 
     /// SIMD width in floats of the loops that run: 8 either way (AVX2 lanes, or `SIMD8<Float>`).

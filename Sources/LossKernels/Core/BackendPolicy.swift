@@ -3,8 +3,8 @@ import Foundation
 /// Which backend a call may run on.
 ///
 /// - `auto`: an OpenCL GPU when one is present and the call's work is large enough to pay for the
-///   transfers (see `Scheduler`), otherwise the SIMD CPU path; if OpenCL fails at any step the call
-///   is redone on the CPU and a warning is logged once per cause.
+///   transfers (see `Engine.offloadMinimumElements`), otherwise the SIMD CPU path; if OpenCL fails
+///   at any step the call is redone on the CPU and a warning is logged once per cause.
 /// - `cpu`: the SIMD CPU path; never touches OpenCL.
 /// - `opencl`: the first OpenCL device (GPU preferred, CPU devices allowed); failures are thrown.
 public enum BackendPolicy: String, Sendable, CaseIterable, Equatable {
@@ -13,11 +13,7 @@ public enum BackendPolicy: String, Sendable, CaseIterable, Equatable {
     /// The policy named by `LOSSKERNELS_BACKEND` (`auto`, `cpu`, `opencl`), else `.auto`.
     /// - Throws: `.invalidOption` when the variable holds another value.
     public static func fromEnvironment() throws -> BackendPolicy {
-        guard let raw = ProcessInfo.processInfo.environment["LOSSKERNELS_BACKEND"], !raw.isEmpty else { return .auto }
-        guard let policy = BackendPolicy(rawValue: raw.lowercased()) else {
-            throw LossKernelsError.invalidOption(name: "LOSSKERNELS_BACKEND", value: raw, allowed: "auto, cpu, opencl")
-        }
-        return policy
+        try EnvironmentVariables(ProcessInfo.processInfo.environment).choice("LOSSKERNELS_BACKEND", default: .auto)
     }
 }
 
@@ -28,16 +24,12 @@ public enum Backend: String, Sendable, Equatable {
 
 /// Which OpenCL device types `auto` may use (`LOSSKERNELS_OPENCL_DEVICE_TYPE`): by default only GPUs
 /// (and accelerators); `cpu` or `any` let `auto` use a CPU OpenCL device such as PoCL.
-public enum OpenCLDeviceTypeFilter: String, Sendable, Equatable {
+public enum OpenCLDeviceTypeFilter: String, Sendable, CaseIterable, Equatable {
     case gpu, cpu, any
 
     /// The filter named by `LOSSKERNELS_OPENCL_DEVICE_TYPE`, else `.gpu`.
     /// - Throws: `.invalidOption` for another value.
     public static func fromEnvironment() throws -> OpenCLDeviceTypeFilter {
-        guard let raw = ProcessInfo.processInfo.environment["LOSSKERNELS_OPENCL_DEVICE_TYPE"], !raw.isEmpty else { return .gpu }
-        guard let filter = OpenCLDeviceTypeFilter(rawValue: raw.lowercased()) else {
-            throw LossKernelsError.invalidOption(name: "LOSSKERNELS_OPENCL_DEVICE_TYPE", value: raw, allowed: "gpu, cpu, any")
-        }
-        return filter
+        try EnvironmentVariables(ProcessInfo.processInfo.environment).choice("LOSSKERNELS_OPENCL_DEVICE_TYPE", default: .gpu)
     }
 }

@@ -2,9 +2,9 @@ import Foundation
 
 /// A step of the OpenCL path made to fail on purpose, to test that failures are survived: under
 /// `auto` the call is redone on the CPU (with a warning), under `opencl` a clear error is thrown,
-/// and in both cases device memory is released and later calls work. Set per engine
-/// (`Engine(openCLFault:)`) or for the process with `LOSSKERNELS_FAULT=build|alloc|enqueue|read`.
-public enum OpenCLFault: String, Sendable, CaseIterable, Equatable {
+/// and in both cases device memory is released and later calls work. A test hook (package access):
+/// set per engine (`Engine(openCLFault:)`, package) or for the process with `LOSSKERNELS_FAULT=build|alloc|enqueue|read`.
+package enum OpenCLFault: String, Sendable, CaseIterable, Equatable {
     /// Building the program from the kernel sources (`clBuildProgram`).
     case build
     /// Allocating a device buffer (`clCreateBuffer`).
@@ -14,14 +14,10 @@ public enum OpenCLFault: String, Sendable, CaseIterable, Equatable {
     /// Reading results back to the host (`clEnqueueReadBuffer`).
     case read
 
-    /// The fault named by `LOSSKERNELS_FAULT`, if any.
+    /// The fault named by `LOSSKERNELS_FAULT`, if any (see `Configuration`).
     /// - Throws: `.invalidOption` for another value.
-    public static func fromEnvironment() throws -> OpenCLFault? {
-        guard let raw = ProcessInfo.processInfo.environment["LOSSKERNELS_FAULT"], !raw.isEmpty else { return nil }
-        guard let fault = OpenCLFault(rawValue: raw.lowercased()) else {
-            throw LossKernelsError.invalidOption(name: "LOSSKERNELS_FAULT", value: raw, allowed: "build, alloc, enqueue, read")
-        }
-        return fault
+    package static func fromEnvironment() throws -> OpenCLFault? {
+        try EnvironmentVariables(ProcessInfo.processInfo.environment).optionalChoice("LOSSKERNELS_FAULT", as: OpenCLFault.self)
     }
 
     /// The error the injected fault raises at `call`.

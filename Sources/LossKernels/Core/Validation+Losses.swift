@@ -34,12 +34,17 @@ extension Validation {
 
     /// The upstream gradient of a `.none` reduction: one value per row (or element); refused otherwise.
     static func requireGradOutput(_ gradOutput: [Float]?, count: Int, reduction: LossReduction, per: String) throws {
-        guard let gradOutput else { return }
-        guard reduction == .none else {
-            throw LossKernelsError.invalidOption(name: "gradOutput", value: "given with reduction \(reduction.rawValue)", allowed: "only with reduction none")
+        try requireGradOutput(count: gradOutput?.count, expected: count, reduction: reduction.rawValue, allowsUpstream: reduction == .none, per: per)
+    }
+
+    /// The same rule from the upstream gradient's count (nil: not given) and the reduction's name.
+    static func requireGradOutput(count given: Int?, expected count: Int, reduction: String, allowsUpstream: Bool, per: String) throws {
+        guard let given else { return }
+        guard allowsUpstream else {
+            throw LossKernelsError.invalidOption(name: "gradOutput", value: "given with reduction \(reduction)", allowed: "only with reduction none")
         }
-        guard gradOutput.count == count else {
-            throw LossKernelsError.shapeMismatch(tensor: "gradOutput", expected: "[\(count)] (one value per \(per))", actual: "[\(gradOutput.count)]")
+        guard given == count else {
+            throw LossKernelsError.shapeMismatch(tensor: "gradOutput", expected: "[\(count)] (one value per \(per))", actual: "[\(given)]")
         }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Softmax cross-entropy with class-index targets (LOSSES.md "Cross-entropy from logits"):
+/// Softmax cross-entropy with class-index targets (docs/OPERATIONS.md, "Cross-entropy"):
 ///
 ///     loss_n = (1−ε)·w_y·(−log p_y) + (ε/C)·Σ_c w_c·(−log p_c)        (0 for ignored rows)
 ///     mean   = Σ_n loss_n / Σ_{n not ignored} w_{y_n}                  (NaN if that sum is 0)
@@ -10,9 +10,12 @@ struct CrossEntropyLoss: RowSoftmaxLoss {
     let classes: Int
     let classWeights: [Float]?
     let ignoreIndex: Int
-    let labelSmoothing: Double
+    let labelSmoothing: Float
     let reduction: LossReduction
-    /// Per-row scale of the gradient (1/Σw for mean, 1 for sum, the upstream value for none).
+    let gradOutput: [Float]?
+    /// What mean divides by: Σ w_y over the rows not ignored.
+    let meanDenominator: Double
+    /// Per-row scale of the gradient (`LossReduction.gradientScales`).
     let rowScale: [Double]
     let weightTotal: Double
 
@@ -21,19 +24,24 @@ struct CrossEntropyLoss: RowSoftmaxLoss {
         self.classes = classes
         self.classWeights = classWeights
         self.ignoreIndex = ignoreIndex
-        self.labelSmoothing = Double(labelSmoothing)
+        self.labelSmoothing = labelSmoothing
         self.reduction = reduction
+        self.gradOutput = gradOutput
         self.weightTotal = classWeights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(classes)
-        switch reduction {
-        case .mean:
-            var denominator = 0.0
-            for label in labels where label != ignoreIndex { denominator += classWeights.map { Double($0[label]) } ?? 1 }
-            rowScale = [Double](repeating: 1 / denominator, count: labels.count)
-        case .sum:
-            rowScale = [Double](repeating: 1, count: labels.count)
-        case .none:
-            rowScale = gradOutput.map { $0.map(Double.init) } ?? [Double](repeating: 1, count: labels.count)
+        var denominator = 0.0
+        for label in labels where label != ignoreIndex {
+            // Labels are checked by `validate`; an out-of-range one only makes this value unused.
+            denominator += classWeights.map { $0.indices.contains(label) ? Double($0[label]) : 0 } ?? 1
         }
+        meanDenominator = denominator
+        rowScale = reduction.gradientScales(count: labels.count, meanDenominator: denominator, gradOutput: gradOutput)
+    }
+
+    func validate(rows: Int, columns: Int) throws {
+        try Validation.requireLabels(labels, rows: rows, classes: columns, ignoreIndex: ignoreIndex)
+        if let classWeights { try Validation.requirePerClass("classWeights", classWeights, classes: columns) }
+        try Validation.requireOption("labelSmoothing", labelSmoothing, in: 0...1)
+        try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
     }
 
     var needsWeightedLogitSum: Bool { labelSmoothing > 0 }
@@ -44,7 +52,7 @@ struct CrossEntropyLoss: RowSoftmaxLoss {
     func row(_ n: Int, _ s: RowLossStatistics) -> (loss: Double, gradient: SoftmaxGradientRow) {
         guard let y = target(n) else { return (0, .zeroRow) }
         let wy = classWeights.map { Double($0[y]) } ?? 1
-        let eps = labelSmoothing, c = Double(classes)
+        let eps = Double(labelSmoothing), c = Double(classes)
         let lse = Double(s.state.logSumExp)
         var loss = (1 - eps) * wy * (lse - Double(s.targetLogit))
         if eps > 0 { loss += eps / c * (lse * weightTotal - s.weightedLogitSum) }
@@ -57,11 +65,5 @@ struct CrossEntropyLoss: RowSoftmaxLoss {
         return (loss, gradient)
     }
 
-    func reduce(_ losses: [Double]) -> [Float] {
-        switch reduction {
-        case .none: return losses.map { Float($0) }
-        case .sum: return [Float(losses.reduce(0, +))]
-        case .mean: return [Float(losses.reduce(0, +) * (rowScale.first ?? .nan))]
-        }
-    }
+    func reduce(_ losses: [Double]) -> [Float] { reduction.reduce(losses, meanDenominator: meanDenominator) }
 }

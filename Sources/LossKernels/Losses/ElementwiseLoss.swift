@@ -1,27 +1,44 @@
 import Foundation
+import _CMicrokernels
 
 /// A loss that compares an input with a target element by element (logits with binary targets,
 /// or predictions with regression targets), with its derivative with respect to the input.
-/// One description serves the CPU loop, the OpenCL kernel (`kind.rawValue` is the kernel's op
-/// code) and the tests.
+/// One description serves the CPU loop, the OpenCL kernel (`kind.code` is the kernel's op code,
+/// an `lk_elementwise_kind` of lk_codes.h) and the tests.
 struct ElementwiseLoss: Sendable {
-    enum Kind: Int32, Sendable {
+    enum Kind: Sendable {
         /// `max(z,0) − z·t + log(1 + exp(−|z|))`; derivative σ(z) − t.
-        case binaryCrossEntropyWithLogits = 0
+        case binaryCrossEntropyWithLogits
         /// torchvision `sigmoid_focal_loss`: `ce·(1−p_t)^γ·α_t`.
-        case sigmoidFocal = 1
+        case sigmoidFocal
         /// `(p − t)²`.
-        case mse = 2
+        case mse
         /// `|p − t|`.
-        case l1 = 3
+        case l1
         /// `0.5(p−t)²/β` if `|p−t| < β`, else `|p−t| − 0.5β` (β = `parameter`; β = 0 is l1).
-        case smoothL1 = 4
+        case smoothL1
         /// `0.5(p−t)²` if `|p−t| < δ`, else `δ(|p−t| − 0.5δ)` (δ = `parameter`).
-        case huber = 5
+        case huber
         /// `(log(max(p,ε)+1) − log(max(t,ε)+1))²`, ε = 1e-7.
-        case msle = 6
+        case msle
         /// `100·|t − p| / max(|t|, ε)`, ε = 1e-7.
-        case mape = 7
+        case mape
+
+        /// The kernels' and microkernels' code (lk_codes.h).
+        var code: Int32 {
+            let kind: lk_elementwise_kind
+            switch self {
+            case .binaryCrossEntropyWithLogits: kind = LK_ELEMENTWISE_BCE_WITH_LOGITS
+            case .sigmoidFocal: kind = LK_ELEMENTWISE_SIGMOID_FOCAL
+            case .mse: kind = LK_ELEMENTWISE_MSE
+            case .l1: kind = LK_ELEMENTWISE_L1
+            case .smoothL1: kind = LK_ELEMENTWISE_SMOOTH_L1
+            case .huber: kind = LK_ELEMENTWISE_HUBER
+            case .msle: kind = LK_ELEMENTWISE_MSLE
+            case .mape: kind = LK_ELEMENTWISE_MAPE
+            }
+            return Int32(kind.rawValue)
+        }
     }
 
     let kind: Kind
@@ -83,12 +100,26 @@ struct ElementwiseLoss: Sendable {
         z >= 0 ? 1 / (1 + Foundation.exp(-z)) : Foundation.exp(z) / (1 + Foundation.exp(z))
     }
 
+    /// Checks the kind's parameters: β ≥ 0 (smoothL1), δ > 0 (huber), γ ≥ 0 and α ≤ 1
+    /// (sigmoid focal), each finite.
+    func validate() throws {
+        switch kind {
+        case .smoothL1:
+            guard parameter.isFinite, parameter >= 0 else { throw LossKernelsError.invalidOption(name: "beta", value: "\(parameter)", allowed: ">= 0 and finite") }
+        case .huber:
+            guard parameter.isFinite, parameter > 0 else { throw LossKernelsError.invalidOption(name: "delta", value: "\(parameter)", allowed: "> 0 and finite") }
+        case .sigmoidFocal:
+            guard gamma.isFinite, gamma >= 0 else { throw LossKernelsError.invalidOption(name: "gamma", value: "\(gamma)", allowed: ">= 0 and finite") }
+            guard alpha.isFinite, alpha <= 1 else { throw LossKernelsError.invalidOption(name: "alpha", value: "\(alpha)", allowed: "<= 1 (negative: no weighting)") }
+        default:
+            break
+        }
+    }
+
+    /// The kernel's first parameter: γ for sigmoid focal, else `parameter` (β, δ).
+    var firstParameter: Float { kind == .sigmoidFocal ? gamma : parameter }
+
     /// The factor every element's derivative is multiplied by: 1/N for mean, 1 for sum and none
     /// (none then multiplies by the element's upstream value).
-    func scale(count: Int) -> Double { reduction == .mean ? 1 / Double(count) : 1 }
-
-    /// The reduced loss from the per-element losses' sum (mean, sum) or the losses (none).
-    func reduce(sum: Double, count: Int) -> [Float] {
-        [Float(reduction == .mean ? sum / Double(count) : sum)]
-    }
+    func scale(count: Int) -> Double { reduction.gradientScale(meanDenominator: Double(count)) }
 }

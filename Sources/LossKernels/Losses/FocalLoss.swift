@@ -2,7 +2,9 @@ import Foundation
 
 /// The class weighting α of the softmax focal loss: one scalar, or one value per class.
 public enum FocalAlpha: Sendable, Equatable {
+    /// The same α for every class.
     case scalar(Float)
+    /// One α per class (`C` values).
     case perClass([Float])
 
     func value(_ y: Int) -> Double {
@@ -18,24 +20,34 @@ public enum FocalAlpha: Sendable, Equatable {
 ///
 ///     ∂loss/∂z_j = κ·(p_j − [j=y]),   κ = −α·[γ(1−p)^{γ−1}·p·log p − (1−p)^γ]
 ///
-/// (the γ-term is 0 when γ = 0 or p = 1, its limit).
+/// (the γ-term is 0 when γ = 0 or p = 1, its limit). Mean over rows.
 struct FocalLoss: RowSoftmaxLoss {
     let labels: [Int]
-    let gamma: Double
+    let gamma: Float
     let alpha: FocalAlpha
     let reduction: LossReduction
+    let gradOutput: [Float]?
     let rowScale: [Double]
 
     init(labels: [Int], gamma: Float, alpha: FocalAlpha, reduction: LossReduction, gradOutput: [Float]?) {
         self.labels = labels
-        self.gamma = Double(gamma)
+        self.gamma = gamma
         self.alpha = alpha
         self.reduction = reduction
-        switch reduction {
-        case .mean: rowScale = [Double](repeating: 1 / Double(labels.count), count: labels.count)
-        case .sum: rowScale = [Double](repeating: 1, count: labels.count)
-        case .none: rowScale = gradOutput.map { $0.map(Double.init) } ?? [Double](repeating: 1, count: labels.count)
+        self.gradOutput = gradOutput
+        rowScale = reduction.gradientScales(count: labels.count, meanDenominator: Double(labels.count), gradOutput: gradOutput)
+    }
+
+    func validate(rows: Int, columns: Int) throws {
+        try Validation.requireLabels(labels, rows: rows, classes: columns)
+        guard gamma.isFinite, gamma >= 0 else { throw LossKernelsError.invalidOption(name: "gamma", value: "\(gamma)", allowed: ">= 0 and finite") }
+        switch alpha {
+        case .scalar(let a):
+            guard a.isFinite else { throw LossKernelsError.invalidOption(name: "alpha", value: "\(a)", allowed: "finite") }
+        case .perClass(let a):
+            try Validation.requirePerClass("alpha", a, classes: columns)
         }
+        try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
     }
 
     var needsWeightedLogitSum: Bool { false }
@@ -44,7 +56,7 @@ struct FocalLoss: RowSoftmaxLoss {
 
     func row(_ n: Int, _ s: RowLossStatistics) -> (loss: Double, gradient: SoftmaxGradientRow) {
         let y = labels[n]
-        let a = alpha.value(y)
+        let a = alpha.value(y), gamma = Double(self.gamma)
         let logP = Double(s.targetLogit) - Double(s.state.logSumExp)
         let p = Foundation.exp(logP)
         let q = 1 - p
@@ -56,11 +68,5 @@ struct FocalLoss: RowSoftmaxLoss {
         return (loss, gradient)
     }
 
-    func reduce(_ losses: [Double]) -> [Float] {
-        switch reduction {
-        case .none: return losses.map { Float($0) }
-        case .sum: return [Float(losses.reduce(0, +))]
-        case .mean: return [Float(losses.reduce(0, +) / Double(losses.count))]
-        }
-    }
+    func reduce(_ losses: [Double]) -> [Float] { reduction.reduce(losses, meanDenominator: Double(losses.count)) }
 }

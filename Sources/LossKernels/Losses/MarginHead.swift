@@ -1,4 +1,5 @@
 import Foundation
+import _CMicrokernels
 
 /// How the target logit's derivative with respect to the cosine is taken.
 public enum MarginGradient: String, Sendable, CaseIterable, Equatable {
@@ -9,8 +10,8 @@ public enum MarginGradient: String, Sendable, CaseIterable, Equatable {
     case detached
 }
 
-/// A normalised-cosine softmax head with a margin on the target class (shared/spec/LOSSES.md,
-/// "Normalised-cosine heads with margin"). With `x̂ = x/max(‖x‖, 1e-12)`, `ŵ = w/max(‖w‖, 1e-12)`,
+/// A normalised-cosine softmax head with a margin on the target class (docs/OPERATIONS.md,
+/// "Margin heads"). With `x̂ = x/max(‖x‖, 1e-12)`, `ŵ = w/max(‖w‖, 1e-12)`,
 /// `c = clamp(x̂·ŵ, −1, 1)`, `θ = acos c`:
 ///
 /// | kind | non-target logit | target logit |
@@ -25,8 +26,23 @@ public enum MarginGradient: String, Sendable, CaseIterable, Equatable {
 /// `ψ(θ) = (−1)^k·cos(mθ) − 2k`, `k = ⌊mθ/π⌋` clamped to `0…m−1`, evaluated as `T_m(c)` with
 /// derivative `(−1)^k·m·U_{m−1}(c)`.
 public struct MarginHead: Sendable, Equatable {
+    /// The head families of the table above.
     public enum Kind: String, Sendable, CaseIterable, Equatable {
         case normalized, cosFace, arcFace, combined, sphereFace, largeMargin
+
+        /// The kernels' code (`lk_margin_head_kind`, lk_codes.h).
+        var code: Int32 {
+            let kind: lk_margin_head_kind
+            switch self {
+            case .normalized: kind = LK_HEAD_NORMALIZED
+            case .cosFace: kind = LK_HEAD_COSFACE
+            case .arcFace: kind = LK_HEAD_ARCFACE
+            case .combined: kind = LK_HEAD_COMBINED
+            case .sphereFace: kind = LK_HEAD_SPHEREFACE
+            case .largeMargin: kind = LK_HEAD_LARGE_MARGIN
+            }
+            return Int32(kind.rawValue)
+        }
     }
 
     public var kind: Kind

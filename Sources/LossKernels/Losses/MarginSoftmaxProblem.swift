@@ -14,6 +14,18 @@ struct MarginSoftmaxProblem: Sendable {
     /// Classes per tile; `classes` when one tile covers them all.
     let tileColumns: Int
 
+    /// A problem whose tile holds as many classes as `memoryBudget` bytes of logits allow.
+    init(rows: Int, dimension: Int, classes: Int, labels: [Int], head: MarginHead, reduction: LossReduction, gradOutput: [Float]?, memoryBudget: Int) {
+        self.rows = rows
+        self.dimension = dimension
+        self.classes = classes
+        self.labels = labels
+        self.head = head
+        self.reduction = reduction
+        rowScale = reduction.gradientScales(count: rows, meanDenominator: Double(rows), gradOutput: gradOutput).map { Float($0) }
+        tileColumns = Self.tileColumns(rows: rows, classes: classes, budget: memoryBudget)
+    }
+
     var tiles: Int { (classes + tileColumns - 1) / tileColumns }
 
     /// The amplitude α_i of row i's logits: s (normalized family), s·‖x_i‖ (sphereFace), ‖x_i‖ (largeMargin).
@@ -29,13 +41,8 @@ struct MarginSoftmaxProblem: Sendable {
     var amplitudeUsesFeatureNorm: Bool { head.kind == .sphereFace || head.kind == .largeMargin }
     var amplitudeUsesWeightNorm: Bool { head.kind == .largeMargin }
 
-    func reduce(_ losses: [Double]) -> [Float] {
-        switch reduction {
-        case .none: return losses.map { Float($0) }
-        case .sum: return [Float(losses.reduce(0, +))]
-        case .mean: return [Float(losses.reduce(0, +) / Double(losses.count))]
-        }
-    }
+    /// The reduced loss from the per-row losses (mean over the `B` rows).
+    func reduce(_ losses: [Double]) -> [Float] { reduction.reduce(losses, meanDenominator: Double(rows)) }
 
     /// The default memory budget of the logits tile: 128 MiB (B = 256 × C = 100,000 fits in one tile).
     static let defaultMemoryBudget = 128 << 20

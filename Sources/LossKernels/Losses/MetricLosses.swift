@@ -1,4 +1,5 @@
 import Foundation
+import _CMicrokernels
 
 /// Pair, triplet and center losses on embeddings (shared/spec/LOSSES.md, "Pair, triplet and center
 /// losses"): the per-row maths, in double, that the CPU path calls and that the kernels of
@@ -6,23 +7,9 @@ import Foundation
 /// (pairs, triplets, features), `D` embedding width, `C` classes (rows of the centers).
 enum MetricLoss {
     /// The factor row `i`'s gradient is multiplied by: `1/B` for mean, 1 for sum, the row's
-    /// upstream value (default 1) for none.
+    /// upstream value (default 1) for none (`LossReduction.gradientScales`, in float).
     static func rowScales(rows: Int, reduction: LossReduction, gradOutput: [Float]?) -> [Float] {
-        switch reduction {
-        case .mean: return [Float](repeating: Float(1 / Double(rows)), count: rows)
-        case .sum: return [Float](repeating: 1, count: rows)
-        case .none: return gradOutput ?? [Float](repeating: 1, count: rows)
-        }
-    }
-
-    /// The reduced loss from the per-row losses: their sum in row order in double (divided by `B`
-    /// for mean), or the losses themselves for none. Deterministic for any thread count.
-    static func reduce(_ losses: [Double], reduction: LossReduction) -> [Float] {
-        switch reduction {
-        case .none: return losses.map { Float($0) }
-        case .sum: return [Float(losses.reduce(0, +))]
-        case .mean: return [Float(losses.reduce(0, +) / Double(losses.count))]
-        }
+        reduction.gradientScales(count: rows, meanDenominator: Double(rows), gradOutput: gradOutput).map { Float($0) }
     }
 
     /// Contrastive loss (Hadsell, Chopra, LeCun 2006 / Caffe) of a pair `a, b` with `d = ‖a − b‖₂`:
@@ -55,10 +42,12 @@ enum MetricLoss {
     /// `∂‖v‖₁/∂v = sign(v)` (0 at 0). A row whose loss is 0 (hinge inactive or exactly at the
     /// boundary) has a zero gradient.
     struct Triplet: Sendable {
-        /// The norm of the distance; the raw value is the kernels' `norm` argument.
-        enum Norm: Int32, Sendable {
-            case l1 = 1
-            case l2 = 2
+        /// The norm of the distance.
+        enum Norm: Sendable {
+            case l1, l2
+
+            /// The kernels' `norm` argument (`lk_distance_norm`, lk_codes.h).
+            var code: Int32 { Int32((self == .l1 ? LK_NORM_L1 : LK_NORM_L2).rawValue) }
         }
 
         /// Any finite margin.

@@ -25,10 +25,17 @@ struct SoftmaxGradientRow: Sendable {
 }
 
 /// A loss over rows of logits whose gradient has the form of `SoftmaxGradientRow`: cross-entropy
-/// (weights, ignore index, label smoothing) and softmax focal loss. The plan turns each row's
+/// (weights, ignore index, label smoothing) and softmax focal loss. The loss turns each row's
 /// statistics into its loss and gradient coefficients; the backends compute the statistics and
-/// write the gradient, so the maths of LOSSES.md lives here once.
+/// write the gradient (`SoftmaxLossOperation`), so the maths of docs/OPERATIONS.md lives here once.
 protocol RowSoftmaxLoss: Sendable {
+    /// Checks the labels and options against `rows × columns` logits; runs before anything else
+    /// of the loss is used (its stored values may be meaningless until it passes).
+    func validate(rows: Int, columns: Int) throws
+    /// How the per-row losses are combined.
+    var reduction: LossReduction { get }
+    /// The upstream gradient of reduction none (one value per row), if given.
+    var gradOutput: [Float]? { get }
     /// Whether the statistics need Σ_c w_c·z_c.
     var needsWeightedLogitSum: Bool { get }
     /// Per-column weights the gradient's offset is multiplied by (nil: all 1).

@@ -215,3 +215,11 @@ enum OpenCLKernelArgument {
     /// `__local` memory of this many bytes.
     case local(Int)
 }
+
+extension OpenCLDevice {
+    /// Sets the first `count` floats of `buffer` to 0 on the device (`lk_fill_zero`).
+    func fillZero(_ buffer: OpenCLBuffer, count: Int) throws {
+        guard count > 0 else { return }
+        try launch("lk_fill_zero", try kernel("lk_fill_zero"), global: [count], local: nil, [.buffer(buffer), .uint64(count)])
+    }
+}

@@ -6,15 +6,7 @@ enum OpenCLMarginSoftmax {
                     gradFeatures dX: OpenCLBuffer, gradWeights dW: OpenCLBuffer) throws -> [Double] {
         _ = try CLBlast.shared.get()
         let (b, d, c) = (p.rows, p.dimension, p.classes)
-        let kindCode: Int32
-        switch p.head.kind {
-        case .normalized: kindCode = 0
-        case .cosFace: kindCode = 1
-        case .arcFace: kindCode = 2
-        case .combined: kindCode = 3
-        case .sphereFace: kindCode = 4
-        case .largeMargin: kindCode = 5
-        }
+        let kindCode = p.head.kind.code
         let h = p.head
         let params = SIMD8<Float>(h.scale, h.margin, h.m1, h.m2, h.m3, h.lambda, h.easyMargin ? 1 : 0, h.gradient == .detached ? 1 : 0)
         let useWeightNorm: Int32 = p.amplitudeUsesWeightNorm ? 1 : 0

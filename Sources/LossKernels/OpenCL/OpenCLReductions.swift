@@ -1,19 +1,12 @@
-/// Reductions on an OpenCL device (Kernels/reduce.cl; logSumExp through the softmax statistics).
-/// Returns host values; callers hold the device's exclusive access.
+/// Reductions on an OpenCL device (Kernels/reduce.cl; logSumExp through the softmax statistics),
+/// forward and backward. Callers hold the device's exclusive access.
 enum OpenCLReductions {
+    /// Returns the reduced values (and winning indices) on the host.
     static func reduce(_ device: OpenCLDevice, _ op: ReductionOperation, _ axis: ReductionAxis, _ x: OpenCLBuffer, rows: Int, columns: Int) throws -> ReductionResult {
         let (groups, length) = axis == .columns ? (columns, rows) : (axis == .all ? (1, rows * columns) : (rows, columns))
         let values = try device.makeBuffer(count: groups)
         let indices = try device.makeBuffer(count: groups, elementSize: 8)
-        let code: Int32
-        switch op {
-        case .sum, .mean: code = 0
-        case .l2Norm: code = 1
-        case .max: code = 2
-        case .min: code = 3
-        case .argmax: code = 4
-        case .logSumExp: code = 5
-        }
+        let code = op.forwardCode
         if axis == .columns {
             try device.launch("lk_reduce_columns", try device.kernel("lk_reduce_columns"), global: [columns], local: nil,
                               [.buffer(x), .uint64(rows), .uint64(columns), .int32(code), .buffer(values), .buffer(indices)])
@@ -41,5 +34,18 @@ enum OpenCLReductions {
         var hostIndices = [UInt64](repeating: 0, count: groups)
         try hostIndices.withUnsafeMutableBytes { try device.read(indices, into: $0) }
         return ReductionResult(values: hostValues, indices: hostIndices.map { Int($0) })
+    }
+
+    /// The gradient with respect to `x` of a reduction given its forward result and one upstream
+    /// value per group (`gradOutput`), into `dz` (`rows × columns`). One work-item per element.
+    static func backward(_ device: OpenCLDevice, _ op: ReductionOperation, _ axis: ReductionAxis, _ x: OpenCLBuffer, rows: Int, columns: Int,
+                         result: ReductionResult, gradOutput: OpenCLBuffer, into dz: OpenCLBuffer) throws {
+        let groups = result.values.count
+        let values = try result.values.withUnsafeBufferPointer { try device.upload($0) }
+        let indices = try (result.indices.isEmpty ? [UInt64](repeating: 0, count: groups) : result.indices.map { UInt64($0) })
+            .withUnsafeBufferPointer { try device.upload($0) }
+        try device.launch("lk_reduce_backward", try device.kernel("lk_reduce_backward"), global: [min(rows * columns, 1 << 20)], local: nil,
+                          [.buffer(x), .uint64(rows), .uint64(columns), .int32(axis.code), .int32(op.backwardCode), .buffer(values), .buffer(indices),
+                           .buffer(gradOutput), .buffer(dz)])
     }
 }

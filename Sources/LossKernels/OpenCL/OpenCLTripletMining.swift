@@ -4,8 +4,8 @@
 /// atomics — then one per anchor sums its row; batchHard uses one work-item per anchor. The host
 /// sums the per-anchor losses and counts in anchor order. Callers hold the device's exclusive access.
 enum OpenCLTripletMining {
-    /// Writes `∂L/∂E` (`B×D`) into the host buffer `gradient`.
-    static func run(_ device: OpenCLDevice, _ p: TripletMiningProblem, gradient: UnsafeMutableBufferPointer<Float>) throws -> TripletMiningResult {
+    /// Writes `∂L/∂E` (`B×D`) into the device buffer `gradient`.
+    static func run(_ device: OpenCLDevice, _ p: TripletMiningProblem, gradient: OpenCLBuffer) throws -> TripletMiningResult {
         _ = try CLBlast.shared.get()
         let b = p.rows, d = p.dimension
         let e = try p.centered.withUnsafeBufferPointer { try device.upload($0) }
@@ -41,7 +41,7 @@ enum OpenCLTripletMining {
         try counts.withUnsafeMutableBytes { try device.read(anchorCount, into: $0) }
         let (loss, count, scale) = p.finish(anchorLosses: losses.map(Double.init), anchorCounts: counts.map { Int($0) })
         guard count > 0 else {
-            gradient.update(repeating: 0)
+            try device.fillZero(gradient, count: b * d)
             return TripletMiningResult(loss: loss, tripletCount: count)
         }
 
@@ -49,11 +49,9 @@ enum OpenCLTripletMining {
         let s = gram
         try device.launch("lk_tm_pair_weights", try device.kernel("lk_tm_pair_weights"), global: [b, b], local: nil,
                           [.buffer(k), .buffer(distance), .uint64(b), .float(scale), .buffer(s)])
-        let grad = try device.makeBuffer(count: b * d)
-        try CLBlast.gemm(device, transposeA: false, transposeB: false, m: b, n: d, k: b, a: s, lda: b, b: e, ldb: d, beta: 0, c: grad, ldc: d)
+        try CLBlast.gemm(device, transposeA: false, transposeB: false, m: b, n: d, k: b, a: s, lda: b, b: e, ldb: d, beta: 0, c: gradient, ldc: d)
         try device.launch("lk_tm_finish_gradient", try device.kernel("lk_tm_finish_gradient"), global: [b], local: nil,
-                          [.buffer(s), .buffer(e), .uint64(b), .uint64(d), .buffer(grad)])
-        try device.read(grad, into: UnsafeMutableRawBufferPointer(gradient))
+                          [.buffer(s), .buffer(e), .uint64(b), .uint64(d), .buffer(gradient)])
         return TripletMiningResult(loss: loss, tripletCount: count)
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 /// The OpenCL devices of this process and the choice among them: which device an explicit
 /// `opencl` call uses (GPU, then accelerator, then CPU, then others, in loader order) and which
 /// one `auto` may use (GPUs and accelerators only, unless `LOSSKERNELS_OPENCL_DEVICE_TYPE` says
-/// `cpu` or `any`). Opened devices are cached, so the program is built once per context.
+/// `cpu` or `any`). Discovery runs once per process; opened devices are cached per engine, so the
+/// program is built once per context.
 final class OpenCLDevices: @unchecked Sendable {
     private let lock = NSLock()
     private var opened: [Int: OpenCLDevice] = [:]
@@ -18,8 +19,11 @@ final class OpenCLDevices: @unchecked Sendable {
         self.pinned = pinned
     }
 
-    /// Every device, or why OpenCL is unavailable (no loader, no platform, no device).
-    static func discover() -> Result<[OpenCLDeviceDescriptor], LossKernelsError> {
+    /// Every device, or why OpenCL is unavailable (no loader, no platform, no device). Discovered
+    /// once per process: the loader is loaded once, and drivers do not come and go.
+    static func discover() -> Result<[OpenCLDeviceDescriptor], LossKernelsError> { discovered }
+
+    private static let discovered: Result<[OpenCLDeviceDescriptor], LossKernelsError> = {
         switch OpenCLRuntime.shared {
         case .failure(let error): return .failure(error)
         case .success(let runtime):
@@ -35,7 +39,7 @@ final class OpenCLDevices: @unchecked Sendable {
                 return .failure(.openCLUnavailable(reason: "\(error)"))
             }
         }
-    }
+    }()
 
     /// The position in `devices` of the device an explicit `opencl` call uses.
     static func explicitChoice(_ devices: [OpenCLDeviceDescriptor]) -> Int? {

@@ -15,32 +15,28 @@ final class DeviceHeadParameters: HeadParameters {
     static let chunkRows = 1 << 16
 
     /// Allocates `W` and `V` on `device`; `fill(tensor, rows, buffer)` writes each chunk of host rows
-    /// (momentum is zeroed on the device when `hasMomentum` is false).
+    /// (momentum is zeroed on the device when `hasMomentum` is false). The caller holds the
+    /// device's exclusive access (`Scheduler.run`).
     init(device: OpenCLDevice, classes: Int, dimension: Int, hasMomentum: Bool,
          fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
         self.device = device
         self.classes = classes
         self.dimension = dimension
-        (weights, momentum) = try device.withExclusiveAccess {
-            let w = try device.makeBuffer(count: classes * dimension), v = try device.makeBuffer(count: classes * dimension)
-            var chunk = [Float](repeating: 0, count: min(classes, Self.chunkRows) * dimension)
-            for tensor in hasMomentum ? [HeadTensor.weights, .momentum] : [.weights] {
-                for start in stride(from: 0, to: classes, by: Self.chunkRows) {
-                    let rows = start ..< min(classes, start + Self.chunkRows)
-                    try chunk.withUnsafeMutableBufferPointer { buffer in
-                        let part = UnsafeMutableBufferPointer(rebasing: buffer[0 ..< rows.count * dimension])
-                        try fill(tensor, rows, part)
-                        try device.write(UnsafeRawBufferPointer(part), to: tensor == .weights ? w : v, offset: start * dimension * 4)
-                    }
+        let w = try device.makeBuffer(count: classes * dimension), v = try device.makeBuffer(count: classes * dimension)
+        var chunk = [Float](repeating: 0, count: min(classes, Self.chunkRows) * dimension)
+        for tensor in hasMomentum ? [HeadTensor.weights, .momentum] : [.weights] {
+            for start in stride(from: 0, to: classes, by: Self.chunkRows) {
+                let rows = start ..< min(classes, start + Self.chunkRows)
+                try chunk.withUnsafeMutableBufferPointer { buffer in
+                    let part = UnsafeMutableBufferPointer(rebasing: buffer[0 ..< rows.count * dimension])
+                    try fill(tensor, rows, part)
+                    try device.write(UnsafeRawBufferPointer(part), to: tensor == .weights ? w : v, offset: start * dimension * 4)
                 }
             }
-            if !hasMomentum {
-                try device.launch("lk_fill_zero", try device.kernel("lk_fill_zero"), global: [classes * dimension], local: nil,
-                                  [.buffer(v), .uint64(classes * dimension)])
-            }
-            try device.finish()
-            return (w, v)
         }
+        if !hasMomentum { try device.fillZero(v, count: classes * dimension) }
+        try device.finish()
+        (weights, momentum) = (w, v)
     }
 
     func step(_ p: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes sampled: [Int]?, optimizer o: SGDOptions,
@@ -56,8 +52,7 @@ final class DeviceHeadParameters: HeadParameters {
             if let sampled {
                 let indices = try sampled.map { Int64($0) }.withUnsafeBufferPointer { try device.upload($0) }
                 let gathered = try device.makeBuffer(count: n * d)
-                try device.launch("lk_gather_rows", try device.kernel("lk_gather_rows"), global: [d, n], local: nil,
-                                  [.buffer(weights), .buffer(indices), .uint64(n), .uint64(d), .buffer(gathered)])
+                try OpenCLTraining.gatherRows(device, weights: weights, index: indices, rows: n, dimension: d, into: gathered)
                 index = indices
                 source = gathered
             }
@@ -65,9 +60,7 @@ final class DeviceHeadParameters: HeadParameters {
             let losses = try OpenCLMarginSoftmax.run(device, p, features: x, classWeights: source, gradFeatures: dX, gradWeights: dW)
             // Read ∂L/∂X before W and V change: a failure up to here leaves the parameters untouched.
             try device.read(dX, into: UnsafeMutableRawBufferPointer(gradFeatures))
-            try device.launch("lk_sgd_update_rows", try device.kernel("lk_sgd_update_rows"), global: [d, n], local: nil,
-                              [.buffer(weights), .buffer(momentum), .buffer(index ?? dW), .int32(index == nil ? 0 : 1), .buffer(dW),
-                               .uint64(n), .uint64(d), .float(o.learningRate), .float(o.momentum), .float(o.weightDecay)])
+            try OpenCLTraining.sgdUpdateRows(device, weights: weights, momentum: momentum, index: index, gradient: dW, rows: n, dimension: d, optimizer: o)
             try device.finish()
             return losses
         }

@@ -5,14 +5,14 @@ final class HostHeadParameters: HeadParameters {
     let dimension: Int
     var weights: [Float]
     var momentum: [Float]
-    private let scheduler: Scheduler
+    private let cpu: CPUContext
     private var gathered: [Float] = []
     private var gradient: [Float] = []
 
     var backend: Backend { .cpu }
 
-    init(scheduler: Scheduler, classes: Int, dimension: Int, weights: [Float], momentum: [Float]?) {
-        self.scheduler = scheduler
+    init(cpu: CPUContext, classes: Int, dimension: Int, weights: [Float], momentum: [Float]?) {
+        self.cpu = cpu
         self.classes = classes
         self.dimension = dimension
         self.weights = weights
@@ -28,19 +28,19 @@ final class HostHeadParameters: HeadParameters {
             weights.withUnsafeBufferPointer { w in
                 gathered.withUnsafeMutableBufferPointer { out in
                     let source = w.baseAddress!, target = SendablePointer(base: out.baseAddress!)
-                    scheduler.threads.forEachRange(n) { range in
+                    cpu.threads.forEachRange(n) { range in
                         for r in range { (target.base + r * d).update(from: source + sampled[r] * d, count: d) }
                     }
                 }
             }
         }
-        let threads = scheduler.threads
+        let threads = cpu.threads
         return weights.withUnsafeMutableBufferPointer { w in
             momentum.withUnsafeMutableBufferPointer { v in
                 gradient.withUnsafeMutableBufferPointer { g in
                     let gradient = g.baseAddress!
                     func run(_ source: UnsafePointer<Float>) -> [Double] {
-                        scheduler.scratch.withBuffer(count: p.rows * p.tileColumns) { tile in
+                        cpu.scratch.withBuffer(count: p.rows * p.tileColumns) { tile in
                             CPUMarginSoftmax.run(p, features: features.baseAddress!, classWeights: source, gradFeatures: gradFeatures.baseAddress!,
                                                  gradWeights: gradient, tile: tile, threads: threads)
                         }

@@ -152,43 +152,29 @@ public final class MarginSoftmaxHead {
         return MarginSoftmaxProblem.defaultMemoryBudget
     }
 
-    /// Places W and V (see `placement`) and fills them. Under `.auto`, a device that cannot hold
-    /// them or fails leaves them on the CPU (`fill` is then called again from row 0).
+    /// Places W and V where the engine's scheduler puts data that belongs on a device (an OpenCL
+    /// device under `.opencl`; under `.auto` the automatic device when there is one; else the
+    /// host) and fills them. Under `.auto`, a device that cannot hold them or fails leaves them on
+    /// the CPU, as any call falls back (`fill` is then called again from row 0).
     private static func makeParameters(engine: Engine, classes: Int, dimension: Int, hasMomentum: Bool,
                                        fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws -> HeadParameters {
-        if let device = try placement(engine) {
-            do {
-                return try DeviceHeadParameters(device: device, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
-            } catch let error as LossKernelsError {
-                switch (engine.policy, error) {
-                case (.auto, .openCLFailure), (.auto, .openCLUnavailable): break
-                default: throw error
-                }
-            }
-        }
-        let count = classes * dimension
-        func filled(_ tensor: HeadTensor) throws -> [Float] {
-            var values = [Float](repeating: 0, count: count)
-            let chunk = DeviceHeadParameters.chunkRows
-            for start in stride(from: 0, to: classes, by: chunk) {
-                let rows = start ..< min(classes, start + chunk)
-                try values.withUnsafeMutableBufferPointer { try fill(tensor, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension ..< rows.upperBound * dimension])) }
-            }
-            return values
-        }
-        return HostHeadParameters(scheduler: engine.scheduler, classes: classes, dimension: dimension, weights: try filled(.weights),
-                                  momentum: hasMomentum ? try filled(.momentum) : nil)
-    }
-
-    /// The OpenCL device that holds the parameters, or nil for the CPU: `.cpu` → CPU; `.opencl` →
-    /// the explicit device (throws without one); `.auto` → the automatic device when there is one.
-    static func placement(_ engine: Engine) throws -> OpenCLDevice? {
         let scheduler = engine.scheduler
-        switch scheduler.policy {
-        case .cpu: return nil
-        case .opencl: return try scheduler.devices.device(explicit: true, filter: .any)
-        case .auto: return try? scheduler.devices.device(explicit: false, filter: scheduler.deviceFilter)
-        }
+        return try scheduler.run(values: nil, cpu: {
+            let count = classes * dimension
+            func filled(_ tensor: HeadTensor) throws -> [Float] {
+                var values = [Float](repeating: 0, count: count)
+                let chunk = DeviceHeadParameters.chunkRows
+                for start in stride(from: 0, to: classes, by: chunk) {
+                    let rows = start ..< min(classes, start + chunk)
+                    try values.withUnsafeMutableBufferPointer { try fill(tensor, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension ..< rows.upperBound * dimension])) }
+                }
+                return values
+            }
+            return HostHeadParameters(cpu: scheduler.cpu, classes: classes, dimension: dimension, weights: try filled(.weights),
+                                      momentum: hasMomentum ? try filled(.momentum) : nil)
+        }, opencl: { device in
+            try DeviceHeadParameters(device: device, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
+        }).0
     }
 
     private func applySchedule() {
@@ -230,8 +216,8 @@ public final class MarginSoftmaxHead {
         let sample = nextSampler.sample(labels: labels)
         let all = sample.classes.count == classes
         let problem = MarginSoftmaxProblem(rows: rows, dimension: dimension, classes: sample.classes.count, labels: sample.labels, head: head,
-                                           reduction: .mean, rowScale: [Float](repeating: 1 / Float(rows), count: rows),
-                                           tileColumns: MarginSoftmaxProblem.tileColumns(rows: rows, classes: sample.classes.count, budget: memoryBudget))
+                                           reduction: .mean, gradOutput: nil, memoryBudget: memoryBudget)
+        WorkRecorder.current?.add(Self.stepWork(rows: rows, sampledClasses: sample.classes.count, dimension: dimension))
         var gradFeatures = Matrix(rows: rows, columns: dimension, repeating: 0)
         let losses = try features.values.withUnsafeBufferPointer { x in
             try gradFeatures.values.withUnsafeMutableBufferPointer { dx in
@@ -244,6 +230,13 @@ public final class MarginSoftmaxHead {
         iteration += 1
         applySchedule()
         return result
+    }
+
+    /// The work of one step over `n` sampled classes: X read and ∂L/∂X written, the sampled rows of
+    /// W and V read and written and their gradient written, labels read; the three GEMMs of the
+    /// head over the sampled classes, `3·2·B·n·D`.
+    static func stepWork(rows b: Int, sampledClasses n: Int, dimension d: Int) -> OperationWork {
+        OperationWork(bytes: OperationWork.floats(2 * b * d + 5 * n * d) + OperationWork.labels(b), flops: 3 * 2 * b * n * d)
     }
 
     /// The class weights `W` (`C×D`), copied to the host.

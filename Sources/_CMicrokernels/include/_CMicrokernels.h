@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "lk_codes.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -39,8 +41,8 @@ int lk_cpu_cosine_logits(const float *raw, size_t n, const float *inv_norms, flo
 /// y[i] = exp(x[i] − max)·scale·column_scales[i], where x[i] ≤ max and no x[i] is NaN. In place allowed.
 int lk_cpu_exp_scale_columns(const float *x, size_t n, float max, float scale, const float *column_scales, float *y);
 
-/// Regression loss over n elements (kind as ElementwiseLoss.Kind: 2 mse, 3 l1, 4 smooth-L1 with
-/// β = param > 0, 5 huber with δ = param, 7 mape): g[i] = f'(p[i] − t[i])·scale·(upstream ? upstream[i] : 1),
+/// Regression loss over n elements (kind: LK_ELEMENTWISE_MSE, _L1, _SMOOTH_L1 with β = param > 0,
+/// _HUBER with δ = param, _MAPE): g[i] = f'(p[i] − t[i])·scale·(upstream ? upstream[i] : 1),
 /// losses[i] = f (when losses is not NULL), *sum = Σ f. Returns 0 (nothing done) for other kinds or
 /// without AVX2; streaming stores for g when `streaming` and g is 16-byte aligned.
 int lk_cpu_regression(int kind, const float *p, const float *t, size_t n, float param, float scale, const float *upstream,

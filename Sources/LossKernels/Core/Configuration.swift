@@ -1,0 +1,98 @@
+import Foundation
+
+/// The settings an engine reads from the environment, parsed in one place with one rule for every
+/// variable: unset or empty means the default; any other value must be one of the allowed values,
+/// or `fromEnvironment` throws `.invalidOption` naming the variable, the value and what is allowed.
+/// `Engine.init` reads it, so a bad value stops engine creation instead of being ignored.
+///
+/// | variable | allowed | default |
+/// |---|---|---|
+/// | `LOSSKERNELS_BACKEND` | `auto`, `cpu`, `opencl` | `auto` |
+/// | `LOSSKERNELS_THREADS` | an integer ≥ 1 | every active core |
+/// | `LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` | an integer ≥ 0 | 2^20 |
+/// | `LOSSKERNELS_OPENCL_DEVICE_TYPE` | `gpu`, `cpu`, `any` | `gpu` |
+/// | `LOSSKERNELS_CHECK_FINITE` | a boolean | false |
+/// | `LOSSKERNELS_CPU_MICROKERNELS` | a boolean | true (when the CPU has AVX2+FMA) |
+/// | `LOSSKERNELS_FAULT` | `build`, `alloc`, `enqueue`, `read` | none |
+///
+/// Booleans are `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`; every word is
+/// case-insensitive. `LOSSKERNELS_OPENCL_LIBRARY` and `LOSSKERNELS_CLBLAST_LIBRARY` (paths) are
+/// read by the OpenCL shim when it loads those libraries.
+package struct Configuration: Sendable, Equatable {
+    package var backend: BackendPolicy = .auto
+    package var threads: Int = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    package var offloadMinimumElements: Int = 1 << 20
+    package var openCLDeviceTypes: OpenCLDeviceTypeFilter = .gpu
+    package var checkFinite = false
+    package var cpuMicrokernels = true
+    package var fault: OpenCLFault? = nil
+
+    package init() {}
+
+    /// The configuration the environment describes.
+    /// - Throws: `.invalidOption(name: variable, value:, allowed:)` for the first variable whose
+    ///   value is not allowed.
+    package static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Configuration {
+        let variables = EnvironmentVariables(environment)
+        var c = Configuration()
+        c.backend = try variables.choice("LOSSKERNELS_BACKEND", default: c.backend)
+        c.threads = try variables.integer("LOSSKERNELS_THREADS", minimum: 1, default: c.threads)
+        c.offloadMinimumElements = try variables.integer("LOSSKERNELS_OFFLOAD_MIN_ELEMENTS", minimum: 0, default: c.offloadMinimumElements)
+        c.openCLDeviceTypes = try variables.choice("LOSSKERNELS_OPENCL_DEVICE_TYPE", default: c.openCLDeviceTypes)
+        c.checkFinite = try variables.boolean("LOSSKERNELS_CHECK_FINITE", default: c.checkFinite)
+        c.cpuMicrokernels = try variables.boolean("LOSSKERNELS_CPU_MICROKERNELS", default: c.cpuMicrokernels)
+        c.fault = try variables.optionalChoice("LOSSKERNELS_FAULT", as: OpenCLFault.self)
+        return c
+    }
+}
+
+/// The rule every variable follows: unset or empty is the default, anything else must parse.
+struct EnvironmentVariables {
+    let environment: [String: String]
+
+    init(_ environment: [String: String]) { self.environment = environment }
+
+    /// The raw value, nil when unset or empty.
+    func raw(_ name: String) -> String? {
+        guard let value = environment[name], !value.isEmpty else { return nil }
+        return value
+    }
+
+    func refuse(_ name: String, _ value: String, allowed: String) -> LossKernelsError {
+        .invalidOption(name: name, value: value, allowed: allowed)
+    }
+
+    /// One of an enumeration's raw values (case-insensitive).
+    func choice<T: RawRepresentable & CaseIterable>(_ name: String, default value: T) throws -> T where T.RawValue == String {
+        try optionalChoice(name, as: T.self) ?? value
+    }
+
+    func optionalChoice<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type) throws -> T? where T.RawValue == String {
+        guard let raw = raw(name) else { return nil }
+        guard let value = T(rawValue: raw.lowercased()) else {
+            throw refuse(name, raw, allowed: T.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return value
+    }
+
+    /// An integer of at least `minimum`.
+    func integer(_ name: String, minimum: Int, default value: Int) throws -> Int {
+        guard let raw = raw(name) else { return value }
+        guard let parsed = Int(raw.trimmingCharacters(in: .whitespaces)), parsed >= minimum else {
+            throw refuse(name, raw, allowed: "an integer >= \(minimum)")
+        }
+        return parsed
+    }
+
+    static let trueWords: Set<String> = ["1", "true", "yes", "on"]
+    static let falseWords: Set<String> = ["0", "false", "no", "off"]
+
+    /// A boolean: 1/true/yes/on or 0/false/no/off.
+    func boolean(_ name: String, default value: Bool) throws -> Bool {
+        guard let raw = raw(name) else { return value }
+        let word = raw.lowercased()
+        if Self.trueWords.contains(word) { return true }
+        if Self.falseWords.contains(word) { return false }
+        throw refuse(name, raw, allowed: "1, true, yes, on, 0, false, no, off")
+    }
+}
