@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "LossKernels", targets: ["LossKernels"]),
         .executable(name: "losskernels", targets: ["losskernels"]),
+        // The operation table of the CLI and the benchmarks: tensors, options, workloads, references.
+        .library(name: "LossKernelsCatalog", targets: ["LossKernelsCatalog"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -31,19 +33,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The float64 references of every operation, written from shared/spec/LOSSES.md: used by the
+        // The float64 references of every operation, written from docs/OPERATIONS.md: used by the
         // tests and by `losskernels verify` (package access, no product).
         .target(name: "LossKernelsReference", dependencies: ["LossKernels"]),
+        // One table of the operations that `compute`, `bench`, `bench sweep`, `verify`, the
+        // package-benchmark suites (Benchmarks/) and the peer comparison read.
+        .target(name: "LossKernelsCatalog", dependencies: ["LossKernels", "LossKernelsReference"]),
         .executableTarget(
             name: "losskernels",
             dependencies: [
-                "LossKernels", "LossKernelsReference",
+                "LossKernels", "LossKernelsReference", "LossKernelsCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(
             name: "LossKernelsTests",
-            dependencies: ["LossKernels", "LossKernelsReference", "losskernels"]
+            dependencies: ["LossKernels", "LossKernelsReference", "LossKernelsCatalog", "losskernels"]
         ),
     ],
     swiftLanguageModes: [.v6],
