@@ -3,13 +3,24 @@ import Foundation
 // MARK: - Dtypes
 
 extension NPYFile {
+    /// The element types `decode` reads: little-endian float32, float64, int32 and int64.
     enum ElementKind { case f4, f8, i4, i8 }
 
+    /// A supported dtype: its element type and the bytes each element takes in the file.
     struct DType {
+        /// The element type.
         var kind: ElementKind
+        /// Bytes per element: 4 or 8.
         var itemSize: Int
     }
 
+    /// Resolves a header's `descr` to a supported dtype.
+    ///
+    /// - Parameters:
+    ///   - descr: the dtype string, e.g. `<f4`; a byte-order mark (`<`, `>`, `=`, `|`) is optional.
+    ///   - refuse: makes the error to throw from a reason (`decode` names the file in it).
+    /// - Returns: the dtype of `<f4`, `<f8`, `<i4` or `<i8` (or `=` on a little-endian machine).
+    /// - Throws: `refuse`'s error for a big-endian dtype or any other dtype, saying what it is.
     static func resolveDType(_ descr: String, refuse: (String) -> LossKernelsError) throws -> DType {
         let supported: [String: DType] = [
             "f4": DType(kind: .f4, itemSize: 4), "f8": DType(kind: .f8, itemSize: 8),

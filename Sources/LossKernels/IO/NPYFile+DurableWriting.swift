@@ -103,7 +103,8 @@ extension NPYFile {
     }
 }
 
-// `write` is shadowed inside `NPYFile` by `NPYFile.write(_:to:)`; call the C function through this.
+/// `write(2)`: inside `NPYFile` the name `write` means `NPYFile.write(_:to:)`, so the C function is
+/// called through this.
 @inline(__always)
 private func posixWrite(_ descriptor: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
     write(descriptor, buffer, count)

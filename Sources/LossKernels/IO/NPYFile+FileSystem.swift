@@ -11,6 +11,8 @@ import Darwin
 // MARK: - File system helpers
 
 extension NPYFile {
+    /// A short English description of an `errno` value for error messages, e.g. "permission
+    /// denied"; `strerror`'s text for the less common codes.
     static func errnoDescription(_ code: Int32) -> String {
         switch code {
         case ENOENT: return "no such file or folder"

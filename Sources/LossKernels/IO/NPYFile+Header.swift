@@ -3,26 +3,40 @@ import Foundation
 // MARK: - Header parsing
 
 extension NPYFile {
+    /// The three entries of a `.npy` header dict, as read (not yet checked against the data).
     struct Header {
+        /// The dtype string, e.g. `<f4` (the `descr` entry).
         var descr: String
+        /// Whether the data is in Fortran (column-major) order (the `fortran_order` entry).
         var fortranOrder: Bool
+        /// The dimensions, outermost first, each non-negative (the `shape` entry; `[]` for 0-d).
         var shape: [Int]
     }
 
+    /// Why a header cannot be used; `decode` turns `reason` into `LossKernelsError.unreadableFile`.
     struct HeaderError: Error {
+        /// The error message, e.g. `malformed header: missing key 'shape'`.
         var reason: String
     }
 
     /// A Python literal as found in a `.npy` header.
     indirect enum Literal {
+        /// A quoted string, escapes resolved.
         case string(String)
+        /// `True` or `False`.
         case bool(Bool)
+        /// `None`.
         case noneValue
+        /// An integer as written, leading zeros removed (it may not fit in `Int`).
         case integer(String)
+        /// A parenthesised tuple: `()`, `(3,)`, `(2, 3)`.
         case tuple([Literal])
+        /// A bracketed list (a structured dtype's fields, which `decode` refuses).
         case list([Literal])
+        /// A braced dict, its pairs in the order written (duplicates kept).
         case dict([(key: Literal, value: Literal)])
 
+        /// The literal written back as Python would print it, for error messages.
         var summary: String {
             switch self {
             case let .string(text): return "'\(text)'"
@@ -37,6 +51,13 @@ extension NPYFile {
         }
     }
 
+    /// Parses a header's text into its three entries.
+    ///
+    /// - Parameter scalars: the header text (after the length field), decoded from latin-1 or UTF-8.
+    /// - Returns: the `descr`, `fortran_order` and `shape` entries.
+    /// - Throws: `HeaderError` when the text is not one Python dict, has keys other than exactly
+    ///   `descr`, `fortran_order` and `shape`, or an entry of the wrong kind (a structured dtype,
+    ///   a non-boolean order, a shape that is not a tuple of non-negative integers that fit in `Int`).
     static func parseHeader(_ scalars: [Unicode.Scalar]) throws -> Header {
         var parser = LiteralParser(scalars: scalars)
         parser.skipWhitespace()
@@ -106,21 +127,28 @@ extension NPYFile {
 
     /// Recursive-descent parser for the Python literals NumPy writes in headers.
     struct LiteralParser {
+        /// The header text being parsed.
         let scalars: [Unicode.Scalar]
+        /// The index in `scalars` of the next scalar to read; error messages report it as the offset.
         var position = 0
 
+        /// A parser at the start of `scalars`.
         init(scalars: [Unicode.Scalar]) { self.scalars = scalars }
 
+        /// Whether every scalar has been read.
         var atEnd: Bool { position >= scalars.count }
 
+        /// The next scalar, without consuming it; nil at the end.
         func peek() -> Unicode.Scalar? { position < scalars.count ? scalars[position] : nil }
 
+        /// Skips the whitespace Python allows between tokens (space, tab, newlines, VT, FF).
         mutating func skipWhitespace() {
             while let scalar = peek(), [" ", "\t", "\n", "\r", "\u{0B}", "\u{0C}"].contains(scalar) {
                 position += 1
             }
         }
 
+        /// The error for finding something other than `expected` at the current position.
         func failure(_ expected: String) -> HeaderError {
             if let scalar = peek() {
                 return HeaderError(reason: "malformed header: expected \(expected) at offset \(position), found '\(Character(scalar))'")
@@ -128,6 +156,11 @@ extension NPYFile {
             return HeaderError(reason: "malformed header: expected \(expected) at offset \(position), found the end of the header")
         }
 
+        /// Parses one literal (string, tuple, list, dict, integer, `True`, `False` or `None`).
+        ///
+        /// - Parameter depth: how many brackets enclose it; refused at `NPYFile.maxHeaderNesting`.
+        /// - Returns: the literal; `(x)` without a comma is `x` itself, as in Python.
+        /// - Throws: `HeaderError` for anything else, naming the offset.
         mutating func parseValue(depth: Int) throws -> Literal {
             guard depth < NPYFile.maxHeaderNesting else {
                 throw HeaderError(reason: "malformed header: brackets nest more than \(NPYFile.maxHeaderNesting) deep")
@@ -170,6 +203,11 @@ extension NPYFile {
             }
         }
 
+        /// Parses a string quoted with `'` or `"`, resolving the escapes `\n`, `\t`, `\r` and `\0`;
+        /// a backslash before any other character stands for that character.
+        ///
+        /// - Returns: the text between the quotes.
+        /// - Throws: `HeaderError` when the string is not closed before the end of the line or header.
         mutating func parseString() throws -> String {
             guard let quote = peek() else { throw failure("a string") }
             position += 1
@@ -196,6 +234,11 @@ extension NPYFile {
             }
         }
 
+        /// Parses an integer: an optional `-`, digits and an optional Python 2 `L` suffix.
+        ///
+        /// - Returns: the digits with leading zeros removed (`-0` becomes `0`), as text so that
+        ///   the caller can report a value too large for `Int`.
+        /// - Throws: `HeaderError` when no digit follows.
         mutating func parseInteger() throws -> String {
             var text = ""
             if peek() == "-" {
@@ -241,6 +284,11 @@ extension NPYFile {
             }
         }
 
+        /// Parses the `key: value` pairs of a dict up to its `}` (the `{` already consumed).
+        ///
+        /// - Parameter depth: how many brackets enclose the dict.
+        /// - Returns: `.dict` with the pairs in the order written.
+        /// - Throws: `HeaderError` for a missing `:`, `,` or `}`, or a malformed key or value.
         mutating func parseDict(depth: Int) throws -> Literal {
             var pairs: [(key: Literal, value: Literal)] = []
             var trailingComma = false

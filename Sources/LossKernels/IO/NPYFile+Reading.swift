@@ -16,7 +16,7 @@ extension NPYFile {
     /// - Returns: the array, with the shape and elements `decode` describes.
     /// - Throws: `LossKernelsError.unreadableFile(file: path, reason:)` when the file is missing
     ///   ("no such file"), is a directory, cannot be opened or read, or is refused by `decode`.
-    public static func read(path: String) throws -> NPYArray {
+    package static func read(path: String) throws -> NPYArray {
         try decode(readBytes(path: path), name: path)
     }
 
@@ -78,7 +78,8 @@ extension NPYFile {
     }
 }
 
-// `read` is shadowed inside `NPYFile` by `NPYFile.read(path:)`; call the C function through this.
+/// `read(2)`: inside `NPYFile` the name `read` means `NPYFile.read(path:)`, so the C function is
+/// called through this.
 @inline(__always)
 private func posixRead(_ descriptor: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
     read(descriptor, buffer, count)

@@ -25,7 +25,7 @@ extension NPYFile {
     ///   e.g. when `directory` is an existing regular file, a folder cannot be created, a name is
     ///   not a plain file name, or a file cannot be written or renamed into place (for example
     ///   because the target name is an existing directory).
-    public static func writeAll(_ files: [(name: String, array: NPYArray)], to directory: String) throws {
+    package static func writeAll(_ files: [(name: String, array: NPYArray)], to directory: String) throws {
         guard !directory.isEmpty else {
             throw LossKernelsError.unwritableOutput(path: directory, reason: "the output folder path is empty")
         }

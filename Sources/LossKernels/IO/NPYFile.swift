@@ -7,8 +7,19 @@ import Foundation
 /// Reading accepts little-endian (`<` or native `=`) `f4`, `f8`, `i4` and `i8` arrays in C order;
 /// every other file is refused with `LossKernelsError.unreadableFile(file:reason:)`, whose reason
 /// says what is wrong. Writing produces version 1.0 files that NumPy's `np.load` reads.
-public enum NPYFile {
+///
+/// The format itself (this file: `decode`, `encode` and the byte conversions) is pure: it never
+/// touches the file system. The other parts live in extensions, one job per file:
+/// `NPYFile+Header.swift` parses the header dict, `NPYFile+DType.swift` resolves its dtype,
+/// `NPYFile+Reading.swift` reads files, `NPYFile+FileSystem.swift` holds the path and folder
+/// helpers, `NPYFile+DurableWriting.swift` writes one file crash-safely (temporary file, fsync,
+/// rename, folder fsync) and `NPYFile+WriteAll.swift` writes a group of files atomically.
+///
+/// Package access: the CLI and the tests use it; it is not part of the library's public API.
+package enum NPYFile {
+    /// The six bytes every `.npy` file starts with: `"\x93NUMPY"`.
     static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59] // "\x93NUMPY"
+    /// The dtypes `decode` accepts, as error messages list them.
     static let supportedList = "<f4, <f8, <i4 or <i8"
     /// Deepest nesting of brackets accepted in a header (guards the recursive parser's stack).
     static let maxHeaderNesting = 32
@@ -24,7 +35,7 @@ public enum NPYFile {
     ///   magic, an unsupported version, a truncated header, a malformed header dict, an unsupported
     ///   dtype (big-endian, half precision, bool, complex, strings, objects, structured, …),
     ///   Fortran order, a negative or overflowing shape, or data shorter or longer than the shape needs.
-    public static func decode(_ bytes: [UInt8], name: String) throws -> NPYArray {
+    package static func decode(_ bytes: [UInt8], name: String) throws -> NPYArray {
         func refuse(_ reason: String) -> LossKernelsError {
             .unreadableFile(file: name, reason: reason)
         }
@@ -150,7 +161,7 @@ public enum NPYFile {
     /// (over 65535 bytes, i.e. thousands of dimensions) is written as version 2.0.
     ///
     /// - Precondition: `array.elements` holds `array.count` elements and no dimension is negative.
-    public static func encode(_ array: NPYArray) -> [UInt8] {
+    package static func encode(_ array: NPYArray) -> [UInt8] {
         var bytes: [UInt8] = []
         switch array.elements {
         case let .float32(values): bytes.reserveCapacity(128 + values.count * 4)
@@ -161,7 +172,7 @@ public enum NPYFile {
     }
 }
 
-// MARK: - Byte helpers
+// MARK: - Byte and element conversion
 
 extension NPYFile {
     /// Copies `count` values out of `data` with one bulk memory copy (no byte swapping).
