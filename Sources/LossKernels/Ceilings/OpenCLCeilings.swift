@@ -7,7 +7,8 @@ extension Ceilings {
     ///     allocation); default 256 MiB.
     ///   - gemmSize: `n` of the `n×n×n` SGEMM; `nil`: 1024 on CPU devices, 4096 on the others.
     ///   - repeats: runs per figure (best for bandwidths, median for SGEMM), after one warm-up.
-    ///   - device: measure only this device (as listed by `Engine.openCLDevices()`); `nil`: all.
+    ///   - only: the `device:` argument: measure only this device (as listed by
+    ///     `Engine.openCLDevices()`); `nil`: all.
     ///   - kinds: which of device-copy, device-sgemm, host-to-device, device-to-host to measure.
     /// - Returns: one `OpenCLDeviceCeilings` per chosen device (a device whose measurement failed
     ///   lists why in its `problems`), or the error that makes OpenCL unavailable.
