@@ -13,6 +13,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // Only for `swift package generate-documentation` (a command plugin): no target uses it, so
+        // neither this package nor a package depending on it builds anything of it otherwise.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: [
         // Loads the OpenCL ICD loader at run time and carries the kernels of Kernels/*.cl.

@@ -14,13 +14,17 @@ import Foundation
 /// - OpenCL, per device (`openCL`): `clEnqueueCopyBuffer` bandwidth (read + written, best of
 ///   `repeats`), CLBlast SGEMM rate on square `n×n×n` products (median), and blocking
 ///   host→device and device→host transfer rates (best of `repeats`).
-public enum Ceilings {
+///
+/// Package access: `losskernels bench ceilings` and `bench --vs-ceiling` use it; it is not part of
+/// the library's public API.
+package enum Ceilings {
     /// Host memory bandwidth of a parallel `memcpy`; see `Ceilings`.
     /// - Parameters:
     ///   - bytes: size of the source (and of the destination); at least one page per thread.
     ///   - threads: copying threads; `nil` uses every active core.
     ///   - repeats: runs, of which the best is kept.
-    public static func memcpy(bytes: Int = 256 << 20, threads: Int? = nil, repeats: Int = 7) -> Ceiling {
+    /// - Returns: a `.memcpy` ceiling in GB/s (bytes read + written), from the best run.
+    package static func memcpy(bytes: Int = 256 << 20, threads: Int? = nil, repeats: Int = 7) -> Ceiling {
         let threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         let bytes = max(bytes, threads * 4096)
         let source = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
@@ -45,9 +49,13 @@ public enum Ceilings {
     }
 
     /// OpenBLAS SGEMM rate on the three GEMMs of a B×D×C margin-head step; see `Ceilings`.
-    /// - Parameters: `batch` B, `dim` D, `classes` C (each ≥ 1); `repeats`: timed runs (median),
-    ///   after one untimed run.
-    public static func sgemm(batch: Int = 256, dim: Int = 512, classes: Int = 100_000, repeats: Int = 5) -> Ceiling {
+    /// - Parameters:
+    ///   - batch: B, the rows of the features (at least 1).
+    ///   - dim: D, the feature dimension (at least 1).
+    ///   - classes: C, the rows of the weights (at least 1).
+    ///   - repeats: timed runs, of which the median is kept, after one untimed run.
+    /// - Returns: an `.sgemm` ceiling in GFLOP/s (`3·2·B·C·D` FLOPs per step), from the median run.
+    package static func sgemm(batch: Int = 256, dim: Int = 512, classes: Int = 100_000, repeats: Int = 5) -> Ceiling {
         let (b, d, c) = (max(1, batch), max(1, dim), max(1, classes))
         var random = SplitMix64(seed: 1)
         func filled(_ count: Int) -> [Float] { (0..<count).map { _ in Float(random.next() >> 40) * 0x1p-24 - 0.5 } }

@@ -2,10 +2,10 @@ import Foundation
 
 /// One measured limit of this machine, the figure a benchmark result is compared with: a
 /// bandwidth in GB/s (10^9 bytes per second) or a rate in GFLOP/s (10^9 floating-point operations
-/// per second). See `Ceilings` for how each kind is measured.
-public struct Ceiling: Sendable, Codable, Equatable {
+/// per second). See `Ceilings` for how each kind is measured. Package access, like `Ceilings`.
+package struct Ceiling: Sendable, Codable, Equatable {
     /// What was measured.
-    public enum Kind: String, Sendable, Codable, CaseIterable {
+    package enum Kind: String, Sendable, Codable, CaseIterable {
         /// Host `memcpy` on every core: bytes read + bytes written per second.
         case memcpy
         /// OpenBLAS `cblas_sgemm`: the three GEMMs of a margin-head step, `3·2·B·C·D` FLOPs.
@@ -20,22 +20,22 @@ public struct Ceiling: Sendable, Codable, Equatable {
         case deviceToHost = "device-to-host"
 
         /// `GB/s` for the bandwidths, `GFLOP/s` for the GEMM rates.
-        public var unit: String { self == .sgemm || self == .deviceSGEMM ? "GFLOP/s" : "GB/s" }
+        package var unit: String { self == .sgemm || self == .deviceSGEMM ? "GFLOP/s" : "GB/s" }
     }
 
     /// What was measured.
-    public var kind: Kind
+    package var kind: Kind
     /// The rate, in `unit`.
-    public var value: Double
+    package var value: Double
     /// `GB/s` or `GFLOP/s`.
-    public var unit: String
+    package var unit: String
     /// The time of the run the value comes from (the best or the median, see `method`).
-    public var seconds: Double
+    package var seconds: Double
     /// What ran: where (CPU or the OpenCL device's name), the size, the threads, best or median.
-    public var method: String
+    package var method: String
 
     /// A ceiling of `kind` (its `unit` follows from the kind).
-    public init(kind: Kind, value: Double, seconds: Double, method: String) {
+    package init(kind: Kind, value: Double, seconds: Double, method: String) {
         self.kind = kind
         self.value = value
         self.unit = kind.unit
@@ -44,21 +44,25 @@ public struct Ceiling: Sendable, Codable, Equatable {
     }
 }
 
-/// The ceilings of one OpenCL device, and why any of them could not be measured.
-public struct OpenCLDeviceCeilings: Sendable, Codable {
+/// The ceilings of one OpenCL device, and why any of them could not be measured. Package access,
+/// like `Ceilings`.
+package struct OpenCLDeviceCeilings: Sendable, Codable {
     /// The device, as `Engine.openCLDevices()` lists it.
-    public var device: OpenCLDeviceInfo
+    package var device: OpenCLDeviceInfo
     /// device-copy, device-sgemm, host-to-device, device-to-host: those that were measured.
-    public var ceilings: [Ceiling]
+    package var ceilings: [Ceiling]
     /// One line per ceiling that failed (for example CLBlast missing), naming the cause.
-    public var problems: [String]
+    package var problems: [String]
 
     /// The measured ceiling of `kind`, if any.
-    public func ceiling(_ kind: Ceiling.Kind) -> Ceiling? { ceilings.first { $0.kind == kind } }
+    /// - Parameter kind: the kind wanted.
+    /// - Returns: the first of `ceilings` of that kind, or nil when it was not measured.
+    package func ceiling(_ kind: Ceiling.Kind) -> Ceiling? { ceilings.first { $0.kind == kind } }
 }
 
 /// Monotonic seconds, for the ceiling timers.
 enum MonotonicClock {
+    /// Seconds since an arbitrary fixed point (`DispatchTime`, which does not jump with the wall clock).
     static func seconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 }
 

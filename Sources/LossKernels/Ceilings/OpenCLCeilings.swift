@@ -7,9 +7,12 @@ extension Ceilings {
     ///     allocation); default 256 MiB.
     ///   - gemmSize: `n` of the `n×n×n` SGEMM; `nil`: 1024 on CPU devices, 4096 on the others.
     ///   - repeats: runs per figure (best for bandwidths, median for SGEMM), after one warm-up.
-    ///   - device: measure only this device (as listed by `Engine.openCLDevices()`); `nil`: all.
+    ///   - only: the `device:` argument: measure only this device (as listed by
+    ///     `Engine.openCLDevices()`); `nil`: all.
     ///   - kinds: which of device-copy, device-sgemm, host-to-device, device-to-host to measure.
-    public static func openCL(bytes: Int = 256 << 20, gemmSize: Int? = nil, repeats: Int = 7, device only: OpenCLDeviceInfo? = nil,
+    /// - Returns: one `OpenCLDeviceCeilings` per chosen device (a device whose measurement failed
+    ///   lists why in its `problems`), or the error that makes OpenCL unavailable.
+    package static func openCL(bytes: Int = 256 << 20, gemmSize: Int? = nil, repeats: Int = 7, device only: OpenCLDeviceInfo? = nil,
                               kinds: Set<Ceiling.Kind> = [.deviceCopy, .deviceSGEMM, .hostToDevice, .deviceToHost]) -> Result<[OpenCLDeviceCeilings], LossKernelsError> {
         let descriptors: [OpenCLDeviceDescriptor]
         switch OpenCLDevices.discover() {
@@ -40,7 +43,15 @@ extension Ceilings {
         })
     }
 
-    /// device-copy, host-to-device and device-to-host of one device.
+    /// device-copy, host-to-device and device-to-host of one device, each the best of `repeats`
+    /// runs after one warm-up.
+    /// - Parameters:
+    ///   - device: the device to measure.
+    ///   - requested: the buffer size wanted; capped at half the device's largest allocation and
+    ///     rounded down to a multiple of 4096 (at least 4096).
+    ///   - repeats: timed runs per figure (at least 1).
+    /// - Returns: the `.deviceCopy`, `.hostToDevice` and `.deviceToHost` ceilings, in that order.
+    /// - Throws: the `LossKernelsError` of a failed allocation, copy or transfer.
     static func transferCeilings(_ device: OpenCLDevice, bytes requested: Int, repeats: Int) throws -> [Ceiling] {
         let limit = device.info.maxAllocationBytes > 0 ? device.info.maxAllocationBytes / 2 : requested
         let bytes = max(4096, min(requested, limit)) & ~4095
@@ -81,6 +92,12 @@ extension Ceilings {
 
     /// CLBlast SGEMM `C = A·B` (n×n×n) on one device: 2·n³ FLOPs per call; median of `repeats`
     /// after one warm-up (which also compiles CLBlast's kernels).
+    /// - Parameters:
+    ///   - device: the device to measure.
+    ///   - n: the size of the square matrices (at least 1).
+    ///   - repeats: timed runs (at least 1).
+    /// - Returns: a `.deviceSGEMM` ceiling in GFLOP/s.
+    /// - Throws: the `LossKernelsError` of a failed upload or CLBlast call (e.g. CLBlast missing).
     static func deviceSGEMM(_ device: OpenCLDevice, n: Int, repeats: Int) throws -> Ceiling {
         let n = max(1, n)
         var random = SplitMix64(seed: 2)
