@@ -17,11 +17,13 @@ let package = Package(
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: []),
     ],
     targets: [
-        // Workloads (inputs made once from a seed, outputs reused) and the backends to run them on.
+        // Workloads of the operation table (LossKernelsCatalog: inputs made once from a seed, outputs
+        // reused) and the backends to run them on.
         .target(
             name: "LossKernelsBenchmarkSupport",
             dependencies: [
                 .product(name: "LossKernels", package: "LossKernels"),
+                .product(name: "LossKernelsCatalog", package: "LossKernels"),
                 .product(name: "Benchmark", package: "benchmark"),
             ]
         ),
@@ -30,6 +32,7 @@ let package = Package(
             name: "RowLosses",
             dependencies: [
                 "LossKernelsBenchmarkSupport",
+                .product(name: "LossKernelsCatalog", package: "LossKernels"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/RowLosses",
@@ -40,6 +43,7 @@ let package = Package(
             name: "MarginHeads",
             dependencies: [
                 "LossKernelsBenchmarkSupport",
+                .product(name: "LossKernelsCatalog", package: "LossKernels"),
                 .product(name: "Benchmark", package: "benchmark"),
             ],
             path: "Benchmarks/MarginHeads",

@@ -8,6 +8,7 @@ disturb the other's timings):
     python peer_workloads.py torch softmax --warmup 3 --iterations 20
 
 prints one JSON object: {"framework", "workload", "version", "threads", "times", "median_seconds"}.
+`python peer_workloads.py describe` prints BENCH, SHAPES and the bench arguments as JSON.
 
 Workloads (the same shapes, distributions and outputs as our bench operations):
   softmax        p = softmax(z) over rows, z: 256 x 100,000, uniform in [-4, 4)
@@ -30,8 +31,6 @@ import statistics
 import sys
 import time
 
-import numpy as np
-
 SHAPES = {
     "softmax": dict(batch=256, classes=100_000),
     "cross-entropy": dict(batch=256, classes=100_000),
@@ -42,26 +41,83 @@ SHAPES = {
 }
 
 
+# Each workload as `losskernels bench` runs it: the operation of the table (`losskernels
+# operations --json`), its options, and for each input array the table's tensor and the values made
+# for it (uniform in [-scale, scale), or class indices). `peers.py` builds its bench arguments from
+# this and checks it against the table before timing; the project's tests check it too.
+BENCH = {
+    "softmax": dict(operation="softmax", options={}, inputs=dict(z=("logits", 4.0))),
+    "cross-entropy": dict(operation="cross-entropy", options={}, inputs=dict(z=("logits", 4.0), y=("labels", "classes"))),
+    "cosface": dict(operation="margin-softmax", options=dict(head="cosface"),
+                    inputs=dict(x=("features", 1.0), w=("weights", 0.05), y=("labels", "classes"))),
+    "arcface": dict(operation="margin-softmax", options=dict(head="arcface"),
+                    inputs=dict(x=("features", 1.0), w=("weights", 0.05), y=("labels", "classes"))),
+    "mse": dict(operation="mse", options={}, inputs=dict(p=("predictions", 2.0), t=("targets", 2.0))),
+    "triplet": dict(operation="triplet", options={}, inputs=dict(a=("anchors", 1.0), p=("positives", 1.0), n=("negatives", 1.0))),
+}
+
+
+def bench_arguments(workload):
+    """`losskernels bench` arguments of the workload: its operation, options and sizes."""
+    entry, s = BENCH[workload], SHAPES[workload]
+    arguments = [entry["operation"]]
+    for flag, value in entry["options"].items():
+        arguments += ["--" + flag, str(value)]
+    for size in ("batch", "dim", "classes", "elements"):
+        if size in s:
+            arguments += ["--" + size, str(s[size])]
+    return arguments
+
+
+def check_against(table):
+    """Problems (strings) where BENCH disagrees with the operation table `table` (the parsed
+    `losskernels operations --json`): unknown operations, options or tensors, other value ranges."""
+    operations = {op["name"]: op for op in table["operations"]}
+    problems = []
+    for workload, entry in BENCH.items():
+        op = operations.get(entry["operation"])
+        if op is None:
+            problems.append(f"{workload}: no operation {entry['operation']}")
+            continue
+        options = {o.split(" ")[0] for o in op["options"]}
+        for flag in entry["options"]:
+            if flag not in options:
+                problems.append(f"{workload}: {entry['operation']} has no option --{flag}")
+        tensors = {t["flag"]: t for t in op["inputs"]}
+        for key, (flag, values) in entry["inputs"].items():
+            tensor = tensors.get(flag)
+            if tensor is None:
+                problems.append(f"{workload}: {entry['operation']} has no input --{flag}")
+                continue
+            expected = "class indices" if values == "classes" else f"uniform[{-values}, {values})"
+            if tensor["values"] != expected:
+                problems.append(f"{workload}: --{flag} is {tensor['values']} in the table, {expected} here")
+        for size in ("batch", "dim", "classes", "elements"):
+            if size in SHAPES[workload] and size not in op["bench_sizes"]:
+                problems.append(f"{workload}: {entry['operation']} does not use --{size}")
+    return problems
+
+
 def inputs(workload, seed=42):
-    """The workload's inputs as float32 / int64 numpy arrays (same distributions as our bench)."""
+    """The workload's inputs as float32 / int64 numpy arrays (the distributions of BENCH, the shapes
+    of SHAPES: as our bench makes them)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     s = SHAPES[workload]
-
-    def uniform(shape, scale):
-        return rng.uniform(-scale, scale, size=shape).astype(np.float32)
-
-    if workload in ("softmax", "cross-entropy"):
-        return dict(z=uniform((s["batch"], s["classes"]), 4.0),
-                    y=rng.integers(0, s["classes"], size=s["batch"], dtype=np.int64))
-    if workload in ("cosface", "arcface"):
-        return dict(x=uniform((s["batch"], s["dim"]), 1.0), w=uniform((s["classes"], s["dim"]), 0.05),
-                    y=rng.integers(0, s["classes"], size=s["batch"], dtype=np.int64))
+    shapes = dict(z=(s.get("batch"), s.get("classes")), x=(s.get("batch"), s.get("dim")), w=(s.get("classes"), s.get("dim")),
+                  y=(s.get("batch"),), a=(s.get("batch"), s.get("dim")), n=(s.get("batch"), s.get("dim")))
     if workload == "mse":
-        return dict(p=uniform(s["elements"], 2.0), t=uniform(s["elements"], 2.0))
-    if workload == "triplet":
-        return dict(a=uniform((s["batch"], s["dim"]), 1.0), p=uniform((s["batch"], s["dim"]), 1.0),
-                    n=uniform((s["batch"], s["dim"]), 1.0))
-    raise ValueError(workload)
+        shapes.update(p=(s["elements"],), t=(s["elements"],))
+    else:
+        shapes.update(p=(s.get("batch"), s.get("dim")))
+    made = {}
+    for key, (_, values) in BENCH[workload]["inputs"].items():
+        if values == "classes":
+            made[key] = rng.integers(0, s["classes"], size=shapes[key], dtype=np.int64)
+        else:
+            made[key] = rng.uniform(-values, values, size=shapes[key]).astype(np.float32)
+    return made
 
 
 def torch_call(workload):
@@ -183,6 +239,11 @@ def time_calls(call, warmup, iterations):
 
 
 def main():
+    if sys.argv[1:] == ["describe"]:
+        # What the project's tests check against the operation table (no numpy needed).
+        json.dump({w: dict(BENCH[w], shape=SHAPES[w], bench=bench_arguments(w)) for w in BENCH}, sys.stdout)
+        print()
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("framework", choices=["torch", "jax"])
     parser.add_argument("workload", choices=sorted(SHAPES))

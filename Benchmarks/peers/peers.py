@@ -22,25 +22,27 @@ import statistics
 import subprocess
 import sys
 
+from peer_workloads import bench_arguments, check_against
 from report import write_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FRAMEWORKS = ["losskernels", "torch", "jax"]
 
-# name, shape, our bench arguments, the peers' workload, warm-up, timed calls, ceiling kind.
+# name, shape, our bench arguments (from peer_workloads.BENCH), the peers' workload, warm-up, timed calls,
+# ceiling kind.
 WORKLOADS = [
     dict(name="softmax", shape="B 256, C 100,000", peer="softmax", warmup=3, iterations=20, ceiling="copy",
-         bench=["softmax", "--batch", "256", "--classes", "100000"]),
+         bench=bench_arguments("softmax")),
     dict(name="cross-entropy fwd+bwd", shape="B 256, C 100,000", peer="cross-entropy", warmup=3, iterations=20, ceiling="copy",
-         bench=["cross-entropy", "--batch", "256", "--classes", "100000"]),
+         bench=bench_arguments("cross-entropy")),
     dict(name="cosFace step", shape="B 256, D 512, C 100,000", peer="cosface", warmup=1, iterations=5, ceiling="gemm3",
-         bench=["margin-softmax", "--head", "cosface", "--batch", "256", "--dim", "512", "--classes", "100000"]),
+         bench=bench_arguments("cosface")),
     dict(name="arcFace step", shape="B 256, D 512, C 100,000", peer="arcface", warmup=1, iterations=5, ceiling="gemm3",
-         bench=["margin-softmax", "--head", "arcface", "--batch", "256", "--dim", "512", "--classes", "100000"]),
+         bench=bench_arguments("arcface")),
     dict(name="mse fwd+bwd", shape="N 16,777,216", peer="mse", warmup=3, iterations=20, ceiling="copy",
-         bench=["mse", "--elements", "16777216"]),
+         bench=bench_arguments("mse")),
     dict(name="triplet fwd+bwd", shape="B 256, D 128", peer="triplet", warmup=500, iterations=500, ceiling=None,
-         bench=["triplet", "--batch", "256", "--dim", "128"]),
+         bench=bench_arguments("triplet")),
 ]
 
 
@@ -88,6 +90,11 @@ def main():
     parser.add_argument("--output-dir", default=os.path.join(HERE, "results"))
     parser.add_argument("--commit", default="", help="the project's commit, for the header")
     args = parser.parse_args()
+
+    # The peers' workloads must be the operations `bench` times: checked against the table first.
+    problems = check_against(run_json([args.losskernels, "operations", "--json"]))
+    if problems:
+        sys.exit("peer_workloads.BENCH disagrees with `losskernels operations --json`:\n  " + "\n  ".join(problems))
 
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()

@@ -41,12 +41,14 @@ public struct CatalogOperation: Sendable {
     public let deviceResidentPasses: Set<Pass>
     /// The cases `verify` checks against the reference (empty: not checked).
     public let verification: [VerifyCase]
+    /// Pairs of flags (tensors or options) the operation refuses together.
+    public let exclusions: [(String, String)]
 
     let prepare: @Sendable (CallSetup) throws -> PreparedCall
     let reference: (@Sendable (CallSetup) throws -> [ReferenceResult])?
 
     init(name: String, summary: String, tensors: [TensorSpec], options: [OptionSpec], results: [String], computable: Bool = true, bench: BenchSpec,
-         bound: Bound = .bandwidth, deviceResidentPasses: Set<Pass> = [], verification: [VerifyCase] = [],
+         bound: Bound = .bandwidth, deviceResidentPasses: Set<Pass> = [], verification: [VerifyCase] = [], exclusions: [(String, String)] = [],
          prepare: @escaping @Sendable (CallSetup) throws -> PreparedCall, reference: (@Sendable (CallSetup) throws -> [ReferenceResult])? = nil) {
         self.name = name
         self.summary = summary
@@ -58,6 +60,7 @@ public struct CatalogOperation: Sendable {
         self.bound = bound
         self.deviceResidentPasses = deviceResidentPasses
         self.verification = verification
+        self.exclusions = exclusions
         self.prepare = prepare
         self.reference = reference
     }
@@ -184,6 +187,14 @@ public final class PreparedCall {
         self.run = run
         self.results = results
         self.gemmShape = gemmShape
+    }
+
+    /// Runs one call and returns, with the backend that ran, the bytes and FLOPs the library's
+    /// descriptions state for the calls it made (each tensor read once and written once; a tensor
+    /// one call writes and the next reads counts again; matrix products `2·M·N·K`).
+    public func runRecordingWork() throws -> (backend: Backend, bytes: Int, flops: Int) {
+        let (backend, work) = try Engine.recordingWork { try run() }
+        return (backend, work.bytes, work.flops)
     }
 }
 

@@ -53,6 +53,9 @@ public struct HostTensor: Sendable, Equatable {
         return try! Matrix(rows: rows, columns: columns, values: floats)
     }
 
+    /// The shape without its last dimension (one value per row).
+    public var rowShape: [Int] { Array(shape.dropLast()) }
+
     /// The tensor as a matrix of `shape[0]` rows (1 for a 0-d tensor) and the rest as columns.
     public var leadingRowsMatrix: Matrix {
         let rows = shape.first ?? 1

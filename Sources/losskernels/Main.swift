@@ -59,5 +59,5 @@ struct LossKernelsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "losskernels",
         abstract: "Loss functions on OpenCL GPUs and SIMD CPUs: compute on .npy files, benchmark, verify, train a head, list devices.",
-        subcommands: [DevicesCommand.self, ComputeCommand.self, BenchCommand.self, VerifyCommand.self, TrainCommand.self])
+        subcommands: [DevicesCommand.self, ComputeCommand.self, BenchCommand.self, VerifyCommand.self, TrainCommand.self, OperationsCommand.self])
 }

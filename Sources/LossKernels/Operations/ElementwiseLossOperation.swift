@@ -33,10 +33,8 @@ struct ElementwiseLossOperation: Operation {
         if let perElement { outputs.append(.host("losses", perElement)) }
         return outputs
     }
-    /// Input, targets (and upstream) read; gradient and the loss (one value, or one per element) written.
-    var work: OperationWork {
-        OperationWork(bytes: OperationWork.floats((gradOutput == nil ? 3 : 4) * count + (perElement == nil ? 1 : count)))
-    }
+    /// The reduced loss written (the losses of none are an output tensor).
+    var otherBytes: Int { perElement == nil ? OperationWork.floats(1) : 0 }
 
     func validate() throws {
         try loss.validate()

@@ -15,7 +15,7 @@ extension Engine {
     ///    `auto` an OpenCL failure redoes the call on the CPU.
     func run<O: Operation>(_ operation: O) throws -> OperationRun<O.Result> {
         try operation.validate()
-        WorkRecorder.current?.add(operation.work)
+        WorkRecorder.current?.add(operation)
         let inputs = operation.inputs, outputs = operation.outputs
         if checkFinite {
             for input in inputs { try input.requireFinite() }

@@ -23,12 +23,10 @@ struct MarginSoftmaxOperation: Operation {
         return inputs
     }
     var outputs: [OperationOutput] { [.host("gradFeatures", gradFeatures), .host("gradClassWeights", gradClassWeights)] }
-    /// X and W read, ∂L/∂X and ∂L/∂W written, labels read, the loss written; the three GEMMs of a
-    /// step (logits, ∂L/∂X̂, ∂L/∂W), `3·2·B·C·D`.
-    var work: OperationWork {
-        OperationWork(bytes: OperationWork.floats(2 * (rows * dimension + classes * dimension) + (reduction == .none ? rows : 1)) + OperationWork.labels(rows),
-                      flops: 3 * 2 * rows * classes * dimension)
-    }
+    /// The labels read and the loss written.
+    var otherBytes: Int { OperationWork.labels(rows) + OperationWork.floats(reduction == .none ? rows : 1) }
+    /// The three GEMMs of a step (logits, ∂L/∂X̂, ∂L/∂W), `3·2·B·C·D`.
+    var flops: Int { 3 * 2 * rows * classes * dimension }
 
     func validate() throws {
         try Validation.requireNonEmpty("features", rows: rows, columns: dimension)

@@ -23,8 +23,8 @@ struct ContrastiveOperation: Operation {
         return inputs
     }
     var outputs: [OperationOutput] { [.host("gradLeft", gradLeft), .host("gradRight", gradRight)] }
-    /// Both inputs read, both gradients written, the flags read (4 bytes each), the loss written.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(4 * rows * dimension + rows + (reduction == .none ? rows : 1))) }
+    /// The flags read (4 bytes each) and the loss written.
+    var otherBytes: Int { OperationWork.floats(rows + (reduction == .none ? rows : 1)) }
 
     func validate() throws {
         try Validation.requireSameShape("right", rows: rightShape.rows, columns: rightShape.columns, as: "left", rows, dimension)
@@ -77,8 +77,8 @@ struct TripletMarginOperation: Operation {
     var outputs: [OperationOutput] {
         [.host("gradAnchors", gradAnchors), .host("gradPositives", gradPositives), .host("gradNegatives", gradNegatives)]
     }
-    /// Three inputs read, three gradients written, the loss written.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(6 * rows * dimension + (reduction == .none ? rows : 1))) }
+    /// The loss written.
+    var otherBytes: Int { OperationWork.floats(reduction == .none ? rows : 1) }
 
     func validate() throws {
         try Validation.requireSameShape("positives", rows: positivesShape.rows, columns: positivesShape.columns, as: "anchors", rows, dimension)
@@ -125,8 +125,8 @@ struct CenterLossOperation: Operation {
 
     var inputs: [OperationInput] { [.host("features", features), .host("centers", centers)] }
     var outputs: [OperationOutput] { [.host("gradFeatures", gradFeatures), .host("updatedCenters", updatedCenters)] }
-    /// Features and centers read, their gradient and update written, labels read.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(2 * rows * dimension + 2 * classes * dimension) + OperationWork.labels(rows)) }
+    /// The labels read.
+    var otherBytes: Int { OperationWork.labels(rows) }
 
     func validate() throws {
         try Validation.requireNonEmpty("features", rows: rows, columns: dimension)

@@ -12,8 +12,12 @@ protocol Operation {
     var inputs: [OperationInput] { get }
     /// The float32 tensors written.
     var outputs: [OperationOutput] { get }
-    /// Bytes moved and floating-point operations: what the scheduler and `bench` read.
-    var work: OperationWork { get }
+    /// Bytes read or written besides the float tensors of `inputs` and `outputs`: labels (8 bytes
+    /// each), flags, the loss, reduced values (default 0).
+    var otherBytes: Int { get }
+    /// Floating-point operations of the matrix products, `2·M·N·K` each (default 0: the operation
+    /// is bound by memory bandwidth).
+    var flops: Int { get }
 
     /// Throws the error that names the tensor, row, value or option at fault. Runs first; nothing
     /// else of the description is used before it passes.
@@ -30,6 +34,15 @@ protocol Operation {
 
 extension Operation {
     func resultWithoutWork() throws -> Result? { nil }
+    var otherBytes: Int { 0 }
+    var flops: Int { 0 }
+
+    /// Bytes moved and floating-point operations, what the scheduler and `bench` read: every
+    /// tensor read or written once, plus `otherBytes`.
+    var work: OperationWork {
+        let tensors = inputs.reduce(0) { $0 + $1.count } + outputs.reduce(0) { $0 + $1.count }
+        return OperationWork(bytes: OperationWork.floats(tensors) + otherBytes, flops: flops)
+    }
 }
 
 /// How `Engine(checkFinite: true)` checks an input's values.

@@ -16,8 +16,8 @@ struct ReduceOperation: Operation {
 
     var inputs: [OperationInput] { [.host("input", input)] }
     var outputs: [OperationOutput] { [] }
-    /// The input read, one value (and, when selecting, one 8-byte index) per group written.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(input.count + groups) + (operation.selects ? OperationWork.labels(groups) : 0)) }
+    /// One value (and, when selecting, one 8-byte index) per group written.
+    var otherBytes: Int { OperationWork.floats(groups) + (operation.selects ? OperationWork.labels(groups) : 0) }
 
     func validate() throws {
         try Validation.requireCount("input", input.count, rows: rows, columns: columns)
@@ -64,8 +64,8 @@ struct ReduceBackwardOperation: Operation {
 
     var inputs: [OperationInput] { [.host("input", input), .host("gradOutput", gradOutput)] }
     var outputs: [OperationOutput] { [.host("gradInput", gradInput)] }
-    /// The input read, the gradient written, the forward result and the upstream read.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(2 * input.count + 2 * result.values.count)) }
+    /// The forward result read.
+    var otherBytes: Int { OperationWork.floats(result.values.count) }
 
     func validate() throws {
         guard operation != .argmax else {

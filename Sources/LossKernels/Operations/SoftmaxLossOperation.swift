@@ -15,10 +15,8 @@ struct SoftmaxLossOperation<Loss: RowSoftmaxLoss>: Operation {
         return inputs
     }
     var outputs: [OperationOutput] { [.host("gradient", gradient)] }
-    /// Logits read, labels read, gradient written, the loss written (one value, or one per row).
-    var work: OperationWork {
-        OperationWork(bytes: OperationWork.floats(2 * rows * columns) + OperationWork.labels(rows) + OperationWork.floats(loss.reduction == .none ? rows : 1))
-    }
+    /// The labels read and the loss written (one value, or one per row).
+    var otherBytes: Int { OperationWork.labels(rows) + OperationWork.floats(loss.reduction == .none ? rows : 1) }
 
     func validate() throws {
         try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)

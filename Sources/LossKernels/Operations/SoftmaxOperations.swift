@@ -21,8 +21,6 @@ struct SoftmaxForwardOperation: Operation {
 
     var inputs: [OperationInput] { [OperationInput("logits", logits, finite: .finiteOrNegativeInfinity)] }
     var outputs: [OperationOutput] { [OperationOutput(kind.outputName, output)] }
-    /// Logits read, output written.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(2 * rows * columns)) }
 
     func validate() throws {
         try Validation.requireCount("logits", inputs[0].count, rows: rows, columns: columns)
@@ -56,8 +54,6 @@ struct SoftmaxBackwardOperation: Operation {
          OperationInput("gradOutput", gradOutput)]
     }
     var outputs: [OperationOutput] { [OperationOutput("gradLogits", gradLogits)] }
-    /// Forward output and upstream read, gradient written.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(3 * rows * columns)) }
 
     func validate() throws {
         try Validation.requireCount(kind.outputName, inputs[0].count, rows: rows, columns: columns)
@@ -88,8 +84,6 @@ struct LogSumExpOperation: Operation {
 
     var inputs: [OperationInput] { [OperationInput("logits", logits, finite: .finiteOrNegativeInfinity)] }
     var outputs: [OperationOutput] { [OperationOutput("logSumExp", output)] }
-    /// Logits read, one value per row written.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(rows * columns + rows)) }
 
     func validate() throws {
         try Validation.requireCount("logits", inputs[0].count, rows: rows, columns: columns)
@@ -128,8 +122,6 @@ struct LogSumExpBackwardOperation: Operation {
         [.host("logits", logits, finite: .finiteOrNegativeInfinity), .host("logSumExp", logSumExp, finite: .unchecked), .host("gradOutput", gradOutput)]
     }
     var outputs: [OperationOutput] { [.host("gradLogits", gradLogits)] }
-    /// Logits, lse and upstream read, gradient written.
-    var work: OperationWork { OperationWork(bytes: OperationWork.floats(2 * rows * columns + 2 * rows)) }
 
     func validate() throws {
         try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)

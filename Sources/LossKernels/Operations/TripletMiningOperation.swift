@@ -14,11 +14,10 @@ struct TripletMiningOperation: Operation {
     /// problem makes, not the embeddings themselves.
     var inputs: [OperationInput] { [.host("embeddings", embeddings, transfer: false)] }
     var outputs: [OperationOutput] { [.host("gradEmbeddings", gradient)] }
-    /// Embeddings read, gradient written, labels read, the loss written; the GEMMs `G = E'·E'ᵀ` and
-    /// `S·E'`, `2·2·B²·D`.
-    var work: OperationWork {
-        OperationWork(bytes: OperationWork.floats(2 * rows * dimension + 1) + OperationWork.labels(rows), flops: 4 * rows * rows * dimension)
-    }
+    /// The labels read and the loss written.
+    var otherBytes: Int { OperationWork.labels(rows) + OperationWork.floats(1) }
+    /// The GEMMs `G = E'·E'ᵀ` and `S·E'`, `2·2·B²·D`.
+    var flops: Int { 4 * rows * rows * dimension }
 
     func validate() throws {
         guard rows > 0 else { throw LossKernelsError.shapeMismatch(tensor: "embeddings", expected: "at least one row", actual: Validation.shape(rows, dimension)) }

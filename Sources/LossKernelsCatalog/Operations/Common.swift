@@ -42,8 +42,3 @@ extension Matrix {
 
 /// The loss result's shape: a scalar for mean and sum, `perRow` for none.
 func lossShape(_ reduction: String?, perRow: [Int]) -> [Int] { reduction == "none" ? perRow : [] }
-
-extension HostTensor {
-    /// The shape without its last dimension (one value per row).
-    var rowShape: [Int] { Array(shape.dropLast()) }
-}

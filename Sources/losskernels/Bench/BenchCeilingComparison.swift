@@ -1,12 +1,5 @@
 import LossKernels
-
-extension BenchOperation {
-    /// Operations whose cost is dominated by matrix products: compared with an SGEMM rate
-    /// (GFLOP/s); every other operation is bandwidth-bound and compared with a copy rate (GB/s).
-    static let gemmBound: Set<BenchOperation> = [.marginSoftmax, .tripletMined, .trainStep]
-
-    var isGEMMBound: Bool { Self.gemmBound.contains(self) }
-}
+import LossKernelsCatalog
 
 /// `--vs-ceiling`: measures, in the same run, the ceiling a result is bounded by and records it
 /// with the fraction reached:
@@ -21,23 +14,22 @@ extension BenchOperation {
 final class BenchCeilingComparison {
     private var cache: [String: Ceiling] = [:]
 
-    /// Sets `result.ceiling` and `result.fraction_of_ceiling`. The SGEMM ceiling runs over
-    /// `result.gemmClasses` classes where the workload's GEMMs span fewer than `--classes`
-    /// (train-step: the n classes its sampler draws).
-    func annotate(_ result: inout BenchResult, operation: BenchOperation, shape: BenchShape, engine: Engine, deviceResident: Bool) throws {
-        let ceiling = try self.ceiling(operation: operation, shape: BenchShape(batch: result.batch, classes: result.gemmClasses ?? result.classes, dim: result.dim, elements: result.elements),
-                                       backend: result.backend, engine: engine, deviceResident: deviceResident)
+    /// Sets `result.ceiling` and `result.fraction_of_ceiling`. The SGEMM ceiling runs at the
+    /// shape of the operation's own matrix products (`result.gemmShape`: train-step's C is the n
+    /// classes its sampler draws, triplet-mined's is B).
+    func annotate(_ result: inout BenchResult, operation: CatalogOperation, engine: Engine, deviceResident: Bool) throws {
+        let ceiling = try self.ceiling(bound: operation.bound, gemm: result.gemmShape, backend: result.backend, engine: engine, deviceResident: deviceResident)
         result.ceiling = BenchCeiling(kind: ceiling.kind.rawValue, value: ceiling.value, unit: ceiling.unit, method: ceiling.method)
         let achieved = ceiling.unit == "GFLOP/s" ? result.gflop_per_second : result.gb_per_second
         result.fraction_of_ceiling = ceiling.value > 0 ? achieved / ceiling.value : nil
     }
 
-    func ceiling(operation: BenchOperation, shape: BenchShape, backend: String, engine: Engine, deviceResident: Bool) throws -> Ceiling {
+    func ceiling(bound: CatalogOperation.Bound, gemm: BenchShape?, backend: String, engine: Engine, deviceResident: Bool) throws -> Ceiling {
+        let gemmBound = bound == .gemm
         if backend == Backend.cpu.rawValue {
-            if operation.isGEMMBound {
-                let classes = operation == .tripletMined ? shape.batch : shape.classes
-                return cached("sgemm \(shape.batch) \(shape.dim) \(classes)") {
-                    Ceilings.sgemm(batch: shape.batch, dim: max(1, shape.dim), classes: classes)
+            if gemmBound, let shape = gemm {
+                return cached("sgemm \(shape.batch) \(shape.dim) \(shape.classes)") {
+                    Ceilings.sgemm(batch: shape.batch, dim: max(1, shape.dim), classes: shape.classes)
                 }
             }
             return cached("memcpy") { Ceilings.memcpy() }
@@ -45,7 +37,7 @@ final class BenchCeilingComparison {
         guard let device = engine.plannedDevice(elements: Int.max) else {
             throw CommandFailure(message: "--vs-ceiling: the OpenCL device that ran is not known")
         }
-        let kinds: [Ceiling.Kind] = operation.isGEMMBound ? [.deviceSGEMM] : deviceResident ? [.deviceCopy] : [.hostToDevice, .deviceToHost]
+        let kinds: [Ceiling.Kind] = gemmBound ? [.deviceSGEMM] : deviceResident ? [.deviceCopy] : [.hostToDevice, .deviceToHost]
         // One measurement (one OpenCL context) for all the kinds; the slowest bounds the operation.
         return try cached("\(kinds.map(\.rawValue).joined(separator: "+")) \(device.platformIndex).\(device.deviceIndex)") {
             let sets = try Ceilings.openCL(device: device, kinds: Set(kinds)).get()

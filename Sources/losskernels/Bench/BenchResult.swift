@@ -1,6 +1,7 @@
 import Foundation
+import LossKernelsCatalog
 
-/// One benchmark result: the JSON fields of shared/spec/CLI.md, plus, only when set (absent from
+/// One benchmark result: the JSON fields of docs/CLI.md, plus, only when set (absent from
 /// the JSON otherwise), the ceiling it is compared with (`--vs-ceiling`) and, in a sweep, the
 /// swept size and the time per unit of it.
 struct BenchResult: Codable {
@@ -8,6 +9,8 @@ struct BenchResult: Codable {
     var backend: String
     var device: String
     var pass: String
+    /// Whether the data stayed on the OpenCL device (`--device-resident`): what was timed.
+    var device_resident: Bool
     var batch: Int
     var classes: Int
     var dim: Int
@@ -31,13 +34,13 @@ struct BenchResult: Codable {
     var seconds_per_unit: Double? = nil
     /// `train-step` only: rows per second (batch / median); absent for other operations.
     var samples_per_second: Double? = nil
-    /// The classes the operation's GEMMs span where fewer than `classes` (train-step: the n
-    /// sampled classes), for the SGEMM ceiling of `--vs-ceiling`; not part of the JSON.
-    var gemmClasses: Int? = nil
+    /// The shape of the operation's matrix products (B, D, C: train-step's C is the n sampled
+    /// classes), for the SGEMM ceiling of `--vs-ceiling`; not part of the JSON.
+    var gemmShape: BenchShape? = nil
 
-    /// The JSON fields: every stored property except `gemmClasses`.
+    /// The JSON fields: every stored property except `gemmShape`.
     enum CodingKeys: String, CodingKey {
-        case op, backend, device, pass, batch, classes, dim, elements, iterations, median_seconds, min_seconds, max_seconds, bytes, flops
+        case op, backend, device, pass, device_resident, batch, classes, dim, elements, iterations, median_seconds, min_seconds, max_seconds, bytes, flops
         case gb_per_second, gflop_per_second, peak_rss_bytes, ceiling, fraction_of_ceiling, swept, seconds_per_unit, samples_per_second
     }
 
@@ -50,7 +53,7 @@ struct BenchResult: Codable {
     func printTable() {
         let rows: [(String, String)] = [
             ("operation", "\(op) (\(pass))"),
-            ("backend", "\(backend): \(device)"),
+            ("backend", "\(backend): \(device)" + (device_resident ? " (device-resident)" : "")),
             ("shape", "batch \(batch), classes \(classes), dim \(dim), elements \(elements)"),
             ("iterations", "\(iterations)"),
             ("median", String(format: "%.6f s (min %.6f, max %.6f)", median_seconds, min_seconds, max_seconds)),

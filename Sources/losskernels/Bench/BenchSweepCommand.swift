@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LossKernels
+import LossKernelsCatalog
 
 /// `losskernels bench sweep <operation> --classes 1e3...1e7 [--batch 256] …`: one operation over
 /// a list of sizes (see `SizeList`), to show how time grows with the work: per size the median,
@@ -22,8 +23,8 @@ struct BenchSweepCommand: ParsableCommand {
             flags keep one value (defaults as in bench). --json: one JSON object per line.
             """)
 
-    @Argument(help: "The operation: \(BenchOperation.allCases.map(\.rawValue).joined(separator: ", ")).")
-    var operation: BenchOperation
+    @Argument(help: "The operation: \(Catalog.names.joined(separator: ", ")).")
+    var operation: String
 
     @Option(name: .long, help: "Rows (B): one size or a list.") var batch: SizeList = SizeList(values: [256])
     @Option(name: .long, help: "Classes (C): one size or a list.") var classes: SizeList = SizeList(values: [100_000])
@@ -32,23 +33,22 @@ struct BenchSweepCommand: ParsableCommand {
     @OptionGroup var timing: BenchTimingOptions
     @OptionGroup var output: BenchOutputOptions
     @OptionGroup var backendOptions: BackendOptions
-    @OptionGroup var headOptions: HeadOptions
-    @OptionGroup var trainingOptions: TrainingOptions
+    @OptionGroup(title: "Operation options") var options: OperationFlags
+    @OptionGroup(title: "Training step (train-step)") var training: TrainingFlags
 
     /// The swept flag and its sizes, or the single point when nothing lists several sizes.
     var sweep: (name: String, sizes: [Int]) {
         let lists = [("batch", batch.values), ("classes", classes.values), ("dim", dim?.values ?? [0]), ("elements", elements?.values ?? [0])]
-        return lists.first { $0.1.count > 1 } ?? (operation.isElementwise && elements != nil ? ("elements", elements!.values) : ("classes", classes.values))
+        let elementwise = (try? OperationUsage.operation(operation))?.bench.sizes.contains(.elements) ?? false
+        return lists.first { $0.1.count > 1 } ?? (elementwise && elements != nil ? ("elements", elements!.values) : ("classes", classes.values))
     }
 
     func validate() throws {
         let several = [batch.values, classes.values, dim?.values ?? [], elements?.values ?? []].filter { $0.count > 1 }.count
         guard several <= 1 else { throw ValidationError("only one of --batch, --classes, --dim, --elements may list several sizes") }
-        for size in sweep.sizes {
-            let shape = shape(size)
-            try BenchShape.validate(batch: shape.batch, classes: shape.classes, dim: shape.dim, elements: shape.elements)
-        }
-        try timing.validate(operation: operation, backend: backendOptions.backend)
+        let entry = try OperationUsage.operation(operation)
+        for size in sweep.sizes { try BenchShape.validate(shape(size)) }
+        try timing.validate(entry, options: options.given.merging(training.given), backend: backendOptions.backend)
         try output.validate()
     }
 
@@ -64,18 +64,30 @@ struct BenchSweepCommand: ParsableCommand {
         return shape
     }
 
+    /// The size flags given with a value other than their default.
+    var givenSizes: Set<BenchSpec.SizeFlag> {
+        var given: Set<BenchSpec.SizeFlag> = []
+        if batch.values != [256] { given.insert(.batch) }
+        if classes.values != [100_000] { given.insert(.classes) }
+        if dim != nil { given.insert(.dim) }
+        if elements != nil { given.insert(.elements) }
+        return given
+    }
+
     func run() throws {
+        let entry = try OperationUsage.operation(operation)
+        BenchShape.warnAboutUnused(entry, givenSizes)
         let engine = try backendOptions.makeEngine()
         let (name, sizes) = sweep
         let comparison = BenchCeilingComparison()
-        let progress = ProgressBar(total: sizes.count, label: "\(operation.rawValue) \(name)", delay: 2, linesWhenPiped: true)
+        let progress = ProgressBar(total: sizes.count, label: "\(operation) \(name)", delay: 2, linesWhenPiped: true)
         var results: [BenchResult] = []
         if output.csv { print(BenchCSV.header(ceiling: output.vsCeiling, sweep: true)) }
         for (index, size) in sizes.enumerated() {
             let shape = shape(size)
-            var result = try BenchMeasurement.measure(operation, shape: shape, engine: engine, timing: timing, head: headOptions, training: trainingOptions)
+            var result = try BenchMeasurement.measure(entry, shape: shape, engine: engine, timing: timing, options: options.given.merging(training.given))
             if output.vsCeiling {
-                try comparison.annotate(&result, operation: operation, shape: shape, engine: engine, deviceResident: timing.deviceResident)
+                try comparison.annotate(&result, operation: entry, engine: engine, deviceResident: timing.deviceResident)
             }
             result.swept = name
             let unit = name == "elements" ? result.elements : name == "dim" ? result.dim : name == "batch" ? result.batch : result.classes
@@ -109,7 +121,3 @@ struct BenchSweepCommand: ParsableCommand {
     }
 }
 
-extension BenchOperation {
-    /// Operations whose size is `--elements` (the regression and binary losses).
-    var isElementwise: Bool { [.mse, .l1, .smoothL1, .huber, .msle, .mape, .sigmoidFocal, .bceWithLogits].contains(self) }
-}

@@ -1,18 +1,22 @@
 import ArgumentParser
 import Foundation
 import LossKernels
+import LossKernelsCatalog
+import LossKernelsReference
 
-/// `losskernels verify [--seed N] [--json]`: runs every operation of shared/spec/CLI.md (each
-/// margin head, both mining modes) on the CPU and on every OpenCL device, on random inputs of modest size, and compares every output with the float64 reference
-/// (LossKernelsReference). Prints operation × backend → pass/fail and the largest error
-/// `|out − ref| / max(1, |ref|)`; exit 1 when anything fails. The command to run on a new GPU.
+/// `losskernels verify [--seed N] [--json]`: runs every case of the operation table
+/// (`CatalogOperation.verification`: each operation, each margin head, both mining modes) on the
+/// CPU and on every OpenCL device, on random inputs of modest size, and compares every result with
+/// the table's float64 reference (LossKernelsReference). Prints case × backend → pass/fail and the
+/// largest error `|out − ref| / max(1, |ref|)`; exit 1 when anything fails. The command to run on
+/// a new GPU.
 struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every operation on every available backend against the float64 reference.",
         discussion: """
-            Inputs: uniform random values from --seed (8 × 257 logits, 4,099 elements, 8 × 97 × 24 \
-            margin heads, 16 × 12 metric losses). Rules: elementwise |Δ| ≤ 1e-4·max(1, |ref|); \
+            Inputs: random values from --seed, as `bench` makes them, at each case's modest shape \
+            (8 × 257 logits, 4,099 elements, 8 × 97 × 24 margin heads, 16 × 12 metric losses). Rules: elementwise |Δ| ≤ 1e-4·max(1, |ref|); \
             results of matrix products (margin heads, mined triplets) ‖Δ‖/‖ref‖ ≤ 1e-4 and \
             |Δ| ≤ 1e-3·max(1, |ref|). Exit 0 when all pass, 1 when any fails. Without OpenCL only \
             the CPU is checked (the reason is printed).
@@ -53,15 +57,23 @@ struct VerifyCommand: ParsableCommand {
             }
         }
         var outcomes: [Outcome] = []
-        for verifyCase in VerifyCase.all(seed: seed) {
-            for (backend, device, index, engine) in engines {
-                var outcome = Outcome(op: verifyCase.operation, backend: backend, device: device, device_index: index, passed: false, max_error: nil, failed_outputs: [], error: nil)
+        for (index, (operation, verifyCase)) in Catalog.operations.flatMap({ op in op.verification.map { (op, $0) } }).enumerated() {
+            let inputs = operation.makeInputs(shape: verifyCase.shape, pass: .both, seed: seed &+ UInt64(index), including: verifyCase.tensors)
+            let references = try operation.referenceResults(inputs: inputs, options: verifyCase.options) ?? []
+            for (backend, device, position, engine) in engines {
+                var outcome = Outcome(op: verifyCase.label, backend: backend, device: device, device_index: position, passed: false, max_error: nil, failed_outputs: [], error: nil)
                 do {
-                    let (ran, checks) = try verifyCase.run(engine)
+                    let call = try operation.prepare(engine: engine, inputs: inputs, options: verifyCase.options)
+                    let ran = try call.run()
+                    let results = Dictionary(uniqueKeysWithValues: try call.results().map { ($0.name, $0.values) })
+                    let checks = references.map { reference in
+                        VerifyCheck(output: reference.name, actual: results[reference.name] ?? [], reference: reference.values,
+                                    rule: reference.rule == .gemm ? .gemm : .elementwise(VerifyCheck.tolerance(reference.rule)))
+                    }
                     outcome.max_error = checks.map(\.maxError).max() ?? 0
                     outcome.failed_outputs = checks.filter { !$0.passed }.map(\.output)
                     if ran.rawValue != backend { outcome.error = "ran on \(ran.rawValue)" }
-                    outcome.passed = outcome.failed_outputs.isEmpty && outcome.error == nil
+                    outcome.passed = !checks.isEmpty && outcome.failed_outputs.isEmpty && outcome.error == nil
                 } catch {
                     outcome.error = "\(error)"
                 }

@@ -1,108 +1,53 @@
-import ArgumentParser
-import LossKernels
+import LossKernelsCatalog
 
-extension LossReduction: ExpressibleByArgument {}
-
-/// A flag of `losskernels compute` that only some operations use: the inputs named after their
-/// tensors and the operations' options (shared/spec/CLI.md). `rawValue` is the flag without `--`.
-enum ComputeFlag: String, CaseIterable {
-    case logits, labels, targets, features, weights, predictions
-    case left, right, similar, anchors, positives, negatives, embeddings, centers
-    case classWeights = "class-weights"
-    case gradOutput = "grad-output"
-    case reduction
-    case ignoreIndex = "ignore-index"
-    case labelSmoothing = "label-smoothing"
-    case gamma, alpha, beta, delta
-    case p, eps, swap, mining
-    case head, scale, margin, m1, m2, m3, lambda
-    case easyMargin = "easy-margin"
-    case gradient
-    case memoryBudgetMb = "memory-budget-mb"
+/// A flag of `losskernels compute`: a tensor's file or an option. `rawValue` is the flag without `--`.
+struct ComputeFlag: Hashable {
+    let rawValue: String
 
     /// `--name`, as the user types it.
     var flag: String { "--" + rawValue }
-
-    /// The margin-head flags of `HeadOptions`.
-    static let headFlags: [ComputeFlag] = [.head, .scale, .margin, .m1, .m2, .m3, .lambda, .easyMargin, .gradient, .memoryBudgetMb]
 }
 
-/// The operations of `losskernels compute`: which input flags each requires, which flags it
-/// accepts besides, and the files it writes (shared/spec/CLI.md's table). `ComputeCommand.validate()`
-/// refuses a missing required input and any flag an operation does not accept (exit 2).
-enum ComputeOperation: String, ExpressibleByArgument, CaseIterable {
-    case softmax
-    case logSoftmax = "log-softmax"
-    case crossEntropy = "cross-entropy"
-    case focal
-    case sigmoidFocal = "sigmoid-focal"
-    case bceWithLogits = "bce-with-logits"
-    case marginSoftmax = "margin-softmax"
-    case mse, l1
-    case smoothL1 = "smooth-l1"
-    case huber, msle, mape
-    case contrastive, triplet
-    case tripletMined = "triplet-mined"
-    case center
+/// An operation of `losskernels compute` as its help presents it: a view of the table's row
+/// (`CatalogOperation`) — the inputs it needs, the flags it accepts besides, the files it writes.
+struct ComputeOperation {
+    let entry: CatalogOperation
 
-    /// Inputs the operation cannot run without.
+    /// The operations `compute` runs, in the table's order.
+    static var allCases: [ComputeOperation] { Catalog.operations.filter(\.computable).map(ComputeOperation.init) }
+
+    /// The operation's name.
+    var rawValue: String { entry.name }
+
+    /// Inputs it cannot run without (of a group of alternatives, the first).
     var requiredInputs: [ComputeFlag] {
-        switch self {
-        case .softmax, .logSoftmax: return [.logits]
-        case .crossEntropy, .focal: return [.logits, .labels]
-        case .sigmoidFocal, .bceWithLogits: return [.logits, .targets]
-        case .marginSoftmax: return [.features, .weights, .labels]
-        case .mse, .l1, .smoothL1, .huber, .msle, .mape: return [.predictions, .targets]
-        case .contrastive: return [.left, .right, .similar]
-        case .triplet: return [.anchors, .positives, .negatives]
-        case .tripletMined: return [.embeddings, .labels]
-        case .center: return [.features, .labels, .centers]
+        var seen: Set<String> = []
+        return entry.tensors.compactMap { spec in
+            switch spec.need {
+            case .required: return ComputeFlag(rawValue: spec.flag)
+            case .oneOf(let group): return seen.insert(group).inserted ? ComputeFlag(rawValue: spec.flag) : nil
+            case .optional, .backward: return nil
+            }
         }
     }
 
-    /// Optional inputs and options the operation uses.
+    /// Optional inputs and the options it uses.
     var optionalFlags: [ComputeFlag] {
-        switch self {
-        case .softmax, .logSoftmax: return [.gradOutput]
-        case .crossEntropy: return [.classWeights, .reduction, .ignoreIndex, .labelSmoothing, .gradOutput]
-        case .focal, .sigmoidFocal: return [.gamma, .alpha, .reduction, .gradOutput]
-        case .bceWithLogits: return [.reduction, .gradOutput]
-        case .marginSoftmax: return ComputeFlag.headFlags + [.reduction, .gradOutput]
-        case .smoothL1: return [.beta, .reduction, .gradOutput]
-        case .huber: return [.delta, .reduction, .gradOutput]
-        case .mse, .l1, .msle, .mape: return [.reduction, .gradOutput]
-        case .contrastive: return [.margin, .reduction, .gradOutput]
-        case .triplet: return [.margin, .p, .eps, .swap, .reduction, .gradOutput]
-        case .tripletMined: return [.margin, .mining]
-        case .center: return [.alpha]
-        }
+        let required = Set(requiredInputs)
+        return entry.tensors.map { ComputeFlag(rawValue: $0.flag) }.filter { !required.contains($0) } + entry.options.map { ComputeFlag(rawValue: $0.flag) }
     }
 
-    /// Whether the operation is a loss (takes `--reduction`; `--grad-output` only with `none`).
-    var isLoss: Bool { optionalFlags.contains(.reduction) }
-
-    /// The files it writes; the bracketed one only with `--grad-output`.
+    /// The files it writes; the bracketed ones only in some cases.
     var outputs: String {
-        switch self {
-        case .softmax: return "probs.npy [grad_logits.npy]"
-        case .logSoftmax: return "log_probs.npy [grad_logits.npy]"
-        case .crossEntropy, .focal, .sigmoidFocal, .bceWithLogits: return "loss.npy grad_logits.npy"
-        case .marginSoftmax: return "loss.npy grad_features.npy grad_weights.npy"
-        case .mse, .l1, .smoothL1, .huber, .msle, .mape: return "loss.npy grad_predictions.npy"
-        case .contrastive: return "loss.npy grad_left.npy grad_right.npy"
-        case .triplet: return "loss.npy grad_anchors.npy grad_positives.npy grad_negatives.npy"
-        case .tripletMined: return "loss.npy grad_embeddings.npy"
-        case .center: return "loss.npy grad_features.npy centers.npy"
-        }
+        entry.results.map { $0.hasPrefix("[") ? "[" + $0.dropFirst().dropLast() + ".npy]" : $0 + ".npy" }.joined(separator: " ")
     }
 
     /// The operation's lines of the help: its input files ([optional]), options and result files.
     var usage: [String] {
-        let tensors: Set<ComputeFlag> = [.logits, .labels, .targets, .features, .weights, .classWeights, .gradOutput, .predictions,
-                                         .left, .right, .similar, .anchors, .positives, .negatives, .embeddings, .centers]
-        let inputs = requiredInputs.map(\.flag) + optionalFlags.filter(tensors.contains).map { "[\($0.flag)]" }
-        let options = optionalFlags.filter { !tensors.contains($0) && (!ComputeFlag.headFlags.contains($0) || $0 == .head) }
-            .map { $0 == .head ? "the head flags" : $0.flag }
+        let required = Set(requiredInputs)
+        let inputs = entry.tensors.map { required.contains(ComputeFlag(rawValue: $0.flag)) ? "--" + $0.flag : "[--\($0.flag)]" }
+        let headFlags = Set(["scale", "margin", "m1", "m2", "m3", "lambda", "easy-margin", "gradient", "memory-budget-mb"])
+        let options = entry.options.filter { !headFlags.contains($0.flag) || entry.option("head") == nil }.map { $0.flag == "head" ? "the head flags" : "--" + $0.flag }
         let indent = String(repeating: " ", count: 18)
         var lines = ["  " + rawValue.padding(toLength: 16, withPad: " ", startingAt: 0) + inputs.joined(separator: " ")]
         if !options.isEmpty { lines.append(indent + "options: " + options.joined(separator: " ")) }

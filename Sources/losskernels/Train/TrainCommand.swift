@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LossKernels
+import LossKernelsCatalog
 
 /// `losskernels train`: trains a `MarginSoftmaxHead` on the synthetic task of `SyntheticTask`
 /// (class prototypes plus noise, with a held-out split) and reports per-epoch loss and accuracy.
@@ -12,7 +13,8 @@ struct TrainCommand: ParsableCommand {
             Features are drawn around fixed random class prototypes plus noise; the head learns the \
             class weights. --steps is the total number of steps: with --resume the run continues \
             from the checkpoint's iteration (head, optimizer and sampler state come from the \
-            checkpoint; --classes, --dim and --seed must match the run that wrote it). Accuracy is \
+            checkpoint: head and optimizer flags given with --resume must equal the checkpoint's; \
+            --classes, --dim and --seed must match the run that wrote it). Accuracy is \
             argmax cosine over every class, on --eval-samples training and held-out samples. \
             sphereface and large-margin without --lambda anneal λ by SphereFace's schedule \
             max(5, 1000·(1 + 0.12·iteration)^-1).
@@ -30,10 +32,22 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Resume from the checkpoint in this folder.") var resume: String?
     @Flag(name: .long, help: "Print exactly one JSON object on stdout.") var json = false
     @OptionGroup var backendOptions: BackendOptions
-    @OptionGroup var headOptions: HeadOptions
-    @OptionGroup var training: TrainingOptions
+    @OptionGroup(title: "Margin head") var headOptions: HeadFlags
+    @OptionGroup(title: "Optimizer and class sampling") var training: TrainingFlags
+
+    /// The head and training flags given.
+    var options: OperationOptions { headOptions.given.merging(training.given) }
 
     func validate() throws {
+        if let words = Catalog.operation(named: "train-step")?.option("head")?.words, let head = headOptions.head, !words.contains(head) {
+            throw ValidationError("--head \(head) is not allowed (one of: \(words.joined(separator: ", ")))")
+        }
+        if let gradient = headOptions.gradient, MarginGradient(rawValue: gradient) == nil {
+            throw ValidationError("--gradient \(gradient) is not allowed (one of: exact, detached)")
+        }
+        if let unused = Catalog.unusedHeadFlag(options) {
+            throw ValidationError("train with --head \(headOptions.head ?? "cosface") does not use --\(unused)")
+        }
         guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
         guard dim >= 1 else { throw ValidationError("--dim must be at least 1, got \(dim)") }
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
@@ -99,14 +113,15 @@ struct TrainCommand: ParsableCommand {
             guard head.classes == classes, head.dimension == dim, head.seed == seed else {
                 throw CommandFailure(message: "checkpoint \(resume) is of --classes \(head.classes) --dim \(head.dimension) --seed \(head.seed), not \(classes), \(dim), \(seed)")
             }
+            try requireFlagsMatch(head, checkpoint: resume)
             guard head.iteration < steps else {
                 throw CommandFailure(message: "checkpoint \(resume) is at iteration \(head.iteration), not below --steps \(steps)")
             }
         } else {
-            let options = headOptions.makeHead()
-            let schedule: LambdaSchedule? = (options.kind == .sphereFace || options.kind == .largeMargin) && headOptions.lambda == nil ? LambdaSchedule() : nil
-            head = try MarginSoftmaxHead(engine: engine, classes: classes, dimension: dim, head: options, optimizer: training.optimizer,
-                                         sampleRate: training.sampleRate, seed: seed, lambdaSchedule: schedule, memoryBudget: try headOptions.memoryBudgetBytes())
+            let margin = Catalog.head(options)
+            let schedule: LambdaSchedule? = (margin.kind == .sphereFace || margin.kind == .largeMargin) && headOptions.lambda == nil ? LambdaSchedule() : nil
+            head = try MarginSoftmaxHead(engine: engine, classes: classes, dimension: dim, head: margin, optimizer: Catalog.optimizer(options),
+                                         sampleRate: training.sampleRate ?? 1, seed: seed, lambdaSchedule: schedule, memoryBudget: try Catalog.memoryBudget(options))
         }
         let stepsPerEpoch = (steps + epochs - 1) / epochs
         let task = SyntheticTask(classes: classes, dimension: dim, seed: seed, noise: noise, trainingSize: stepsPerEpoch * batch)
@@ -171,6 +186,34 @@ struct TrainCommand: ParsableCommand {
         } else {
             print("\(report.head) on \(report.backend): \(ran) steps, loss " + String(format: "%.4f → %.4f, %.0f samples/s", firstLoss, lastLoss, report.samples_per_second)
                   + ", peak RSS \(report.peak_rss_bytes >> 20) MiB")
+        }
+    }
+
+    /// With `--resume`, the head and optimizer come from the checkpoint: a head or optimizer flag
+    /// given must say what the checkpoint holds (exit 1 naming the flag otherwise), so that none is
+    /// silently ignored.
+    func requireFlagsMatch(_ head: MarginSoftmaxHead, checkpoint: String) throws {
+        let given = options, wanted = Catalog.head(given), saved = head.head
+        var differing: [(String, String, String)] = []
+        func compare(_ flag: String, _ value: String, _ held: String) { if given.flags.contains(flag) && value != held { differing.append((flag, value, held)) } }
+        compare("head", wanted.kind.rawValue, saved.kind.rawValue)
+        compare("scale", "\(wanted.scale)", "\(saved.scale)")
+        compare("margin", "\(wanted.margin)", "\(saved.margin)")
+        compare("m1", "\(wanted.m1)", "\(saved.m1)")
+        compare("m2", "\(wanted.m2)", "\(saved.m2)")
+        compare("m3", "\(wanted.m3)", "\(saved.m3)")
+        compare("lambda", "\(wanted.lambda)", head.lambdaSchedule == nil ? "\(saved.lambda)" : "annealed by its schedule")
+        compare("easy-margin", "on", saved.easyMargin ? "on" : "off")
+        compare("gradient", wanted.gradient.rawValue, saved.gradient.rawValue)
+        compare("memory-budget-mb", "\(given.integer("memory-budget-mb") ?? 0)",
+                head.memoryBudget % (1 << 20) == 0 ? "\(head.memoryBudget >> 20)" : "\(head.memoryBudget) bytes")
+        compare("sample-rate", "\(given.number("sample-rate") ?? 0)", "\(head.sampleRate)")
+        let optimizer = Catalog.optimizer(given)
+        compare("learning-rate", "\(optimizer.learningRate)", "\(head.optimizer.learningRate)")
+        compare("momentum", "\(optimizer.momentum)", "\(head.optimizer.momentum)")
+        compare("weight-decay", "\(optimizer.weightDecay)", "\(head.optimizer.weightDecay)")
+        if let (flag, value, held) = differing.first {
+            throw CommandFailure(message: "--\(flag) \(value) differs from checkpoint \(checkpoint), which holds \(held); --resume continues the checkpoint's head and optimizer")
         }
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
+import LossKernelsCatalog
 import LossKernelsReference
 
 /// One output of one operation compared with its float64 reference.
 ///
-/// Rules (shared/spec/LOSSES.md "Conventions"):
+/// Rules (docs/OPERATIONS.md, "Accuracy"):
 /// - `.elementwise(tolerance)`: every value within `tolerance·max(1, |ref|)`; NaN only where the
 ///   reference is NaN, infinities only where it is the same infinity.
 /// - `.gemm`: results computed through a matrix product: all finite, `‖out − ref‖/‖ref‖ ≤ 1e-4`
@@ -20,6 +21,12 @@ struct VerifyCheck {
             case .gemm: return "‖Δ‖/‖ref‖ ≤ 1e-4, |Δ| ≤ 1e-3·max(1,|ref|)"
             }
         }
+    }
+
+    /// The tolerance of an elementwise rule.
+    static func tolerance(_ rule: ReferenceResult.Rule) -> Double {
+        if case .elementwise(let tolerance) = rule { return tolerance }
+        return 1e-4
     }
 
     var output: String

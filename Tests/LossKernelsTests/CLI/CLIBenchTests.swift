@@ -2,12 +2,14 @@ import Foundation
 import Testing
 @testable import LossKernels
 
-/// `losskernels bench` smoke tests on tiny shapes: the JSON contract of shared/spec/CLI.md.
+/// `losskernels bench` smoke tests on tiny shapes: the JSON contract of docs/CLI.md.
 @Suite struct CLIBenchTests {
+    /// The JSON fields of docs/CLI.md (`device_resident`, saying what was timed, joined them with
+    /// the one operation table).
     static let contractFields: Set<String> = [
         "op", "backend", "device", "pass", "batch", "classes", "dim", "elements", "iterations",
         "median_seconds", "min_seconds", "max_seconds", "bytes", "flops", "gb_per_second",
-        "gflop_per_second", "peak_rss_bytes",
+        "gflop_per_second", "peak_rss_bytes", "device_resident",
     ]
 
     @Test(arguments: ["softmax", "log-softmax", "logsumexp"], ["cpu", "opencl"])
