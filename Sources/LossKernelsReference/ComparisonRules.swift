@@ -1,5 +1,5 @@
 /// The rules by which a float32 result is compared with its float64 reference
-/// (shared/spec/LOSSES.md "Conventions"), shared by the tests and `losskernels verify` so that
+/// (docs/OPERATIONS.md, "Accuracy"), shared by the tests and `losskernels verify` so that
 /// both judge a backend the same way.
 package enum ComparisonRules {
     /// Why `actual` does not match `reference` within `tolerance·max(1, |reference|)`, or nil when

@@ -2,7 +2,7 @@ import Foundation
 import LossKernels
 
 /// A float64 ANALYTIC reference of the margin heads (loss, ∂L/∂X, ∂L/∂W), written from
-/// shared/spec/LOSSES.md, "Normalised-cosine heads with margin", by the chain rule. It costs
+/// docs/OPERATIONS.md, "Margin heads", by the chain rule. It costs
 /// O(B·C·D), so it can check shapes far beyond what central differences allow. It is validated
 /// against `HeadLossReference` (an independent loss implementation and its central differences)
 /// in `HeadAnalyticReferenceTests` below.

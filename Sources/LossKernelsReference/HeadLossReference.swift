@@ -1,7 +1,7 @@
 import Foundation
 import LossKernels
 
-/// The float64 reference of the margin heads, written from shared/spec/LOSSES.md's table: the full
+/// The float64 reference of the margin heads, written from docs/OPERATIONS.md's table: the full
 /// `B×C` logits, softmax cross-entropy, reduction. Its gradients are central differences of this
 /// loss (small shapes only), so nothing here repeats the library's derivation.
 package enum HeadLossReference {

@@ -1,7 +1,7 @@
 import Foundation
 import LossKernels
 
-/// The float64 reference of the classification losses, written from shared/spec/LOSSES.md
+/// The float64 reference of the classification losses, written from docs/OPERATIONS.md
 /// ("Conventions", "Cross-entropy from logits", "Focal loss") and PyTorch / torchvision semantics —
 /// never from the library's kernels. Inputs are the float32 values a backend sees, widened exactly
 /// to Double (`[Float]` overloads), or Double inputs directly (the finite-difference tests perturb
@@ -40,7 +40,7 @@ package enum LossReference {
 
     // MARK: Cross-entropy from logits (class-index targets)
 
-    /// Cross-entropy (LOSSES.md "Cross-entropy from logits"), with `p = softmax(z_n)`, `y = y_n`,
+    /// Cross-entropy (docs/OPERATIONS.md, "Cross-entropy with class-index targets"), with `p = softmax(z_n)`, `y = y_n`,
     /// `W = Σ_c w_c`:
     ///
     ///     loss_n = (1−ε)·w_y·(−log p_y) + (ε/C)·Σ_c w_c·(−log p_c)      (0 for ignored rows)
@@ -94,7 +94,7 @@ package enum LossReference {
 
     // MARK: Softmax (multi-class) focal loss
 
-    /// Softmax focal loss `loss_n = −α_y·(1 − p_y)^γ·log p_y` (LOSSES.md "Focal loss"), mean over
+    /// Softmax focal loss `loss_n = −α_y·(1 − p_y)^γ·log p_y` (docs/OPERATIONS.md, "Softmax focal loss"), mean over
     /// rows. With `q = 1 − p_y` and `ℓ = log p_y`, `∂ℓ/∂z_j = [j=y] − p_j` and
     /// `∂q/∂z_j = −p_y·([j=y] − p_j)`, so
     ///

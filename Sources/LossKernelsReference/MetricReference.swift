@@ -2,7 +2,7 @@ import Foundation
 import LossKernels
 
 /// The float64 reference of the pair, triplet and center losses and of the mined triplet loss,
-/// written from shared/spec/LOSSES.md ("Conventions", "Pair, triplet and center losses") — never
+/// written from docs/OPERATIONS.md ("Conventions", "Pair, triplet and center losses") — never
 /// from the kernels. Matrices are row-major `[Double]`; inputs a backend sees as float32 are widened
 /// exactly (`MetricReference.widen`), then every computation is done in Double. Distances are
 /// computed from explicit differences (no Gram matrix).

@@ -1,7 +1,7 @@
 import Foundation
 import LossKernels
 
-/// The float64 reference of the regression losses, per element, from shared/spec/LOSSES.md's
+/// The float64 reference of the regression losses, per element, from docs/OPERATIONS.md's
 /// table: with `d = p − t`,
 ///
 ///     mse      d²                                   ∂/∂p = 2d

@@ -2,7 +2,7 @@ import Foundation
 import LossKernels
 
 /// The float64 reference of the softmax family and of the reductions, written from
-/// shared/spec/LOSSES.md ("Conventions", "Softmax family", "Reductions") and the PyTorch corner
+/// docs/OPERATIONS.md ("Conventions", "Softmax family", "Reductions") and the PyTorch corner
 /// cases the library adopts — never from the kernels. Inputs are the float32 values a backend sees,
 /// widened exactly to Double; every computation is then done in Double.
 ///

@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import LossKernels
 
-/// Entry point: maps errors to the exit statuses of shared/spec/CLI.md — 0 success, 1 bad input or
+/// Entry point: maps errors to the exit statuses of docs/CLI.md — 0 success, 1 bad input or
 /// failed computation (one line on stderr), 2 malformed command line.
 @main
 enum Main {

@@ -3,7 +3,7 @@ import Testing
 @testable import LossKernels
 
 /// "Deterministic: the same input on the same backend gives the same bits every run, whatever the
-/// thread count" (LOSSES.md, "Reductions"; the softmax family promises the same). Outputs are
+/// thread count" (docs/OPERATIONS.md, "Reductions"; the softmax family promises the same). Outputs are
 /// compared by `bitPattern`.
 @Suite struct DeterminismTests {
     struct Case: Sendable, CustomTestStringConvertible {

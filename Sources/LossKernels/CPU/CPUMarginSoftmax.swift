@@ -11,15 +11,56 @@ import Foundation
 /// `dX_i = (dX̂_i − (x̂_i·dX̂_i)·x̂_i)/‖x_i‖ + S2_i·x̂_i` (S2 for the heads whose amplitude is ‖x‖).
 /// The `B×C` logits are never held beyond one tile.
 enum CPUMarginSoftmax {
+    /// Runs one call: returns the per-row losses, writes ∂L/∂X (`B×D`) and ∂L/∂W (`C×D`);
+    /// `tile` holds `B × p.tileColumns` floats.
     static func run(_ p: MarginSoftmaxProblem, features x: UnsafePointer<Float>, classWeights w: UnsafePointer<Float>,
                     gradFeatures dX: UnsafeMutablePointer<Float>, gradWeights dW: UnsafeMutablePointer<Float>,
                     tile: UnsafeMutablePointer<Float>, threads: CPUThreads) -> [Double] {
-        let (b, d, c) = (p.rows, p.dimension, p.classes)
-        let head = p.head
+        let step = CPUMarginSoftmaxStep(p, features: x, classWeights: w, threads: threads)
+        for t in 0..<p.tiles {
+            let (start, end) = step.tileRange(t)
+            step.logits(start, end, into: tile, recordTargets: true)
+            step.mergeStatistics(of: tile, columns: end - start)
+        }
+        let losses = step.finishStatistics()
+        for t in 0..<p.tiles {
+            let (start, end) = step.tileRange(t)
+            if p.tiles > 1 { step.logits(start, end, into: tile, recordTargets: false) }
+            step.gradients(tile, start, end, firstTile: t == 0, gradWeights: dW)
+        }
+        step.finishFeatureGradient(into: dX)
+        return losses
+    }
+}
 
+/// The state of one CPU margin-softmax call between its passes: norms and amplitudes, the rows'
+/// online-softmax states and target terms, and the accumulated ∂L/∂X̂.
+final class CPUMarginSoftmaxStep {
+    let p: MarginSoftmaxProblem
+    let x: UnsafePointer<Float>
+    let w: UnsafePointer<Float>
+    let threads: CPUThreads
+    var featureNorm: [Float], amplitude: [Float]
+    /// x̂, `B×D`.
+    var normalized: [Float]
+    /// 1/max(‖w_j‖, 1e-12), and ‖w_j‖ itself for largeMargin's amplitude.
+    var inverseNorm: [Float], weightNorm: [Float]
+    /// The per-column factor of E: β_j/‖w_j‖ (β_j = ‖w_j‖ for largeMargin, else 1).
+    let gradientColumnScale: [Float]
+    var states: [SoftmaxRowState]
+    var targetCosine: [Float], targetLogit: [Float], targetDerivative: [Float]
+    var logSumExp: [Float]
+    var gradNormalized: [Float]
+    /// Σ_j G_ij·z_ij per row, for S2.
+    var rowGz: [Double]
+
+    init(_ p: MarginSoftmaxProblem, features x: UnsafePointer<Float>, classWeights w: UnsafePointer<Float>, threads: CPUThreads) {
+        let (b, d, c) = (p.rows, p.dimension, p.classes)
+        (self.p, self.x, self.w, self.threads) = (p, x, w, threads)
         // Feature norms, x̂, amplitudes.
-        var featureNorm = [Float](repeating: 0, count: b), amplitude = [Float](repeating: 0, count: b)
-        var normalized = [Float](repeating: 0, count: b * d)
+        featureNorm = [Float](repeating: 0, count: b)
+        amplitude = [Float](repeating: 0, count: b)
+        normalized = [Float](repeating: 0, count: b * d)
         for i in 0..<b {
             let u = Float(RowLoops.sumOfSquares(x + i * d, d).squareRoot())
             featureNorm[i] = u
@@ -27,7 +68,7 @@ enum CPUMarginSoftmax {
             let inverse = 1 / max(u, 1e-12)
             for k in 0..<d { normalized[i * d + k] = x[i * d + k] * inverse }
         }
-        // Class norms: 1/max(‖w_j‖, 1e-12), and ‖w_j‖ itself for largeMargin's amplitude.
+        // Class norms.
         var inverseNorm = [Float](repeating: 0, count: c), weightNorm = [Float](repeating: 0, count: c)
         inverseNorm.withUnsafeMutableBufferPointer { inv in
             weightNorm.withUnsafeMutableBufferPointer { nrm in
@@ -41,46 +82,56 @@ enum CPUMarginSoftmax {
                 }
             }
         }
-        // The per-column factor of E: β_j/‖w_j‖ (β_j = ‖w_j‖ for largeMargin, else 1).
-        let gradientColumnScale = p.amplitudeUsesWeightNorm ? zip(weightNorm, inverseNorm).map { $0 * $1 } : inverseNorm
+        (self.inverseNorm, self.weightNorm) = (inverseNorm, weightNorm)
+        gradientColumnScale = p.amplitudeUsesWeightNorm ? zip(weightNorm, inverseNorm).map { $0 * $1 } : inverseNorm
+        states = [SoftmaxRowState](repeating: SoftmaxRowState(), count: b)
+        targetCosine = [Float](repeating: 0, count: b)
+        targetLogit = [Float](repeating: 0, count: b)
+        targetDerivative = [Float](repeating: 0, count: b)
+        logSumExp = [Float](repeating: 0, count: b)
+        gradNormalized = [Float](repeating: 0, count: b * d)
+        rowGz = [Double](repeating: 0, count: b)
+    }
 
-        var states = [SoftmaxRowState](repeating: SoftmaxRowState(), count: b)
-        var targetCosine = [Float](repeating: 0, count: b), targetLogit = [Float](repeating: 0, count: b)
-        var targetDerivative = [Float](repeating: 0, count: b)
-        let tileCount = p.tiles
+    /// The classes of tile `t`.
+    func tileRange(_ t: Int) -> (start: Int, end: Int) {
+        let start = t * p.tileColumns
+        return (start, min(p.classes, start + p.tileColumns))
+    }
 
-        /// Fills `tile` with the logits of classes `start..<end` for every row; records targets.
-        func logits(_ start: Int, _ end: Int, recordTargets: Bool) {
-            let n = end - start
-            normalized.withUnsafeBufferPointer { xh in
-                BLAS.gemm(transposeA: false, transposeB: true, m: b, n: n, k: d, a: xh.baseAddress!, lda: d, b: w + start * d, ldb: d, beta: 0, c: tile, ldc: n)
-            }
-            let t = SendablePointer(base: tile)
-            inverseNorm.withUnsafeBufferPointer { inv in
-                weightNorm.withUnsafeBufferPointer { nrm in
-                    targetCosine.withUnsafeMutableBufferPointer { tc in
-                        targetLogit.withUnsafeMutableBufferPointer { tl in
-                            targetDerivative.withUnsafeMutableBufferPointer { td in
-                                let tcP = SendablePointer(base: tc.baseAddress!), tlP = SendablePointer(base: tl.baseAddress!), tdP = SendablePointer(base: td.baseAddress!)
-                                threads.forEachRange(b) { range in
-                                    for i in range {
-                                        let row = t.base + i * n
-                                        let y = p.labels[i]
-                                        var rawTarget: Float = 0
-                                        if (start..<end).contains(y) { rawTarget = row[y - start] }
-                                        RowKernels.cosineLogits(row, n, inverseNorms: inv.baseAddress! + start, amplitude: amplitude[i],
-                                                                columnScales: p.amplitudeUsesWeightNorm ? nrm.baseAddress! + start : nil, row)
-                                        if (start..<end).contains(y) {
-                                            let cosine = Double(min(max(rawTarget * inv[y], -1), 1))
-                                            let (f, df) = head.target(cosine)
-                                            let beta = p.amplitudeUsesWeightNorm ? Double(nrm[y]) : 1
-                                            let z = Float(Double(amplitude[i]) * beta * f)
-                                            row[y - start] = z
-                                            if recordTargets {
-                                                tcP.base[i] = Float(cosine)
-                                                tlP.base[i] = z
-                                                tdP.base[i] = Float(df)
-                                            }
+    /// Fills `tile` with the logits of classes `start..<end` for every row; records the targets'
+    /// cosine, logit and margin derivative when `recordTargets`.
+    func logits(_ start: Int, _ end: Int, into tile: UnsafeMutablePointer<Float>, recordTargets: Bool) {
+        let (b, d, n) = (p.rows, p.dimension, end - start)
+        let p = self.p, head = p.head, amplitude = self.amplitude
+        normalized.withUnsafeBufferPointer { xh in
+            BLAS.gemm(transposeA: false, transposeB: true, m: b, n: n, k: d, a: xh.baseAddress!, lda: d, b: w + start * d, ldb: d, beta: 0, c: tile, ldc: n)
+        }
+        let t = SendablePointer(base: tile)
+        inverseNorm.withUnsafeBufferPointer { inv in
+            weightNorm.withUnsafeBufferPointer { nrm in
+                targetCosine.withUnsafeMutableBufferPointer { tc in
+                    targetLogit.withUnsafeMutableBufferPointer { tl in
+                        targetDerivative.withUnsafeMutableBufferPointer { td in
+                            let tcP = SendablePointer(base: tc.baseAddress!), tlP = SendablePointer(base: tl.baseAddress!), tdP = SendablePointer(base: td.baseAddress!)
+                            threads.forEachRange(b) { range in
+                                for i in range {
+                                    let row = t.base + i * n
+                                    let y = p.labels[i]
+                                    var rawTarget: Float = 0
+                                    if (start..<end).contains(y) { rawTarget = row[y - start] }
+                                    RowKernels.cosineLogits(row, n, inverseNorms: inv.baseAddress! + start, amplitude: amplitude[i],
+                                                            columnScales: p.amplitudeUsesWeightNorm ? nrm.baseAddress! + start : nil, row)
+                                    if (start..<end).contains(y) {
+                                        let cosine = Double(min(max(rawTarget * inv[y], -1), 1))
+                                        let (f, df) = head.target(cosine)
+                                        let beta = p.amplitudeUsesWeightNorm ? Double(nrm[y]) : 1
+                                        let z = Float(Double(amplitude[i]) * beta * f)
+                                        row[y - start] = z
+                                        if recordTargets {
+                                            tcP.base[i] = Float(cosine)
+                                            tlP.base[i] = z
+                                            tdP.base[i] = Float(df)
                                         }
                                     }
                                 }
@@ -90,110 +141,125 @@ enum CPUMarginSoftmax {
                 }
             }
         }
+    }
 
-        // Pass 1: statistics.
-        for tileIndex in 0..<tileCount {
-            let start = tileIndex * p.tileColumns, end = min(c, start + p.tileColumns)
-            logits(start, end, recordTargets: true)
-            let n = end - start
-            let t = SendablePointer(base: tile)
-            states.withUnsafeMutableBufferPointer { st in
-                let s = SendablePointer(base: st.baseAddress!)
-                threads.forEachRange(b) { range in
-                    for i in range {
-                        var offset = 0
-                        while offset < n {
-                            let len = min(CPUSoftmax.blockLength, n - offset)
-                            let (m, sum) = RowKernels.blockStats(t.base + i * n + offset, len)
-                            s.base[i].merge(blockMax: m, blockSum: sum)
-                            offset += len
-                        }
+    /// Pass 1: merges each row's block statistics of the tile into its online-softmax state.
+    func mergeStatistics(of tile: UnsafeMutablePointer<Float>, columns n: Int) {
+        let t = SendablePointer(base: tile)
+        states.withUnsafeMutableBufferPointer { st in
+            let s = SendablePointer(base: st.baseAddress!)
+            threads.forEachRange(p.rows) { range in
+                for i in range {
+                    var offset = 0
+                    while offset < n {
+                        let len = min(CPUSoftmax.blockLength, n - offset)
+                        let (m, sum) = RowKernels.blockStats(t.base + i * n + offset, len)
+                        s.base[i].merge(blockMax: m, blockSum: sum)
+                        offset += len
                     }
                 }
             }
         }
-        var losses = [Double](repeating: 0, count: b)
-        var logSumExp = [Float](repeating: 0, count: b)
-        for i in 0..<b {
+    }
+
+    /// After pass 1: each row's logSumExp and loss `lse − z_y` (NaN for an irregular row).
+    func finishStatistics() -> [Double] {
+        var losses = [Double](repeating: 0, count: p.rows)
+        for i in 0..<p.rows {
             logSumExp[i] = states[i].logSumExp
             losses[i] = Double(logSumExp[i]) - Double(targetLogit[i])
             if !states[i].isRegular { losses[i] = .nan }
         }
+        return losses
+    }
 
-        // Pass 2: gradients.
-        var gradNormalized = [Float](repeating: 0, count: b * d)
-        var rowGz = [Double](repeating: 0, count: b)   // Σ_j G_ij·z_ij, for S2
-        for tileIndex in 0..<tileCount {
-            let start = tileIndex * p.tileColumns, end = min(c, start + p.tileColumns)
-            let n = end - start
-            if tileCount > 1 { logits(start, end, recordTargets: false) }
-            var columnGz = p.amplitudeUsesWeightNorm ? columnSums(tile, rows: b, columns: n, p: p, start: start, logSumExp: logSumExp) : []
-            let t = SendablePointer(base: tile)
-            rowGz.withUnsafeMutableBufferPointer { rg in
-                gradientColumnScale.withUnsafeBufferPointer { scales in
-                    let rgP = SendablePointer(base: rg.baseAddress!)
-                    threads.forEachRange(b) { range in
-                        for i in range {
-                            let row = t.base + i * n
-                            let y = p.labels[i], r = p.rowScale[i]
-                            guard states[i].isRegular else {
-                                row.update(repeating: .nan, count: n)
-                                continue
-                            }
-                            let lse = logSumExp[i]
-                            if p.amplitudeUsesFeatureNorm {
-                                var sum = 0.0
-                                for j in 0..<n { sum += Foundation.exp(Double(row[j]) - Double(lse)) * Double(row[j]) }
-                                if (start..<end).contains(y) { sum -= Double(row[y - start]) }
-                                rgP.base[i] += Double(r) * sum
-                            }
-                            var pTarget = 0.0
-                            if (start..<end).contains(y) { pTarget = Foundation.exp(Double(row[y - start]) - Double(lse)) }
-                            RowKernels.expScaleColumns(row, n, max: lse, scale: r * amplitude[i], columnScales: scales.baseAddress! + start, row)
-                            if (start..<end).contains(y) {
-                                let e = Double(r) * Double(amplitude[i]) * Double(scales[y]) * Double(targetDerivative[i]) * (pTarget - 1)
-                                row[y - start] = Float(e)
-                            }
+    /// Pass 2 on one tile of logits: E in place, `dX̂ += E·W_t`, `dW_t = Eᵀ·X̂`, then each `dW_j`'s
+    /// normalisation backward (and largeMargin's amplitude term).
+    func gradients(_ tile: UnsafeMutablePointer<Float>, _ start: Int, _ end: Int, firstTile: Bool, gradWeights dW: UnsafeMutablePointer<Float>) {
+        let (b, d, n) = (p.rows, p.dimension, end - start)
+        var columnGz = p.amplitudeUsesWeightNorm ? columnSums(tile, columns: n, start: start) : []
+        writeE(tile, start, end)
+        normalized.withUnsafeBufferPointer { xh in
+            gradNormalized.withUnsafeMutableBufferPointer { g in
+                BLAS.gemm(transposeA: false, transposeB: false, m: b, n: d, k: n, a: tile, lda: n, b: w + start * d, ldb: d, beta: firstTile ? 0 : 1, c: g.baseAddress!, ldc: d)
+            }
+            BLAS.gemm(transposeA: true, transposeB: false, m: n, n: d, k: b, a: tile, lda: n, b: xh.baseAddress!, ldb: d, beta: 0, c: dW + start * d, ldc: d)
+        }
+        projectWeightGradient(dW, start, n, columnGz: &columnGz)
+    }
+
+    /// `E_ij = r_i·α_i·β_j·F'_ij·(p_ij − [j=y_i])/‖w_j‖` over the tile, in place; accumulates
+    /// `Σ_j G_ij·z_ij` for the heads whose amplitude is ‖x‖.
+    private func writeE(_ tile: UnsafeMutablePointer<Float>, _ start: Int, _ end: Int) {
+        let (b, n) = (p.rows, end - start)
+        let p = self.p, states = self.states, logSumExp = self.logSumExp, amplitude = self.amplitude, targetDerivative = self.targetDerivative
+        let t = SendablePointer(base: tile)
+        rowGz.withUnsafeMutableBufferPointer { rg in
+            gradientColumnScale.withUnsafeBufferPointer { scales in
+                let rgP = SendablePointer(base: rg.baseAddress!)
+                threads.forEachRange(b) { range in
+                    for i in range {
+                        let row = t.base + i * n
+                        let y = p.labels[i], r = p.rowScale[i]
+                        guard states[i].isRegular else {
+                            row.update(repeating: .nan, count: n)
+                            continue
+                        }
+                        let lse = logSumExp[i]
+                        if p.amplitudeUsesFeatureNorm {
+                            var sum = 0.0
+                            for j in 0..<n { sum += Foundation.exp(Double(row[j]) - Double(lse)) * Double(row[j]) }
+                            if (start..<end).contains(y) { sum -= Double(row[y - start]) }
+                            rgP.base[i] += Double(r) * sum
+                        }
+                        var pTarget = 0.0
+                        if (start..<end).contains(y) { pTarget = Foundation.exp(Double(row[y - start]) - Double(lse)) }
+                        RowKernels.expScaleColumns(row, n, max: lse, scale: r * amplitude[i], columnScales: scales.baseAddress! + start, row)
+                        if (start..<end).contains(y) {
+                            let e = Double(r) * Double(amplitude[i]) * Double(scales[y]) * Double(targetDerivative[i]) * (pTarget - 1)
+                            row[y - start] = Float(e)
                         }
                     }
                 }
             }
-            normalized.withUnsafeBufferPointer { xh in
-                gradNormalized.withUnsafeMutableBufferPointer { g in
-                    BLAS.gemm(transposeA: false, transposeB: false, m: b, n: d, k: n, a: tile, lda: n, b: w + start * d, ldb: d, beta: tileIndex == 0 ? 0 : 1, c: g.baseAddress!, ldc: d)
-                }
-                BLAS.gemm(transposeA: true, transposeB: false, m: n, n: d, k: b, a: tile, lda: n, b: xh.baseAddress!, ldb: d, beta: 0, c: dW + start * d, ldc: d)
-            }
-            // dW_j: remove the component along w_j; largeMargin adds its amplitude term.
-            let out = SendablePointer(base: dW)
-            weightNorm.withUnsafeBufferPointer { nrm in
-                inverseNorm.withUnsafeBufferPointer { inv in
-                    columnGz.withUnsafeMutableBufferPointer { cg in
-                        let cgP = p.amplitudeUsesWeightNorm ? cg.baseAddress.map { SendablePointer(base: $0) } : nil
-                        threads.forEachRange(n) { range in
-                            for jj in range {
-                                let j = start + jj
-                                let g = out.base + j * d, wj = w + j * d
-                                var kappa = 0.0
-                                if nrm[j] > 1e-12 {
-                                    kappa = -RowLoops.dot(wj, UnsafePointer(g), d) * Double(inv[j]) * Double(inv[j])
-                                }
-                                if let cgP, nrm[j] > 0 {
-                                    // T2_j·ŵ_j with T2_j = Σ_i G_ij·z_ij/‖w_j‖.
-                                    kappa += Double(cgP.base[jj]) / Double(nrm[j]) * Double(inv[j])
-                                }
-                                if kappa != 0 {
-                                    let k = Float(kappa)
-                                    for e in 0..<d { g[e] += k * wj[e] }
-                                }
+        }
+    }
+
+    /// dW_j: removes the component along w_j; largeMargin adds its amplitude term.
+    private func projectWeightGradient(_ dW: UnsafeMutablePointer<Float>, _ start: Int, _ n: Int, columnGz: inout [Float]) {
+        let d = p.dimension, w = self.w, usesWeightNorm = p.amplitudeUsesWeightNorm
+        let out = SendablePointer(base: dW)
+        weightNorm.withUnsafeBufferPointer { nrm in
+            inverseNorm.withUnsafeBufferPointer { inv in
+                columnGz.withUnsafeMutableBufferPointer { cg in
+                    let cgP = usesWeightNorm ? cg.baseAddress.map { SendablePointer(base: $0) } : nil
+                    threads.forEachRange(n) { range in
+                        for jj in range {
+                            let j = start + jj
+                            let g = out.base + j * d, wj = w + j * d
+                            var kappa = 0.0
+                            if nrm[j] > 1e-12 {
+                                kappa = -RowLoops.dot(wj, UnsafePointer(g), d) * Double(inv[j]) * Double(inv[j])
+                            }
+                            if let cgP, nrm[j] > 0 {
+                                // T2_j·ŵ_j with T2_j = Σ_i G_ij·z_ij/‖w_j‖.
+                                kappa += Double(cgP.base[jj]) / Double(nrm[j]) * Double(inv[j])
+                            }
+                            if kappa != 0 {
+                                let k = Float(kappa)
+                                for e in 0..<d { g[e] += k * wj[e] }
                             }
                         }
                     }
                 }
             }
         }
-        // dX_i = (g_i − (x̂_i·g_i)·x̂_i)/max(‖x_i‖, 1e-12) + S2_i·x̂_i.
-        for i in 0..<b {
+    }
+
+    /// dX_i = (g_i − (x̂_i·g_i)·x̂_i)/max(‖x_i‖, 1e-12) + S2_i·x̂_i.
+    func finishFeatureGradient(into dX: UnsafeMutablePointer<Float>) {
+        let d = p.dimension
+        for i in 0..<p.rows {
             let u = featureNorm[i]
             let xh = normalized.withUnsafeBufferPointer { $0.baseAddress! + i * d }
             let g = gradNormalized.withUnsafeBufferPointer { $0.baseAddress! + i * d }
@@ -205,14 +271,13 @@ enum CPUMarginSoftmax {
             }
             if !states[i].isRegular { for k in 0..<d { dX[i * d + k] = .nan } }
         }
-        return losses
     }
 
     /// Column sums Σ_i G_ij·z_ij of one tile of logits (largeMargin's weight-norm term), in fixed
     /// row order: deterministic.
-    private static func columnSums(_ tile: UnsafeMutablePointer<Float>, rows b: Int, columns n: Int, p: MarginSoftmaxProblem, start: Int, logSumExp: [Float]) -> [Float] {
+    private func columnSums(_ tile: UnsafeMutablePointer<Float>, columns n: Int, start: Int) -> [Float] {
         var sums = [Double](repeating: 0, count: n)
-        for i in 0..<b where logSumExp[i].isFinite {
+        for i in 0..<p.rows where logSumExp[i].isFinite {
             let row = tile + i * n, r = Double(p.rowScale[i]), lse = Double(logSumExp[i])
             for j in 0..<n {
                 let z = Double(row[j])

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The ceilings of this machine, measured the same way every time and the way
-/// `shared/tools/limits.c` measures them, so that a benchmark's figure can be stated as a
+/// `Benchmarks/peers/limits.c` measures them, so that a benchmark's figure can be stated as a
 /// fraction of what the hardware allows in the same run:
 ///
 /// - `memcpy`: `threads` threads (default: every core) each `memcpy` one slice of a `bytes`-byte

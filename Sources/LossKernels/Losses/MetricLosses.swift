@@ -1,7 +1,7 @@
 import Foundation
 import _CMicrokernels
 
-/// Pair, triplet and center losses on embeddings (shared/spec/LOSSES.md, "Pair, triplet and center
+/// Pair, triplet and center losses on embeddings (docs/OPERATIONS.md, "Pair, triplet and center
 /// losses"): the per-row maths, in double, that the CPU path calls and that the kernels of
 /// Kernels/metric_loss.cl restate in float; the reduction rules both paths share. Shapes: `B` rows
 /// (pairs, triplets, features), `D` embedding width, `C` classes (rows of the centers).

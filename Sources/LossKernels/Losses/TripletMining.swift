@@ -23,7 +23,7 @@ public enum TripletMining: String, Sendable, CaseIterable, Equatable {
 
 /// One validated call of the mined triplet loss, shared by the CPU and OpenCL paths.
 ///
-/// The maths (shared/spec/LOSSES.md, "Pair, triplet and center losses"):
+/// The maths (docs/OPERATIONS.md, "Pair, triplet and center losses"):
 ///
 /// 1. Distances from one matrix product. `E'` is `E` with a per-column shift near its mean removed
 ///    (distances and the gradient do not change; the norms shrink, so less cancellation below; see

@@ -1,4 +1,4 @@
-/// Partial-FC class sampling (shared/spec/LOSSES.md, "Class sampling"): each step keeps every
+/// Partial-FC class sampling (docs/OPERATIONS.md, "Training head"): each step keeps every
 /// class that occurs in the batch (the positives) and draws other classes uniformly without
 /// replacement until `⌈r·C⌉` classes are sampled in all (more when the batch alone has more).
 ///

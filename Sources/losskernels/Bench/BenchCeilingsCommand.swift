@@ -3,7 +3,7 @@ import Foundation
 import LossKernels
 
 /// `losskernels bench ceilings`: this machine's ceilings, measured the same way every time (see
-/// `Ceilings` in the library and shared/tools/limits.c): memcpy bandwidth on every core, OpenBLAS
+/// `Ceilings` in the library and Benchmarks/peers/limits.c): memcpy bandwidth on every core, OpenBLAS
 /// SGEMM rate, and for each OpenCL device its copy bandwidth, CLBlast SGEMM rate and host↔device
 /// transfer rates. Works without OpenCL (then says why it is unavailable).
 struct BenchCeilingsCommand: ParsableCommand {

@@ -33,7 +33,7 @@ import Testing
         #expect((object["peak_rss_bytes"] as? Int ?? 0) > 0)
     }
 
-    /// Every operation of shared/spec/CLI.md (margin-softmax with each head) on both backends:
+    /// Every operation of docs/CLI.md (margin-softmax with each head) on both backends:
     /// exactly one JSON object with exactly the contract's fields, on the backend asked for.
     static let allOperations: [[String]] = [
         ["softmax"], ["log-softmax"], ["logsumexp"], ["cross-entropy"], ["focal"], ["sigmoid-focal"], ["bce-with-logits"],

@@ -5,7 +5,7 @@ import Testing
 /// `losskernels verify`: every operation on every available backend against the float64
 /// reference; exit 1 when a backend fails.
 @Suite struct CLIVerifyTests {
-    /// The rows of `verify`: 17 operations of CLI.md (margin-softmax once per head, triplet-mined
+    /// The rows of `verify`: 17 operations of docs/CLI.md (margin-softmax once per head, triplet-mined
     /// once per mining mode) plus logsumexp.
     static let rowsPerBackend = 24
 

@@ -53,7 +53,7 @@ enum MarginParity {
                                  reduction: reduction, gradOutput: gradOutput, memoryBudget: memoryBudget)
     }
 
-    /// LOSSES.md's rule for results through a GEMM: `‖out − ref‖/‖ref‖ ≤ 1e-4` (when `ref ≠ 0`), no
+    /// docs/OPERATIONS.md's rule for results through a GEMM: `‖out − ref‖/‖ref‖ ≤ 1e-4` (when `ref ≠ 0`), no
     /// element off by more than `1e-3·max(1, |ref|)`, no NaN.
     static func expectGEMMClose(_ actual: [Float], _ reference: [Double], _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
         guard actual.count == reference.count else {

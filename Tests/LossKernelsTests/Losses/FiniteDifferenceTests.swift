@@ -182,7 +182,7 @@ import LossKernelsReference
 }
 
 /// Spot values of the reference against numbers computed independently (NumPy, float64, from the
-/// same LOSSES.md formulas), and the identities the spec states.
+/// same docs/OPERATIONS.md formulas), and the identities the spec states.
 @Suite struct LossReferenceTests {
     static func close(_ a: Double, _ b: Double, _ tolerance: Double = 1e-14) -> Bool { Swift.abs(a - b) <= tolerance * Swift.max(1, Swift.abs(b)) }
 

@@ -6,7 +6,7 @@ import LossKernelsReference
 /// Shared checks of the loss parity suites.
 enum LossCheck {
     /// The library's output against the float64 reference: the backend that ran, the loss and the
-    /// gradient (LOSSES.md tolerance `1e-5·max(1,|ref|)`, NaN exactly where the reference has NaN),
+    /// gradient (docs/OPERATIONS.md tolerance `1e-5·max(1,|ref|)`, NaN exactly where the reference has NaN),
     /// and the gradient's shape.
     static func expectMatches(_ output: LossOutput, _ reference: LossReference.Result, backend: TestBackend, rows: Int, columns: Int,
                               _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -3,7 +3,7 @@ import Testing
 @testable import LossKernels
 import LossKernelsReference
 
-/// The regression losses of LOSSES.md (mse, l1, smoothL1, huber, msle, mape) on both backends
+/// The regression losses of docs/OPERATIONS.md (mse, l1, smoothL1, huber, msle, mape) on both backends
 /// against a float64 reference written from the spec's table, whose derivatives are themselves
 /// checked by central differences away from the kinks.
 @Suite struct RegressionLossTests {

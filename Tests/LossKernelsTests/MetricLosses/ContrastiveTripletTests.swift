@@ -4,7 +4,7 @@ import Testing
 import LossKernelsReference
 
 /// `contrastiveLoss` and `tripletMarginLoss` on both backends against `MetricReference`
-/// (LOSSES.md tolerance `1e-5·max(1,|ref|)`): random shapes with every reduction (and an upstream
+/// (docs/OPERATIONS.md tolerance `1e-5·max(1,|ref|)`): random shapes with every reduction (and an upstream
 /// gradient), then the edge cases — identical pairs, zero distances, hinges exactly at the
 /// margin, swap on/off, p = 1 and 2.
 @Suite struct ContrastiveTripletTests {

@@ -4,7 +4,7 @@ import Testing
 import LossKernelsReference
 
 
-/// The comparison rule of results computed through a GEMM (LOSSES.md "Conventions", shared with
+/// The comparison rule of results computed through a GEMM (docs/OPERATIONS.md, "Accuracy", shared with
 /// `losskernels verify`: `ComparisonRules.gemmMismatch`).
 func expectCloseGEMM(_ actual: [Float], _ reference: [Double], _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
     if let why = ComparisonRules.gemmMismatch(actual, reference) {

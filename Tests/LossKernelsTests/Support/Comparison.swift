@@ -6,7 +6,7 @@ import LossKernelsReference
 // MARK: - Comparison against the float64 reference
 
 /// Checks `actual` (a backend's float32 output) against `reference` (the float64 reference) with the
-/// rule of shared/spec/LOSSES.md, "Conventions":
+/// rule of docs/OPERATIONS.md, "Accuracy":
 ///
 /// - a finite reference value `r` passes when `|actual − r| ≤ tolerance·max(1, |r|)` (so
 ///   `tolerance` is absolute below 1 and relative above);

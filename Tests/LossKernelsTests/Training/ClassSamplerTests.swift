@@ -1,7 +1,7 @@
 import Testing
 @testable import LossKernels
 
-/// Partial-FC class sampling (shared/spec/LOSSES.md, "Class sampling").
+/// Partial-FC class sampling (docs/OPERATIONS.md, "Training head").
 @Suite struct ClassSamplerTests {
     @Test(arguments: [(1000, 0.1, 100), (10_000, 0.1, 1000), (7, 0.5, 4), (10, 0.01, 1), (3, 1.0, 3), (100, 0.333, 34)])
     func targetIsTheCeilingOfRC(classes: Int, rate: Double, expected: Int) throws {
