@@ -22,7 +22,8 @@ extension Engine {
     ///
     /// mean over pairs by default. The dissimilar hinge's gradient at `d = 0` is 0 (no direction).
     /// - Parameters:
-    ///   - left, right: `a` and `b`, both `B×D`.
+    ///   - left: `a`, `B×D`.
+    ///   - right: `b`, `B×D`.
     ///   - similar: `s`, one flag per pair (`B`).
     ///   - margin: `≥ 0` and finite (default 1).
     ///   - reduction: mean over pairs (default), sum, or none.
@@ -67,7 +68,9 @@ extension Engine {
     /// anchor. Gradients: `∂‖v‖₂/∂v = v/‖v‖₂` (0 at `‖v‖ = 0`), `∂‖v‖₁/∂v = sign(v)` (0 at 0); a
     /// triplet whose loss is 0 (hinge inactive, or exactly at the boundary) has zero gradients.
     /// - Parameters:
-    ///   - anchors, positives, negatives: each `B×D`.
+    ///   - anchors: `a`, `B×D`.
+    ///   - positives: `p`, `B×D`.
+    ///   - negatives: `n`, `B×D`.
     ///   - margin: any finite value (default 1).
     ///   - p: the norm, 1 or 2 (default 2).
     ///   - eps: `≥ 0` and finite (default 1e-6).

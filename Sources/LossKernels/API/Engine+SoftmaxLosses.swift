@@ -7,6 +7,8 @@ extension Engine {
     ///     mean   = Σ_n loss_n / Σ_{n not ignored} w_{y_n}               (NaN if that sum is 0)
     ///
     /// - Parameters:
+    ///   - logits: `z`, `B×C`; `−∞` entries are masks.
+    ///   - labels: `y`, `B` class indices in `0..<C` (or `ignoreIndex`).
     ///   - classWeights: `w`, one per class (default all 1).
     ///   - ignoreIndex: rows with this label contribute no loss and a zero gradient.
     ///   - labelSmoothing: `ε` in [0, 1].
@@ -39,8 +41,12 @@ extension Engine {
     /// Softmax focal loss: `loss_n = −α_y·(1 − p_y)^γ·log p_y`, mean over rows by default.
     /// `γ = 0, α = 1` is cross-entropy.
     /// - Parameters:
+    ///   - logits: `z`, `B×C`; `−∞` entries are masks.
+    ///   - labels: `y`, `B` class indices in `0..<C`.
     ///   - gamma: `γ ≥ 0` (default 2).
     ///   - alpha: a scalar (default 1) or one value per class.
+    ///   - reduction: mean over rows (default), sum or none.
+    ///   - gradOutput: with `.none`, one upstream value per row scaling that row's gradient.
     /// - Throws: as `crossEntropy`, and `.invalidOption` for a negative or non-finite γ.
     public func focalLoss(logits: Matrix, labels: [Int], gamma: Float = 2, alpha: FocalAlpha = .scalar(1),
                           reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> LossOutput {

@@ -66,7 +66,8 @@ public final class MarginSoftmaxHead {
     ///
     /// - Parameters:
     ///   - engine: picks the backend (see the type's description).
-    ///   - classes: `C ≥ 1`; `dimension`: `D ≥ 1`.
+    ///   - classes: `C ≥ 1`.
+    ///   - dimension: `D ≥ 1`.
     ///   - head: the margin head and its options (`MarginHead.arcFace()`, …).
     ///   - optimizer: SGD options (default lr 0.1, momentum 0.9, weight decay 5e-4).
     ///   - sampleRate: Partial-FC rate `r ∈ (0, 1]` (1: every class each step).
