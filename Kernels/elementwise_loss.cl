@@ -1,6 +1,7 @@
 // Elementwise losses: per element the loss and ∂loss/∂input; op is an lk_elementwise_kind (lk_codes.h):
 // BCE with logits, sigmoid focal (γ = p1, α = p2, no α weighting when α < 0), mse, l1, smooth-L1
-// (β = p1; 0 is l1), huber (δ = p1), msle, mape (ε = 1e-7 in both).
+// (β = p1; 0 is l1), huber (δ = p1), msle, mape (ε = 1e-7 in both), KL divergence of log-probabilities
+// x against targets t or log-targets (0 where t = 0, or lt = −∞).
 // dz = derivative·scale·(has_grad_output ? g[i] : 1). OpenCL C 1.2, grid-stride.
 
 inline float lk_sigmoid(float z) { return z >= 0.0f ? 1.0f / (1.0f + exp(-z)) : exp(z) / (1.0f + exp(z)); }
@@ -24,6 +25,16 @@ __kernel void lk_elementwise_loss(__global const float *x, __global const float 
         const float d_modulator = (p1 == 0.0f || q <= 0.0f) ? 0.0f : -p1 * pow(q, p1 - 1.0f) * (2.0f * target - 1.0f) * p * (1.0f - p);
         loss = alpha_t * ce * modulator;
         derivative = alpha_t * ((p - target) * modulator + ce * d_modulator);
+      }
+    } else if (op == LK_ELEMENTWISE_KL_DIV || op == LK_ELEMENTWISE_KL_DIV_LOG_TARGET) {
+      // ℓ = t·(log t − x), ∂ℓ/∂x = −t; with log-targets t = exp(lt). Exactly 0 where t = 0 (lt = −∞), whatever x.
+      const int log_target = op == LK_ELEMENTWISE_KL_DIV_LOG_TARGET;
+      if (log_target ? target == -INFINITY : target == 0.0f) {
+        loss = 0.0f; derivative = 0.0f;
+      } else {
+        const float p = log_target ? exp(target) : target;
+        loss = p * ((log_target ? target : log(target)) - z);
+        derivative = -p;
       }
     } else {
       const float d = z - target, ad = fabs(d);
@@ -49,3 +60,4 @@ __kernel void lk_elementwise_loss(__global const float *x, __global const float 
     dz[i] = derivative * scale * (has_grad_output ? g[i] : 1.0f);
   }
 }
+

@@ -21,15 +21,19 @@ extension Engine {
     }
 
     /// Runs an elementwise loss of matrices (`ElementwiseLossOperation`, matrix form): the loss
-    /// (reduced, or one per element for none) and the input's gradient.
-    func runElementwise(_ loss: ElementwiseLoss, input: Matrix, inputName: String, targets: Matrix, gradOutput: Matrix?, targetRange: ClosedRange<Float>? = 0...1) throws -> LossOutput {
+    /// (reduced, or one per element for none) and the input's gradient. `targetRule` is what the
+    /// targets' values must be; `inputFinite` and `targetsFinite` are how `checkFinite` checks
+    /// those tensors.
+    func runElementwise(_ loss: ElementwiseLoss, input: Matrix, inputName: String, targets: Matrix, gradOutput: Matrix?,
+                        targetRule: ElementwiseLossOperation.TargetRule? = .range(0...1), inputFinite: FinitePolicy = .finite,
+                        targetsFinite: FinitePolicy = .finite) throws -> LossOutput {
         let gradient = OutputArray(count: input.count)
         let perElement = OutputArray(count: loss.reduction == .none ? input.count : 0)
         let form = ElementwiseLossOperation.Form.matrix(rows: input.rows, columns: input.columns, targets: (targets.rows, targets.columns),
-                                                        gradOutput: gradOutput.map { ($0.rows, $0.columns) }, targetRange: targetRange)
+                                                        gradOutput: gradOutput.map { ($0.rows, $0.columns) }, targetRule: targetRule)
         let outcome = try withHostBuffers([input.values, targets.values, gradOutput?.values ?? []], [gradient, perElement]) { x, y in
             try run(ElementwiseLossOperation(loss: loss, form: form, inputName: inputName, input: x[0], targets: x[1], gradOutput: gradOutput == nil ? nil : x[2],
-                                             gradient: y[0], perElement: loss.reduction == .none ? y[1] : nil))
+                                             gradient: y[0], perElement: loss.reduction == .none ? y[1] : nil, inputFinite: inputFinite, targetsFinite: targetsFinite))
         }
         let reduced = loss.reduction == .none ? perElement.values : outcome.result
         return LossOutput(loss: reduced, gradient: gradient.matrix(rows: input.rows, columns: input.columns), backend: outcome.backend)

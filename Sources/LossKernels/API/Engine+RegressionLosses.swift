@@ -47,7 +47,7 @@ extension Engine {
     /// - Throws: `.shapeMismatch` for shapes that disagree or no elements, `.invalidOption` for
     ///   β < 0 or δ ≤ 0 (or not finite).
     public func regressionLoss(_ loss: RegressionLoss, predictions: Matrix, targets: Matrix, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
-        try runElementwise(loss.elementwiseLoss(reduction: reduction), input: predictions, inputName: "predictions", targets: targets, gradOutput: gradOutput, targetRange: nil)
+        try runElementwise(loss.elementwiseLoss(reduction: reduction), input: predictions, inputName: "predictions", targets: targets, gradOutput: gradOutput, targetRule: nil)
     }
 
     /// Mean squared error (L2): `(p − t)²`. See `regressionLoss(_:predictions:targets:reduction:gradOutput:)`.

@@ -2,7 +2,8 @@ import Foundation
 import _CMicrokernels
 
 /// A loss that compares an input with a target element by element (logits with binary targets,
-/// or predictions with regression targets), with its derivative with respect to the input.
+/// predictions with regression targets, log-probabilities with KL targets), with its derivative
+/// with respect to the input.
 /// One description serves the CPU loop, the OpenCL kernel (`kind.code` is the kernel's op code,
 /// an `lk_elementwise_kind` of lk_codes.h) and the tests.
 struct ElementwiseLoss: Sendable {
@@ -23,6 +24,12 @@ struct ElementwiseLoss: Sendable {
         case msle
         /// `100·|t − p| / max(|t|, ε)`, ε = 1e-7.
         case mape
+        /// KL divergence of log-probabilities x against probabilities t: `t·(log t − x)`, derivative
+        /// `−t`; both exactly 0 where t = 0, whatever x.
+        case klDivergence
+        /// KL divergence against log-probabilities lt: `exp(lt)·(lt − x)`, derivative `−exp(lt)`;
+        /// both exactly 0 where lt = −∞.
+        case klDivergenceLogTarget
 
         /// The kernels' and microkernels' code (lk_codes.h).
         var code: Int32 {
@@ -36,6 +43,8 @@ struct ElementwiseLoss: Sendable {
             case .huber: kind = LK_ELEMENTWISE_HUBER
             case .msle: kind = LK_ELEMENTWISE_MSLE
             case .mape: kind = LK_ELEMENTWISE_MAPE
+            case .klDivergence: kind = LK_ELEMENTWISE_KL_DIV
+            case .klDivergenceLogTarget: kind = LK_ELEMENTWISE_KL_DIV_LOG_TARGET
             }
             return Int32(kind.rawValue)
         }
@@ -49,6 +58,17 @@ struct ElementwiseLoss: Sendable {
     /// α of sigmoid focal (no α weighting when negative).
     var alpha: Float = -1
     let reduction: LossReduction
+    /// What mean divides the sum by: the number of elements (every loss but KL's batchmean), or a
+    /// number of rows.
+    var mean: Mean = .elements
+
+    /// The denominator of a mean.
+    enum Mean: Sendable, Equatable {
+        /// The number of elements `N`.
+        case elements
+        /// The number of rows `B` (`KLDivReduction.batchMean`).
+        case rows(Int)
+    }
 
     /// Loss and ∂loss/∂input of one element, in double.
     func evaluate(_ input: Double, _ target: Double) -> (loss: Double, derivative: Double) {
@@ -90,6 +110,15 @@ struct ElementwiseLoss: Sendable {
         case .mape:
             let denominator = Swift.max(Swift.abs(target), 1e-7)
             return (100 * Swift.abs(target - input) / denominator, 100 * Self.sign(input - target) / denominator)
+        case .klDivergence:
+            let t = target
+            if t == 0 { return (0, 0) }
+            return (t * (Foundation.log(t) - input), -t)
+        case .klDivergenceLogTarget:
+            let lt = target
+            if lt == -.infinity { return (0, 0) }
+            let t = Foundation.exp(lt)
+            return (t * (lt - input), -t)
         }
     }
 
@@ -119,7 +148,37 @@ struct ElementwiseLoss: Sendable {
     /// The kernel's first parameter: γ for sigmoid focal, else `parameter` (β, δ).
     var firstParameter: Float { kind == .sigmoidFocal ? gamma : parameter }
 
-    /// The factor every element's derivative is multiplied by: 1/N for mean, 1 for sum and none
-    /// (none then multiplies by the element's upstream value).
-    func scale(count: Int) -> Double { reduction.gradientScale(meanDenominator: Double(count)) }
+    /// What mean divides the sum of `count` elements' losses by: `count`, or the rows of `mean`.
+    func meanDenominator(count: Int) -> Double {
+        switch mean {
+        case .elements: return Double(count)
+        case .rows(let rows): return Double(rows)
+        }
+    }
+
+    /// The factor every element's derivative is multiplied by: 1/(mean's denominator) for mean, 1
+    /// for sum and none (none then multiplies by the element's upstream value).
+    func scale(count: Int) -> Double { reduction.gradientScale(meanDenominator: meanDenominator(count: count)) }
+
+    /// The reduction's name in errors: KL divergence's `batchmean` for a mean over rows, else the
+    /// `LossReduction`'s.
+    var reductionName: String {
+        if reduction == .mean, case .rows = mean { return KLDivReduction.batchMean.rawValue }
+        return reduction.rawValue
+    }
+}
+
+extension ElementwiseLoss {
+    /// PyTorch's `kl_div(input, target, reduction:, log_target:)` over `rows` rows: the KL kind, and
+    /// `KLDivReduction` as an elementwise reduction — batchMean is a mean over the rows, mean one
+    /// over the elements, sum and none as themselves.
+    static func klDivergence(logTarget: Bool, reduction: KLDivReduction, rows: Int) -> ElementwiseLoss {
+        let kind: Kind = logTarget ? .klDivergenceLogTarget : .klDivergence
+        switch reduction {
+        case .batchMean: return ElementwiseLoss(kind: kind, reduction: .mean, mean: .rows(rows))
+        case .mean: return ElementwiseLoss(kind: kind, reduction: .mean)
+        case .sum: return ElementwiseLoss(kind: kind, reduction: .sum)
+        case .none: return ElementwiseLoss(kind: kind, reduction: .none)
+        }
+    }
 }

@@ -1,18 +1,28 @@
-/// An elementwise loss of an input (logits, predictions) against targets of the same shape: the
-/// loss (reduced, or one per element) and ∂loss/∂input in one call. The maths is the
+/// An elementwise loss of an input (logits, predictions, log-probabilities) against targets of the
+/// same shape: the loss (reduced, or one per element) and ∂loss/∂input in one call. The maths is the
 /// `ElementwiseLoss`'s; the CPU loop is `CPUElementwiseLoss`, the kernel `OpenCLElementwiseLoss`.
 struct ElementwiseLossOperation: Operation {
+    /// What the targets' values must be (checked whatever `checkFinite` says).
+    enum TargetRule {
+        /// Within a closed range: `[0, 1]` for binary targets (so NaN is refused).
+        case range(ClosedRange<Float>)
+        /// Finite and ≥ 0: probabilities of KL divergence.
+        case finiteNonNegative
+        /// Not NaN and not +∞ (−∞ is log 0): log-probabilities of KL divergence with `logTarget`.
+        case logProbability
+    }
+
     /// The shapes the call is checked against: a matrix form (shapes compared as shapes; targets
-    /// may be range-checked; an upstream gradient allowed with none) or a flat buffer form (counts
+    /// may be value-checked; an upstream gradient allowed with none) or a flat buffer form (counts
     /// compared; mean or sum only).
     enum Form {
-        case matrix(rows: Int, columns: Int, targets: (rows: Int, columns: Int), gradOutput: (rows: Int, columns: Int)?, targetRange: ClosedRange<Float>?)
+        case matrix(rows: Int, columns: Int, targets: (rows: Int, columns: Int), gradOutput: (rows: Int, columns: Int)?, targetRule: TargetRule?)
         case buffer
     }
 
     let loss: ElementwiseLoss
     let form: Form
-    /// The input's name in errors: "logits" or "predictions".
+    /// The input's name in errors: "logits", "predictions" or "logProbabilities".
     let inputName: String
     let input: UnsafeBufferPointer<Float>
     let targets: UnsafeBufferPointer<Float>
@@ -20,11 +30,15 @@ struct ElementwiseLossOperation: Operation {
     let gradient: UnsafeMutableBufferPointer<Float>
     /// Each element's loss, for reduction none.
     let perElement: UnsafeMutableBufferPointer<Float>?
+    /// How `checkFinite` checks the input: finite, or finite or −∞ for log-probabilities.
+    var inputFinite: FinitePolicy = .finite
+    /// How `checkFinite` checks the targets: finite, or finite or −∞ for log-targets.
+    var targetsFinite: FinitePolicy = .finite
 
     var count: Int { input.count }
 
     var inputs: [OperationInput] {
-        var inputs: [OperationInput] = [.host(inputName, input), .host("targets", targets)]
+        var inputs: [OperationInput] = [.host(inputName, input, finite: inputFinite), .host("targets", targets, finite: targetsFinite)]
         if let gradOutput { inputs.append(.host("gradOutput", gradOutput)) }
         return inputs
     }
@@ -50,17 +64,33 @@ struct ElementwiseLossOperation: Operation {
                 throw LossKernelsError.shapeMismatch(tensor: "gradient", expected: "\(count) values (as \(inputName))", actual: "\(gradient.count) values")
             }
             guard count > 0 else { throw LossKernelsError.shapeMismatch(tensor: inputName, expected: "at least one element", actual: "0 values") }
-        case let .matrix(rows, columns, targetShape, gradOutputShape, targetRange):
+        case let .matrix(rows, columns, targetShape, gradOutputShape, targetRule):
             try Validation.requireSameShape("targets", rows: targetShape.rows, columns: targetShape.columns, as: inputName, rows, columns)
             guard count > 0 else { throw LossKernelsError.shapeMismatch(tensor: inputName, expected: "at least one element", actual: Validation.shape(rows, columns)) }
-            if let targetRange {
-                for (i, t) in targets.enumerated() where !targetRange.contains(t) {
-                    throw LossKernelsError.invalidValue(tensor: "targets", index: i, value: "\(t)", allowed: "[\(targetRange.lowerBound), \(targetRange.upperBound)]")
-                }
-            }
+            if let targetRule { try Self.requireTargets(targets, targetRule, columns: columns) }
             if let gradOutputShape {
-                try Validation.requireGradOutput(count: gradOutput?.count, expected: count, reduction: loss.reduction.rawValue, allowsUpstream: loss.reduction == .none, per: "element")
+                try Validation.requireGradOutput(count: gradOutput?.count, expected: count, reduction: loss.reductionName, allowsUpstream: loss.reduction == .none, per: "element")
                 try Validation.requireSameShape("gradOutput", rows: gradOutputShape.rows, columns: gradOutputShape.columns, as: inputName, rows, columns)
+            }
+        }
+    }
+
+    /// Throws `.invalidValue` naming the first target that breaks `rule`.
+    private static func requireTargets(_ targets: UnsafeBufferPointer<Float>, _ rule: TargetRule, columns: Int) throws {
+        switch rule {
+        case .range(let range):
+            for (i, t) in targets.enumerated() where !range.contains(t) {
+                throw LossKernelsError.invalidValue(tensor: "targets", index: i, value: "\(t)", allowed: "[\(range.lowerBound), \(range.upperBound)]")
+            }
+        case .finiteNonNegative:
+            for (i, t) in targets.enumerated() where !(t.isFinite && t >= 0) {
+                let (r, c) = i.quotientAndRemainder(dividingBy: columns)
+                throw LossKernelsError.invalidValue(tensor: "targets", index: i, value: "\(t)", allowed: "finite and >= 0 (row \(r), column \(c))")
+            }
+        case .logProbability:
+            for (i, t) in targets.enumerated() where t.isNaN || t == .infinity {
+                let (r, c) = i.quotientAndRemainder(dividingBy: columns)
+                throw LossKernelsError.invalidValue(tensor: "targets", index: i, value: "\(t)", allowed: "a log-probability: finite or −∞, not NaN or +∞ (row \(r), column \(c))")
             }
         }
     }
@@ -79,6 +109,6 @@ struct ElementwiseLossOperation: Operation {
     }
 
     private func reduced(_ sum: Double) -> [Float] {
-        perElement == nil ? loss.reduction.reduce(sum: sum, meanDenominator: Double(count)) : []
+        perElement == nil ? loss.reduction.reduce(sum: sum, meanDenominator: loss.meanDenominator(count: count)) : []
     }
 }
