@@ -3,6 +3,7 @@
 // (β = p1; 0 is l1), huber (δ = p1), msle, mape (ε = 1e-7 in both), KL divergence of log-probabilities
 // x against targets t or log-targets (0 where t = 0, or lt = −∞).
 // dz = derivative·scale·(has_grad_output ? g[i] : 1). OpenCL C 1.2, grid-stride.
+// BCE with logits with element weights and pos_weight has its own kernel, lk_weighted_bce_with_logits.
 
 inline float lk_sigmoid(float z) { return z >= 0.0f ? 1.0f / (1.0f + exp(-z)) : exp(z) / (1.0f + exp(z)); }
 
@@ -61,3 +62,24 @@ __kernel void lk_elementwise_loss(__global const float *x, __global const float 
   }
 }
 
+// BCE with logits with PyTorch's weight and pos_weight: ew = 1, weight[i] or weight[i mod columns] as
+// weight_layout (an lk_weight_layout) says; pw = pos_weight[i mod columns] when has_pos_weight, else 1.
+// With lw = 1 + (pw − 1)·t and sp = log1p(exp(−|z|)):
+//   ℓ     = ew·[lw·sp + (z ≥ 0 ? (1 − t)·z : −pw·t·z)]   (= ew·[(1 − t)·z + lw·(sp + max(−z, 0))], without its cancellation for z < 0)
+//   ∂ℓ/∂z = ew·(lw·σ(z) − pw·t)
+// dz = ∂ℓ/∂z·scale·(has_grad_output ? g[i] : 1). Grid-stride.
+__kernel void lk_weighted_bce_with_logits(__global const float *x, __global const float *t, ulong n, ulong columns,
+                                          __global const float *weight, int weight_layout, __global const float *pos_weight,
+                                          int has_pos_weight, float scale, __global const float *g, int has_grad_output,
+                                          __global float *losses, __global float *dz) {
+  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+    const ulong c = i % columns;
+    const float z = x[i], target = t[i];
+    const float ew = weight_layout == LK_WEIGHT_PER_ELEMENT ? weight[i] : (weight_layout == LK_WEIGHT_PER_COLUMN ? weight[c] : 1.0f);
+    const float pw = has_pos_weight ? pos_weight[c] : 1.0f;
+    const float lw = 1.0f + (pw - 1.0f) * target;
+    const float sp = log1p(exp(-fabs(z)));
+    losses[i] = ew * (lw * sp + (z >= 0.0f ? (1.0f - target) * z : -pw * target * z));
+    dz[i] = ew * (lw * lk_sigmoid(z) - pw * target) * scale * (has_grad_output ? g[i] : 1.0f);
+  }
+}

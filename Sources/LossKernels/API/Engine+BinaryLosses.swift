@@ -1,15 +1,34 @@
 /// Losses of logits against binary (or soft, in [0, 1]) targets of the same shape, elementwise:
 /// BCE with logits and torchvision's sigmoid focal loss (docs/OPERATIONS.md, "Focal loss").
 extension Engine {
-    /// Binary cross-entropy with logits, per element `max(z,0) − z·t + log(1 + exp(−|z|))`, mean
-    /// over elements by default; gradient `σ(z) − t` (scaled by the reduction).
+    /// Binary cross-entropy with logits, PyTorch's `binary_cross_entropy_with_logits` with `weight`
+    /// and `pos_weight`. Per element, with `ew` the element's weight, `pw` its column's positive
+    /// weight (both 1 when not given) and `lw = 1 + (pw − 1)·t`:
+    ///
+    ///     ℓ     = −ew·[pw·t·log σ(z) + (1 − t)·log(1 − σ(z))]
+    ///           = ew·[(1 − t)·z + lw·(log1p(exp(−|z|)) + max(−z, 0))]
+    ///     ∂ℓ/∂z = ew·[(pw·t + 1 − t)·σ(z) − pw·t]
+    ///     mean  = Σ ℓ / N       (N elements, whatever the weights)
+    ///
+    /// Without weights this is `max(z,0) − z·t + log(1 + exp(−|z|))` with derivative `σ(z) − t`,
+    /// computed exactly as before weights existed.
     /// - Parameters:
-    ///   - logits, targets: the same shape; targets in [0, 1].
-    ///   - gradOutput: with `.none`, one upstream value per element.
-    /// - Throws: `.shapeMismatch` for shapes that disagree or an empty input, `.invalidValue` for a
-    ///   target outside [0, 1].
-    public func binaryCrossEntropyWithLogits(logits: Matrix, targets: Matrix, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
-        try runElementwise(ElementwiseLoss(kind: .binaryCrossEntropyWithLogits, reduction: reduction), input: logits, inputName: "logits", targets: targets, gradOutput: gradOutput)
+    ///   - logits, targets: the same shape `B×C`; targets in [0, 1].
+    ///   - weight: `ew`, the logits' shape `B×C`, or `1×C` (one row applied to every row); finite, ≥ 0.
+    ///   - posWeight: `pw`, `C` values (one per column); finite, ≥ 0.
+    ///   - reduction: mean (default), sum or none (one loss per element).
+    ///   - gradOutput: with `.none`, one upstream value per element (the logits' shape).
+    /// - Returns: the loss (1 value, or `B·C` for `.none`) and ∂loss/∂logits (`B×C`).
+    /// - Throws: `.shapeMismatch` for shapes that disagree (naming "targets", "weight", "posWeight"
+    ///   or "gradOutput") or an empty input, `.invalidValue` for a target outside [0, 1] or a weight
+    ///   that is negative or not finite, `.invalidOption` for `gradOutput` without `.none`.
+    public func binaryCrossEntropyWithLogits(logits: Matrix, targets: Matrix, weight: Matrix? = nil, posWeight: [Float]? = nil,
+                                             reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
+        guard weight != nil || posWeight != nil else {
+            return try runElementwise(ElementwiseLoss(kind: .binaryCrossEntropyWithLogits, reduction: reduction), input: logits, inputName: "logits", targets: targets, gradOutput: gradOutput)
+        }
+        return try runElementwise(ElementwiseLoss(kind: .weightedBinaryCrossEntropyWithLogits, reduction: reduction), input: logits, inputName: "logits",
+                                  targets: targets, gradOutput: gradOutput, weight: weight, posWeight: posWeight)
     }
 
     /// Sigmoid focal loss (torchvision `sigmoid_focal_loss`): with `p = σ(z)`,
@@ -21,19 +40,23 @@ extension Engine {
     }
 
     /// Runs an elementwise loss of matrices (`ElementwiseLossOperation`, matrix form): the loss
-    /// (reduced, or one per element for none) and the input's gradient. `targetRule` is what the
-    /// targets' values must be; `inputFinite` and `targetsFinite` are how `checkFinite` checks
-    /// those tensors.
+    /// (reduced, or one per element for none) and the input's gradient. `weight` and `posWeight`
+    /// are the weighted BCE's (`ElementWeights`); `inputFinite` and `targetsFinite` are how
+    /// `checkFinite` checks those tensors.
     func runElementwise(_ loss: ElementwiseLoss, input: Matrix, inputName: String, targets: Matrix, gradOutput: Matrix?,
-                        targetRule: ElementwiseLossOperation.TargetRule? = .range(0...1), inputFinite: FinitePolicy = .finite,
-                        targetsFinite: FinitePolicy = .finite) throws -> LossOutput {
+                        targetRule: ElementwiseLossOperation.TargetRule? = .range(0...1), weight: Matrix? = nil, posWeight: [Float]? = nil,
+                        inputFinite: FinitePolicy = .finite, targetsFinite: FinitePolicy = .finite) throws -> LossOutput {
         let gradient = OutputArray(count: input.count)
         let perElement = OutputArray(count: loss.reduction == .none ? input.count : 0)
         let form = ElementwiseLossOperation.Form.matrix(rows: input.rows, columns: input.columns, targets: (targets.rows, targets.columns),
                                                         gradOutput: gradOutput.map { ($0.rows, $0.columns) }, targetRule: targetRule)
-        let outcome = try withHostBuffers([input.values, targets.values, gradOutput?.values ?? []], [gradient, perElement]) { x, y in
-            try run(ElementwiseLossOperation(loss: loss, form: form, inputName: inputName, input: x[0], targets: x[1], gradOutput: gradOutput == nil ? nil : x[2],
-                                             gradient: y[0], perElement: loss.reduction == .none ? y[1] : nil, inputFinite: inputFinite, targetsFinite: targetsFinite))
+        let arrays = [input.values, targets.values, gradOutput?.values ?? [], weight?.values ?? [], posWeight ?? []]
+        let outcome = try withHostBuffers(arrays, [gradient, perElement]) { x, y in
+            let weights = weight == nil && posWeight == nil ? nil
+                : ElementWeights(weight: weight.map { (x[3], $0.rows, $0.columns) }, posWeight: posWeight == nil ? nil : x[4], rows: input.rows, columns: input.columns)
+            return try run(ElementwiseLossOperation(loss: loss, form: form, inputName: inputName, input: x[0], targets: x[1], gradOutput: gradOutput == nil ? nil : x[2],
+                                                    gradient: y[0], perElement: loss.reduction == .none ? y[1] : nil, weights: weights,
+                                                    inputFinite: inputFinite, targetsFinite: targetsFinite))
         }
         let reduced = loss.reduction == .none ? perElement.values : outcome.result
         return LossOutput(loss: reduced, gradient: gradient.matrix(rows: input.rows, columns: input.columns), backend: outcome.backend)

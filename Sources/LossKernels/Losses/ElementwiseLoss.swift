@@ -24,6 +24,10 @@ struct ElementwiseLoss: Sendable {
         case msle
         /// `100·|t − p| / max(|t|, ε)`, ε = 1e-7.
         case mape
+        /// PyTorch's `binary_cross_entropy_with_logits` with `weight` ew and `pos_weight` pw (the
+        /// element's, from `ElementWeights`): with `lw = 1 + (pw − 1)·t`,
+        /// `ew·[(1 − t)·z + lw·(log1p(exp(−|z|)) + max(−z, 0))]`; derivative `ew·(lw·σ(z) − pw·t)`.
+        case weightedBinaryCrossEntropyWithLogits
         /// KL divergence of log-probabilities x against probabilities t: `t·(log t − x)`, derivative
         /// `−t`; both exactly 0 where t = 0, whatever x.
         case klDivergence
@@ -43,6 +47,7 @@ struct ElementwiseLoss: Sendable {
             case .huber: kind = LK_ELEMENTWISE_HUBER
             case .msle: kind = LK_ELEMENTWISE_MSLE
             case .mape: kind = LK_ELEMENTWISE_MAPE
+            case .weightedBinaryCrossEntropyWithLogits: kind = LK_ELEMENTWISE_WEIGHTED_BCE_WITH_LOGITS
             case .klDivergence: kind = LK_ELEMENTWISE_KL_DIV
             case .klDivergenceLogTarget: kind = LK_ELEMENTWISE_KL_DIV_LOG_TARGET
             }
@@ -70,8 +75,9 @@ struct ElementwiseLoss: Sendable {
         case rows(Int)
     }
 
-    /// Loss and ∂loss/∂input of one element, in double.
-    func evaluate(_ input: Double, _ target: Double) -> (loss: Double, derivative: Double) {
+    /// Loss and ∂loss/∂input of one element, in double. `weight` (ew) and `posWeight` (pw) are read
+    /// by the weighted BCE only.
+    func evaluate(_ input: Double, _ target: Double, weight: Double = 1, posWeight: Double = 1) -> (loss: Double, derivative: Double) {
         switch kind {
         case .binaryCrossEntropyWithLogits:
             let z = input, t = target
@@ -110,6 +116,11 @@ struct ElementwiseLoss: Sendable {
         case .mape:
             let denominator = Swift.max(Swift.abs(target), 1e-7)
             return (100 * Swift.abs(target - input) / denominator, 100 * Self.sign(input - target) / denominator)
+        case .weightedBinaryCrossEntropyWithLogits:
+            let z = input, t = target
+            let lw = 1 + (posWeight - 1) * t
+            let softplusOfMinusZ = Foundation.log1p(Foundation.exp(-Swift.abs(z))) + Swift.max(-z, 0)
+            return (weight * ((1 - t) * z + lw * softplusOfMinusZ), weight * (lw * Self.sigmoid(z) - posWeight * t))
         case .klDivergence:
             let t = target
             if t == 0 { return (0, 0) }

@@ -1,6 +1,7 @@
 /// An elementwise loss of an input (logits, predictions, log-probabilities) against targets of the
 /// same shape: the loss (reduced, or one per element) and ∂loss/∂input in one call. The maths is the
 /// `ElementwiseLoss`'s; the CPU loop is `CPUElementwiseLoss`, the kernel `OpenCLElementwiseLoss`.
+/// BCE with logits may carry element and positive weights (`ElementWeights`).
 struct ElementwiseLossOperation: Operation {
     /// What the targets' values must be (checked whatever `checkFinite` says).
     enum TargetRule {
@@ -30,6 +31,8 @@ struct ElementwiseLossOperation: Operation {
     let gradient: UnsafeMutableBufferPointer<Float>
     /// Each element's loss, for reduction none.
     let perElement: UnsafeMutableBufferPointer<Float>?
+    /// The element and positive weights of the weighted BCE (nil for every other loss).
+    var weights: ElementWeights? = nil
     /// How `checkFinite` checks the input: finite, or finite or −∞ for log-probabilities.
     var inputFinite: FinitePolicy = .finite
     /// How `checkFinite` checks the targets: finite, or finite or −∞ for log-targets.
@@ -40,6 +43,8 @@ struct ElementwiseLossOperation: Operation {
     var inputs: [OperationInput] {
         var inputs: [OperationInput] = [.host(inputName, input, finite: inputFinite), .host("targets", targets, finite: targetsFinite)]
         if let gradOutput { inputs.append(.host("gradOutput", gradOutput)) }
+        if let weight = weights?.weight { inputs.append(.host("weight", weight.values)) }
+        if let posWeight = weights?.posWeight { inputs.append(.host("posWeight", posWeight)) }
         return inputs
     }
     var outputs: [OperationOutput] {
@@ -47,7 +52,7 @@ struct ElementwiseLossOperation: Operation {
         if let perElement { outputs.append(.host("losses", perElement)) }
         return outputs
     }
-    /// The reduced loss written (the losses of none are an output tensor).
+    /// The reduced loss written (the losses of none are an output tensor; the weights are inputs).
     var otherBytes: Int { perElement == nil ? OperationWork.floats(1) : 0 }
 
     func validate() throws {
@@ -72,6 +77,7 @@ struct ElementwiseLossOperation: Operation {
                 try Validation.requireGradOutput(count: gradOutput?.count, expected: count, reduction: loss.reductionName, allowsUpstream: loss.reduction == .none, per: "element")
                 try Validation.requireSameShape("gradOutput", rows: gradOutputShape.rows, columns: gradOutputShape.columns, as: inputName, rows, columns)
             }
+            try weights?.validate()
         }
     }
 
@@ -98,13 +104,14 @@ struct ElementwiseLossOperation: Operation {
     /// The reduced loss for mean and sum; empty for none (the losses are in `perElement`).
     func runCPU(_ cpu: CPUContext) -> [Float] {
         let sum = CPUElementwiseLoss.run(loss, input: input.baseAddress!, target: targets.baseAddress!, count: count, gradOutput: gradOutput?.baseAddress,
-                                         gradient: gradient.baseAddress!, perElement: perElement?.baseAddress, threads: cpu.threads)
+                                         gradient: gradient.baseAddress!, perElement: perElement?.baseAddress, weights: weights, threads: cpu.threads)
         return reduced(sum)
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws -> [Float] {
         let sum = try OpenCLElementwiseLoss.run(device, loss, input: tensors[inputName], targets: tensors["targets"], gradOutput: tensors.optional("gradOutput"),
-                                                count: count, gradient: tensors["gradient"], losses: tensors.optional("losses"))
+                                                count: count, gradient: tensors["gradient"], losses: tensors.optional("losses"),
+                                                weights: weights.map { OpenCLElementwiseLoss.Weights($0, weight: tensors.optional("weight"), posWeight: tensors.optional("posWeight")) })
         return reduced(sum)
     }
 

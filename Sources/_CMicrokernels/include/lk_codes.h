@@ -1,9 +1,10 @@
 // The integer codes LossKernels passes between Swift, the C microkernels and the OpenCL kernels:
-// which elementwise loss, which margin head, which reduction, which softmax-family output, which
-// norm. This header is the only place they are written: the microkernels include it, Swift imports
-// it (module _CMicrokernels), and the OpenCL program is built from it followed by Kernels/*.cl
-// (Sources/_COpenCLShim/kernel_sources.c). It must stay valid C99 and OpenCL C 1.2: plain enums,
-// no includes. A code used on one side and missing on another does not compile.
+// which elementwise loss, how its weights are laid out, which margin head, which reduction, which
+// softmax-family output, which norm. This header is the only place they are written: the
+// microkernels include it, Swift imports it (module _CMicrokernels), and the OpenCL program is built
+// from it followed by Kernels/*.cl (Sources/_COpenCLShim/kernel_sources.c). It must stay valid C99
+// and OpenCL C 1.2: plain enums, no includes. A code used on one side and missing on another does
+// not compile.
 #ifndef LOSSKERNELS_CODES_H
 #define LOSSKERNELS_CODES_H
 
@@ -31,6 +32,17 @@ enum lk_elementwise_kind {
   LK_ELEMENTWISE_KL_DIV_LOG_TARGET = 9,
   /// BCE with logits with element weights and per-column positive weights (PyTorch's weight, pos_weight).
   LK_ELEMENTWISE_WEIGHTED_BCE_WITH_LOGITS = 10,
+};
+
+/// How an elementwise loss's element weights are laid out over row-major `rows × columns` elements
+/// (PyTorch's `weight` of `binary_cross_entropy_with_logits`).
+enum lk_weight_layout {
+  /// No weights: every element weighs 1.
+  LK_WEIGHT_NONE = 0,
+  /// One weight per element, the input's shape.
+  LK_WEIGHT_PER_ELEMENT = 1,
+  /// One row of `columns` weights applied to every row (index: element mod columns).
+  LK_WEIGHT_PER_COLUMN = 2,
 };
 
 /// The normalised-cosine margin heads (Losses/MarginHead.swift has the table of their logits).
