@@ -19,6 +19,9 @@ static const char softmax_loss_cl[] = {
 static const char elementwise_loss_cl[] = {
 #embed "../../Kernels/elementwise_loss.cl"
     , 0};
+static const char probability_cross_entropy_cl[] = {
+#embed "../../Kernels/probability_cross_entropy.cl"
+    , 0};
 static const char margin_head_cl[] = {
 #embed "../../Kernels/margin_head.cl"
     , 0};
@@ -41,6 +44,7 @@ static const struct { const char *name, *source; } files[] = {
     {"softmax.cl", softmax_cl},
     {"softmax_loss.cl", softmax_loss_cl},
     {"elementwise_loss.cl", elementwise_loss_cl},
+    {"probability_cross_entropy.cl", probability_cross_entropy_cl},
     {"margin_head.cl", margin_head_cl},
     {"metric_loss.cl", metric_loss_cl},
     {"triplet_mining.cl", triplet_mining_cl},
