@@ -22,6 +22,9 @@ static const char elementwise_loss_cl[] = {
 static const char probability_cross_entropy_cl[] = {
 #embed "../../Kernels/probability_cross_entropy.cl"
     , 0};
+static const char nll_loss_cl[] = {
+#embed "../../Kernels/nll_loss.cl"
+    , 0};
 static const char margin_head_cl[] = {
 #embed "../../Kernels/margin_head.cl"
     , 0};
@@ -45,6 +48,7 @@ static const struct { const char *name, *source; } files[] = {
     {"softmax_loss.cl", softmax_loss_cl},
     {"elementwise_loss.cl", elementwise_loss_cl},
     {"probability_cross_entropy.cl", probability_cross_entropy_cl},
+    {"nll_loss.cl", nll_loss_cl},
     {"margin_head.cl", margin_head_cl},
     {"metric_loss.cl", metric_loss_cl},
     {"triplet_mining.cl", triplet_mining_cl},
