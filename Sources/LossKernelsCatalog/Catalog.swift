@@ -5,7 +5,8 @@
 public enum Catalog {
     /// Every operation, in the order the help lists them.
     public static let operations: [CatalogOperation] =
-        softmaxFamily + [crossEntropy, focal, sigmoidFocal, bceWithLogits, marginSoftmax] + regression + [contrastive, triplet, tripletMined, center, trainStep]
+        softmaxFamily + [crossEntropy, nll, klDivergence, focal, sigmoidFocal, bceWithLogits, marginSoftmax] + regression
+        + [contrastive, triplet, tripletMined, center, trainStep]
 
     /// The operation named `name`, if any.
     public static func operation(named name: String) -> CatalogOperation? { operations.first { $0.name == name } }

@@ -33,20 +33,37 @@ extension Catalog {
 
     static let bceWithLogits = CatalogOperation(
         name: "bce-with-logits",
-        summary: "Binary cross-entropy with logits, elementwise against targets in [0, 1]: the loss and its gradient.",
-        tensors: [binaryLogits, binaryTargets, elementUpstream("logits")],
+        summary: "Binary cross-entropy with logits, elementwise against targets in [0, 1] (PyTorch's weight and pos_weight): the loss and its gradient.",
+        tensors: [binaryLogits, binaryTargets,
+                  TensorSpec("element-weights", .floats, .sameAsOrRow("logits"), .optional, values: .uniform(scale: 0.5, offset: 1),
+                             help: "Per-element weights: the shape of --logits, or [C] broadcast over its rows; finite and >= 0."),
+                  TensorSpec("pos-weight", .floats, .lastDimensionOf("logits"), .optional, values: .uniform(scale: 0.5, offset: 1),
+                             help: "Weight of the positive term per class (last dimension of --logits), [C]; finite and >= 0."),
+                  elementUpstream("logits")],
         options: [Flags.reduction],
         results: ["loss", "grad_logits"],
         bench: BenchSpec(sizes: [.elements, .batch, .classes]),
-        verification: [VerifyCase("bce-with-logits", shape: BenchShape(batch: 1, classes: 1, elements: 4099))],
+        verification: [
+            VerifyCase("bce-with-logits", shape: BenchShape(batch: 1, classes: 1, elements: 4099)),
+            VerifyCase("bce-with-logits --element-weights --pos-weight", tensors: ["element-weights", "pos-weight"], shape: BenchShape(batch: 8, classes: 257)),
+        ],
         prepare: { setup in
-            elementwise(input: "logits", gradient: "grad_logits", setup) { engine, z, t, reduction, g in
-                try engine.binaryCrossEntropyWithLogits(logits: z, targets: t, reduction: reduction, gradOutput: g)
+            let logits = setup.tensor("logits")
+            let weight = setup.optional("element-weights").map { $0.shape == logits.shape ? $0.matrix : try! Matrix(rows: 1, columns: $0.count, values: $0.floats) }
+            let posWeight = setup.optional("pos-weight")?.floats
+            return elementwise(input: "logits", gradient: "grad_logits", setup) { engine, z, t, reduction, g in
+                try engine.binaryCrossEntropyWithLogits(logits: z, targets: t, weight: weight, posWeight: posWeight, reduction: reduction, gradOutput: g)
             }
         },
         reference: { setup in
-            let result = LossReference.binaryCrossEntropyWithLogits(logits: setup.tensor("logits").floats, targets: setup.tensor("targets").floats,
-                                                                    reduction: setup.options.reduction, gradOutput: setup.optional("grad-output")?.floats)
+            let logits = setup.tensor("logits")
+            let weights = setup.optional("element-weights")?.floats, posWeight = setup.optional("pos-weight")?.floats
+            let result = weights == nil && posWeight == nil
+                ? LossReference.binaryCrossEntropyWithLogits(logits: logits.floats, targets: setup.tensor("targets").floats,
+                                                             reduction: setup.options.reduction, gradOutput: setup.optional("grad-output")?.floats)
+                : LossReference.binaryCrossEntropyWithLogits(logits: logits.floats, targets: setup.tensor("targets").floats, columns: logits.shape.last ?? 1,
+                                                             weights: weights, posWeight: posWeight, reduction: setup.options.reduction,
+                                                             gradOutput: setup.optional("grad-output")?.floats)
             return [.loss(result.loss), ReferenceResult("grad_logits", result.gradient)]
         })
 

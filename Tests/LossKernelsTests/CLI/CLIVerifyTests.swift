@@ -6,8 +6,9 @@ import Testing
 /// reference; exit 1 when a backend fails.
 @Suite struct CLIVerifyTests {
     /// The rows of `verify`: 17 operations of docs/CLI.md (margin-softmax once per head, triplet-mined
-    /// once per mining mode) plus logsumexp.
-    static let rowsPerBackend = 24
+    /// once per mining mode) plus logsumexp (24), and the cases the one-description issue added:
+    /// cross-entropy with probability targets, weighted BCE, nll, kl-div twice (29).
+    static let rowsPerBackend = 29
 
     static func report(_ stdout: String) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])

@@ -52,7 +52,8 @@ import _COpenCLShim
     /// share a code.
     @Test func codesComeFromOneHeader() {
         #expect(String(cString: lk_kernel_file_name(0)) == "lk_codes.h")
-        let elementwise: [ElementwiseLoss.Kind] = [.binaryCrossEntropyWithLogits, .sigmoidFocal, .mse, .l1, .smoothL1, .huber, .msle, .mape]
+        let elementwise: [ElementwiseLoss.Kind] = [.binaryCrossEntropyWithLogits, .sigmoidFocal, .mse, .l1, .smoothL1, .huber, .msle, .mape,
+                                                   .weightedBinaryCrossEntropyWithLogits, .klDivergence, .klDivergenceLogTarget]
         #expect(Set(elementwise.map(\.code)).count == elementwise.count)
         #expect(Set(MarginHead.Kind.allCases.map(\.code)).count == MarginHead.Kind.allCases.count)
         #expect(Set(ReductionAxis.allCases.map(\.code)).count == 3)
