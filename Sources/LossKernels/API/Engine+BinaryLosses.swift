@@ -13,7 +13,8 @@ extension Engine {
     /// Without weights this is `max(z,0) − z·t + log(1 + exp(−|z|))` with derivative `σ(z) − t`,
     /// computed exactly as before weights existed.
     /// - Parameters:
-    ///   - logits, targets: the same shape `B×C`; targets in [0, 1].
+    ///   - logits: `z`, `B×C`.
+    ///   - targets: `t`, the same shape, in [0, 1].
     ///   - weight: `ew`, the logits' shape `B×C`, or `1×C` (one row applied to every row); finite, ≥ 0.
     ///   - posWeight: `pw`, `C` values (one per column); finite, ≥ 0.
     ///   - reduction: mean (default), sum or none (one loss per element).

@@ -16,6 +16,8 @@ extension Engine {
     ///   - logProbabilities: `x`, `B×C`; `−∞` allowed (log 0).
     ///   - targets: the same shape: probabilities, finite and ≥ 0; with `logTarget`, log-probabilities
     ///     that are finite or `−∞`.
+    ///   - logTarget: whether `targets` hold `log t` (PyTorch's `log_target`).
+    ///   - reduction: batchMean, sum, mean (default) or none (`KLDivReduction`).
     ///   - gradOutput: with `.none` only, one upstream value per element (the input's shape).
     /// - Returns: the loss (1 value, or `B·C` for `.none`) and ∂loss/∂logProbabilities (`B×C`).
     /// - Throws: `.shapeMismatch` for shapes that disagree or an empty input, `.invalidValue` for a
@@ -40,6 +42,8 @@ extension Engine {
     /// Only the target column of a counted row gets a gradient; every other entry, and every entry of
     /// an ignored row, is exactly 0. Nothing checks that rows normalise; `x_{n,y_n} = −∞` gives `+∞`.
     /// - Parameters:
+    ///   - logProbabilities: `x`, `B×C` (typically a `logSoftmax` output); `−∞` allowed.
+    ///   - labels: `y`, `B` class indices in `0..<C` (or `ignoreIndex`).
     ///   - classWeights: `w`, one per class, finite (default all 1).
     ///   - ignoreIndex: rows with this label (even a valid class) contribute no loss and a zero
     ///     gradient, and do not count in the mean.

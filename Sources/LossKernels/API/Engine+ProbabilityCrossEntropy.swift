@@ -13,6 +13,7 @@ extension Engine {
     /// `+∞`, the gradient stays finite); a row that holds NaN or `+∞`, or is all `−∞`, has a NaN loss
     /// and an all-NaN gradient row.
     /// - Parameters:
+    ///   - logits: `z`, `B×C`; `−∞` entries are masks.
     ///   - targetProbabilities: `T`, the logits' shape; every value finite and ≥ 0.
     ///   - classWeights: `w`, one per class, finite (default all 1).
     ///   - labelSmoothing: `ε` in [0, 1].

@@ -41,6 +41,9 @@ public enum RegressionLoss: Sendable, Equatable {
 extension Engine {
     /// A regression loss of `predictions` against `targets` (same shape).
     /// - Parameters:
+    ///   - loss: which loss, with its threshold (β, δ).
+    ///   - predictions: `p`, any `rows × columns`.
+    ///   - targets: `t`, the shape of `predictions`.
     ///   - reduction: mean over elements (default), sum, or none (one loss per element).
     ///   - gradOutput: with `.none`, one upstream value per element.
     /// - Returns: the loss and ∂loss/∂predictions.
