@@ -47,9 +47,11 @@ public struct CatalogOperation: Sendable {
     let prepare: @Sendable (CallSetup) throws -> PreparedCall
     let reference: (@Sendable (CallSetup) throws -> [ReferenceResult])?
 
-    init(name: String, summary: String, tensors: [TensorSpec], options: [OptionSpec], results: [String], computable: Bool = true, bench: BenchSpec,
-         bound: Bound = .bandwidth, deviceResidentPasses: Set<Pass> = [], verification: [VerifyCase] = [], exclusions: [(String, String)] = [],
-         prepare: @escaping @Sendable (CallSetup) throws -> PreparedCall, reference: (@Sendable (CallSetup) throws -> [ReferenceResult])? = nil) {
+    init(
+        name: String, summary: String, tensors: [TensorSpec], options: [OptionSpec], results: [String], computable: Bool = true, bench: BenchSpec,
+        bound: Bound = .bandwidth, deviceResidentPasses: Set<Pass> = [], verification: [VerifyCase] = [], exclusions: [(String, String)] = [],
+        prepare: @escaping @Sendable (CallSetup) throws -> PreparedCall, reference: (@Sendable (CallSetup) throws -> [ReferenceResult])? = nil
+    ) {
         self.name = name
         self.summary = summary
         self.tensors = tensors
@@ -75,8 +77,10 @@ public struct CatalogOperation: Sendable {
     /// - Throws: a `LossKernelsError` for an option value the operation refuses.
     /// `shape` and `seed` are the benchmark's (train-step makes its head of `shape.classes`
     /// classes from `seed`).
-    public func prepare(engine: Engine, inputs: [String: HostTensor], options: OperationOptions, deviceResident: Bool = false,
-                        shape: BenchShape? = nil, seed: UInt64 = 42) throws -> PreparedCall {
+    public func prepare(
+        engine: Engine, inputs: [String: HostTensor], options: OperationOptions, deviceResident: Bool = false,
+        shape: BenchShape? = nil, seed: UInt64 = 42
+    ) throws -> PreparedCall {
         try prepare(CallSetup(engine: engine, inputs: inputs, options: options, deviceResident: deviceResident, shape: shape, seed: seed))
     }
 
@@ -119,8 +123,10 @@ public struct BenchSpec: Sendable {
     /// (default: `--classes`).
     public let classes: @Sendable (_ batch: Int, _ classes: Int) -> Int
 
-    init(sizes: Set<SizeFlag>, defaultDim: Int = 0, defaultElements: Int? = nil, passes: [CatalogOperation.Pass] = [.both],
-         classes: @escaping @Sendable (Int, Int) -> Int = { _, classes in classes }) {
+    init(
+        sizes: Set<SizeFlag>, defaultDim: Int = 0, defaultElements: Int? = nil, passes: [CatalogOperation.Pass] = [.both],
+        classes: @escaping @Sendable (Int, Int) -> Int = { _, classes in classes }
+    ) {
         self.sizes = sizes
         self.defaultDim = defaultDim
         self.defaultElements = defaultElements

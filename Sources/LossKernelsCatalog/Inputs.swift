@@ -65,10 +65,10 @@ extension CatalogOperation {
             let step = 2 * scale / Float(1 << 24)
             var values = (0..<count).map { _ in Float(random.next() >> 40) * step - scale }
             for start in stride(from: 0, to: count, by: max(1, columns)) {
-                let row = values[start ..< start + columns]
+                let row = values[start..<start + columns]
                 let m = Double(row.max() ?? 0)
                 let lse = m + Foundation.log(row.reduce(0.0) { $0 + Foundation.exp(Double($1) - m) })
-                for j in start ..< start + columns { values[j] = Float(Double(values[j]) - lse) }
+                for j in start..<start + columns { values[j] = Float(Double(values[j]) - lse) }
             }
             return HostTensor(shape: shape, floats: values)
         }

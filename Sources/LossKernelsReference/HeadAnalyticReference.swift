@@ -64,8 +64,8 @@ package enum HeadAnalyticReference {
     /// `T_m(c)` and `U_{m−1}(c)` by their recurrences (T_0 = 1, T_1 = c; U_0 = 1, U_1 = 2c).
     package static func chebyshev(_ m: Int, _ c: Double) -> (t: Double, u: Double) {
         precondition(m >= 1)
-        var t0 = 1.0, t1 = c          // T_{n−1}, T_n with n = 1
-        var u0 = 0.0, u1 = 1.0        // U_{n−2}, U_{n−1} with n = 1 (U_{−1} = 0)
+        var t0 = 1.0, t1 = c   // T_{n−1}, T_n with n = 1
+        var u0 = 0.0, u1 = 1.0   // U_{n−2}, U_{n−1} with n = 1 (U_{−1} = 0)
         var n = 1
         while n < m {
             (t0, t1) = (t1, 2 * c * t1 - t0)

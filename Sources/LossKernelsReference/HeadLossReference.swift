@@ -6,16 +6,18 @@ import LossKernels
 /// loss (small shapes only), so nothing here repeats the library's derivation.
 package enum HeadLossReference {
     package struct Problem {
-        package var x: [Double]      // B×D
-        package var w: [Double]      // C×D
+        package var x: [Double]   // B×D
+        package var w: [Double]   // C×D
         package var labels: [Int]
         package var b: Int, c: Int, d: Int
         package var head: MarginHead
         package var reduction: LossReduction = .mean
         package var gradOutput: [Double]? = nil
 
-        package init(x: [Double], w: [Double], labels: [Int], b: Int, c: Int, d: Int, head: MarginHead,
-                     reduction: LossReduction = .mean, gradOutput: [Double]? = nil) {
+        package init(
+            x: [Double], w: [Double], labels: [Int], b: Int, c: Int, d: Int, head: MarginHead,
+            reduction: LossReduction = .mean, gradOutput: [Double]? = nil
+        ) {
             (self.x, self.w, self.labels, self.b, self.c, self.d) = (x, w, labels, b, c, d)
             (self.head, self.reduction, self.gradOutput) = (head, reduction, gradOutput)
         }

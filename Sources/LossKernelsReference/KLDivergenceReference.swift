@@ -16,12 +16,14 @@ extension LossReference {
     /// (1 without it). PyTorch's pointwise `0·(−∞)` at t = 0 (or lt = −∞) gives NaN; this
     /// reference takes the limit 0 there, as the formula's `0·log 0 = 0` convention. Otherwise IEEE
     /// arithmetic applies: t > 0 with x = −∞ gives `+∞`, a NaN x or t gives NaN, t < 0 gives NaN.
-    package static func klDivergence(input x: [Double], targets t: [Double], rows: Int, columns: Int, logTarget: Bool = false,
-                                     reduction: KLDivReduction = .mean, gradOutput: [Double]? = nil) -> Result {
+    package static func klDivergence(
+        input x: [Double], targets t: [Double], rows: Int, columns: Int, logTarget: Bool = false,
+        reduction: KLDivReduction = .mean, gradOutput: [Double]? = nil
+    ) -> Result {
         precondition(x.count == rows * columns && t.count == x.count, "reference: input and target must both be \(rows)×\(columns)")
         var losses = [Double](repeating: 0, count: x.count)
         var derivatives = [Double](repeating: 0, count: x.count)
-        for i in 0 ..< x.count {
+        for i in 0..<x.count {
             if logTarget {
                 let lt = t[i]
                 if lt == -.infinity { continue }
@@ -49,14 +51,17 @@ extension LossReference {
         case .none:
             guard let gradOutput else { return Result(loss: losses, gradient: derivatives) }
             precondition(gradOutput.count == x.count, "reference: gradOutput needs one value per element")
-            return Result(loss: losses, gradient: (0 ..< x.count).map { derivatives[$0] * gradOutput[$0] })
+            return Result(loss: losses, gradient: (0..<x.count).map { derivatives[$0] * gradOutput[$0] })
         }
     }
 
     /// Float32 inputs (what a backend sees), widened exactly; see the Double form.
-    package static func klDivergence(input: [Float], targets: [Float], rows: Int, columns: Int, logTarget: Bool = false,
-                                     reduction: KLDivReduction = .mean, gradOutput: [Float]? = nil) -> Result {
-        klDivergence(input: widen(input), targets: widen(targets), rows: rows, columns: columns, logTarget: logTarget,
-                     reduction: reduction, gradOutput: gradOutput.map(widen))
+    package static func klDivergence(
+        input: [Float], targets: [Float], rows: Int, columns: Int, logTarget: Bool = false,
+        reduction: KLDivReduction = .mean, gradOutput: [Float]? = nil
+    ) -> Result {
+        klDivergence(
+            input: widen(input), targets: widen(targets), rows: rows, columns: columns, logTarget: logTarget,
+            reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 }

@@ -51,9 +51,11 @@ package enum LossReference {
     /// gradient is 0. With ε = 0 the smoothing term is absent (so a `−∞` mask on a non-target class
     /// gives a finite loss). With mean and a zero denominator the loss is NaN; the gradient is then
     /// only defined (0) when every row is ignored.
-    package static func crossEntropy(logits z: [Double], rows: Int, columns: Int, labels: [Int], classWeights: [Double]? = nil,
-                             ignoreIndex: Int = -100, labelSmoothing eps: Double = 0, reduction: LossReduction = .mean,
-                             gradOutput: [Double]? = nil) -> Result {
+    package static func crossEntropy(
+        logits z: [Double], rows: Int, columns: Int, labels: [Int], classWeights: [Double]? = nil,
+        ignoreIndex: Int = -100, labelSmoothing eps: Double = 0, reduction: LossReduction = .mean,
+        gradOutput: [Double]? = nil
+    ) -> Result {
         precondition(z.count == rows * columns && labels.count == rows)
         let C = columns
         let w = classWeights ?? [Double](repeating: 1, count: C)
@@ -63,20 +65,20 @@ package enum LossReference {
         var rowGradients = [Double](repeating: 0, count: z.count)   // dloss_n/dz_n, unscaled
         var ignored = [Bool](repeating: false, count: rows)
         var denominator = 0.0
-        for n in 0 ..< rows {
+        for n in 0..<rows {
             let y = labels[n]
             if y == ignoreIndex { ignored[n] = true; continue }
-            precondition((0 ..< C).contains(y), "reference: label \(y) of row \(n) outside 0..<\(C)")
+            precondition((0..<C).contains(y), "reference: label \(y) of row \(n) outside 0..<\(C)")
             denominator += w[y]
-            let logP = logSoftmaxRow(z[(n * C) ..< ((n + 1) * C)]).logP
+            let logP = logSoftmaxRow(z[(n * C)..<((n + 1) * C)]).logP
             var loss = (1 - eps) * w[y] * (-logP[y])
             if eps != 0 {
                 var smooth = 0.0
-                for c in 0 ..< C { smooth += w[c] * (-logP[c]) }
+                for c in 0..<C { smooth += w[c] * (-logP[c]) }
                 loss += eps / Double(C) * smooth
             }
             losses[n] = loss
-            for j in 0 ..< C {
+            for j in 0..<C {
                 let p = Foundation.exp(logP[j])
                 rowGradients[n * C + j] = (1 - eps) * w[y] * (p - (j == y ? 1 : 0)) + eps / Double(C) * (p * totalWeight - w[j])
             }
@@ -104,18 +106,20 @@ package enum LossReference {
     /// The second form is used: `ℓ/q → −1` as `q → 0`, so a certain row (q = 0) has gradient 0
     /// for γ > 0 without evaluating `0^{γ−1}`. `q` is computed without cancellation (from the sum
     /// of the other classes' probabilities when y is the row maximum).
-    package static func focal(logits z: [Double], rows: Int, columns: Int, labels: [Int], gamma: Double, alpha: [Double],
-                      reduction: LossReduction = .mean, gradOutput: [Double]? = nil) -> Result {
+    package static func focal(
+        logits z: [Double], rows: Int, columns: Int, labels: [Int], gamma: Double, alpha: [Double],
+        reduction: LossReduction = .mean, gradOutput: [Double]? = nil
+    ) -> Result {
         precondition(z.count == rows * columns && labels.count == rows)
         precondition(alpha.count == 1 || alpha.count == columns)
         let C = columns
         var losses = [Double](repeating: 0, count: rows)
         var rowGradients = [Double](repeating: 0, count: z.count)
-        for n in 0 ..< rows {
+        for n in 0..<rows {
             let y = labels[n]
-            precondition((0 ..< C).contains(y))
+            precondition((0..<C).contains(y))
             let a = alpha.count == 1 ? alpha[0] : alpha[y]
-            let (logP, rest, argmax) = logSoftmaxRow(z[(n * C) ..< ((n + 1) * C)])
+            let (logP, rest, argmax) = logSoftmaxRow(z[(n * C)..<((n + 1) * C)])
             let l = logP[y]
             let py = Foundation.exp(l)
             let q = argmax == y ? rest / (1 + rest) : 1 - py
@@ -123,7 +127,7 @@ package enum LossReference {
             losses[n] = -a * modulator * l
             let ratio = q > 0 ? l / q : -1
             let kappa = a * modulator * (1 - gamma * py * ratio)
-            for j in 0 ..< C {
+            for j in 0..<C {
                 rowGradients[n * C + j] = kappa * (Foundation.exp(logP[j]) - (j == y ? 1 : 0))
             }
         }
@@ -152,8 +156,10 @@ package enum LossReference {
 
     /// Binary cross-entropy with logits, per element `max(z,0) − z·t + log(1 + exp(−|z|))`,
     /// derivative `σ(z) − t`; mean over elements.
-    package static func binaryCrossEntropyWithLogits(logits z: [Double], targets t: [Double], reduction: LossReduction = .mean,
-                                             gradOutput: [Double]? = nil) -> Result {
+    package static func binaryCrossEntropyWithLogits(
+        logits z: [Double], targets t: [Double], reduction: LossReduction = .mean,
+        gradOutput: [Double]? = nil
+    ) -> Result {
         let (losses, derivatives) = eachElement(z, t) { z, t in (bceElement(z, t), sigmoid(z) - t) }
         return reduceElementwise(losses, derivatives, reduction, gradOutput)
     }
@@ -166,8 +172,10 @@ package enum LossReference {
     ///
     /// `1 − p` is computed as `σ(−z)` (no cancellation); the second term is 0 when γ = 0 or u = 0
     /// (its limit: u = 0 needs t ∈ {0,1} and then ce ~ u).
-    package static func sigmoidFocal(logits z: [Double], targets t: [Double], gamma: Double, alpha: Double, reduction: LossReduction = .mean,
-                             gradOutput: [Double]? = nil) -> Result {
+    package static func sigmoidFocal(
+        logits z: [Double], targets t: [Double], gamma: Double, alpha: Double, reduction: LossReduction = .mean,
+        gradOutput: [Double]? = nil
+    ) -> Result {
         let (losses, derivatives) = eachElement(z, t) { z, t in
             let p = sigmoid(z), oneMinusP = sigmoid(-z)
             let ce = bceElement(z, t)
@@ -192,7 +200,7 @@ package enum LossReference {
             t.withUnsafeBufferPointer { t in
                 losses.withUnsafeMutableBufferPointer { losses in
                     derivatives.withUnsafeMutableBufferPointer { derivatives in
-                        for i in 0 ..< z.count { (losses[i], derivatives[i]) = f(z[i], t[i]) }
+                        for i in 0..<z.count { (losses[i], derivatives[i]) = f(z[i], t[i]) }
                     }
                 }
             }
@@ -207,14 +215,14 @@ package enum LossReference {
         switch reduction {
         case .mean:
             let n = Double(losses.count)
-            gradient.withUnsafeMutableBufferPointer { for i in 0 ..< $0.count { $0[i] /= n } }
+            gradient.withUnsafeMutableBufferPointer { for i in 0..<$0.count { $0[i] /= n } }
             return Result(loss: [total / n], gradient: gradient)
         case .sum:
             return Result(loss: [total], gradient: gradient)
         case .none:
             guard let gradOutput else { return Result(loss: losses, gradient: gradient) }
             precondition(gradOutput.count == derivatives.count)
-            gradient.withUnsafeMutableBufferPointer { d in gradOutput.withUnsafeBufferPointer { g in for i in 0 ..< d.count { d[i] *= g[i] } } }
+            gradient.withUnsafeMutableBufferPointer { d in gradOutput.withUnsafeBufferPointer { g in for i in 0..<d.count { d[i] *= g[i] } } }
             return Result(loss: losses, gradient: gradient)
         }
     }
@@ -224,43 +232,53 @@ package enum LossReference {
         var out = [Double](repeating: 0, count: rowGradients.count)
         for n in skip.indices where !skip[n] {
             let f = factor(n)
-            for j in 0 ..< columns { out[n * columns + j] = rowGradients[n * columns + j] * f }
+            for j in 0..<columns { out[n * columns + j] = rowGradients[n * columns + j] * f }
         }
         return out
     }
 
     package static func widen(_ x: [Float]) -> [Double] {
         var out = [Double](repeating: 0, count: x.count)
-        x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { for i in 0 ..< x.count { $0[i] = Double(x[i]) } } }
+        x.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { for i in 0..<x.count { $0[i] = Double(x[i]) } } }
         return out
     }
 
     // MARK: Float32 inputs (what a backend sees)
 
-    package static func crossEntropy(logits: [Float], rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
-                             labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
-        crossEntropy(logits: widen(logits), rows: rows, columns: columns, labels: labels, classWeights: classWeights.map(widen),
-                     ignoreIndex: ignoreIndex, labelSmoothing: Double(labelSmoothing), reduction: reduction, gradOutput: gradOutput.map(widen))
+    package static func crossEntropy(
+        logits: [Float], rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
+        labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) -> Result {
+        crossEntropy(
+            logits: widen(logits), rows: rows, columns: columns, labels: labels, classWeights: classWeights.map(widen),
+            ignoreIndex: ignoreIndex, labelSmoothing: Double(labelSmoothing), reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 
-    package static func focal(logits: [Float], rows: Int, columns: Int, labels: [Int], gamma: Float, alpha: FocalAlpha,
-                      reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
+    package static func focal(
+        logits: [Float], rows: Int, columns: Int, labels: [Int], gamma: Float, alpha: FocalAlpha,
+        reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) -> Result {
         let a: [Double]
         switch alpha {
         case .scalar(let v): a = [Double(v)]
         case .perClass(let v): a = widen(v)
         }
-        return focal(logits: widen(logits), rows: rows, columns: columns, labels: labels, gamma: Double(gamma), alpha: a,
-                     reduction: reduction, gradOutput: gradOutput.map(widen))
+        return focal(
+            logits: widen(logits), rows: rows, columns: columns, labels: labels, gamma: Double(gamma), alpha: a,
+            reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 
-    package static func binaryCrossEntropyWithLogits(logits: [Float], targets: [Float], reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
+    package static func binaryCrossEntropyWithLogits(logits: [Float], targets: [Float], reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result
+    {
         binaryCrossEntropyWithLogits(logits: widen(logits), targets: widen(targets), reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 
-    package static func sigmoidFocal(logits: [Float], targets: [Float], gamma: Float, alpha: Float, reduction: LossReduction = .mean,
-                             gradOutput: [Float]? = nil) -> Result {
-        sigmoidFocal(logits: widen(logits), targets: widen(targets), gamma: Double(gamma), alpha: Double(alpha), reduction: reduction,
-                     gradOutput: gradOutput.map(widen))
+    package static func sigmoidFocal(
+        logits: [Float], targets: [Float], gamma: Float, alpha: Float, reduction: LossReduction = .mean,
+        gradOutput: [Float]? = nil
+    ) -> Result {
+        sigmoidFocal(
+            logits: widen(logits), targets: widen(targets), gamma: Double(gamma), alpha: Double(alpha), reduction: reduction,
+            gradOutput: gradOutput.map(widen))
     }
 }

@@ -35,7 +35,7 @@ package enum MetricReference {
     /// of two rows by explicit differences.
     package static func squaredDistance(_ x: [Double], _ i: Int, _ y: [Double], _ j: Int, dimension: Int) -> Double {
         var s = 0.0
-        for k in 0 ..< dimension {
+        for k in 0..<dimension {
             let v = x[i * dimension + k] - y[j * dimension + k]
             s += v * v
         }
@@ -60,14 +60,16 @@ package enum MetricReference {
     /// `loss_i = ½·[s·d² + (1 − s)·max(margin − d, 0)²]`, `d = ‖a − b‖₂`;
     /// `∂loss_i/∂a = s·(a − b) − (1 − s)·[d < margin]·(margin − d)·(a − b)/d` (0 at `d = 0`),
     /// `∂/∂b = −∂/∂a`; row `i`'s gradient scaled by the reduction's row factor.
-    package static func contrastive(left a: [Double], right b: [Double], similar: [Bool], rows: Int, dimension: Int, margin: Double,
-                            reduction: LossReduction = .mean, gradOutput: [Double]? = nil) -> Pair {
+    package static func contrastive(
+        left a: [Double], right b: [Double], similar: [Bool], rows: Int, dimension: Int, margin: Double,
+        reduction: LossReduction = .mean, gradOutput: [Double]? = nil
+    ) -> Pair {
         precondition(a.count == rows * dimension && b.count == rows * dimension && similar.count == rows)
         let scale = rowScales(rows: rows, reduction: reduction, gradOutput: gradOutput)
         var losses = [Double](repeating: 0, count: rows)
         var ga = [Double](repeating: 0, count: a.count), gb = ga
         var kinkGap = Double.infinity, smallest = Double.infinity
-        for i in 0 ..< rows {
+        for i in 0..<rows {
             let d = squaredDistance(a, i, b, i, dimension: dimension).squareRoot()
             // ∂loss_i/∂a = coefficient·(a − b)
             let coefficient: Double
@@ -81,7 +83,7 @@ package enum MetricReference {
                 if gap > 0 { smallest = min(smallest, d) }
                 coefficient = (gap > 0 && d > 0) ? -gap / d : 0
             }
-            for k in 0 ..< dimension {
+            for k in 0..<dimension {
                 let idx = i * dimension + k
                 let g = scale[i] * coefficient * (a[idx] - b[idx])
                 ga[idx] = g
@@ -113,10 +115,12 @@ package enum MetricReference {
 
     /// `d(x,y) = ‖x − y + eps‖_p` of rows `i` and its derivative `∂d/∂x` (`= −∂d/∂y`):
     /// p = 2: `v/‖v‖` (0 at `‖v‖ = 0`); p = 1: `sign(v)` (0 at 0).
-    package static func tripletDistance(_ x: [Double], _ y: [Double], row i: Int, dimension: Int, p: Int, eps: Double) -> (distance: Double, gradient: [Double], smallestComponent: Double) {
+    package static func tripletDistance(_ x: [Double], _ y: [Double], row i: Int, dimension: Int, p: Int, eps: Double) -> (
+        distance: Double, gradient: [Double], smallestComponent: Double
+    ) {
         var v = [Double](repeating: 0, count: dimension)
         var smallest = Double.infinity
-        for k in 0 ..< dimension {
+        for k in 0..<dimension {
             v[k] = x[i * dimension + k] - y[i * dimension + k] + eps
             if v[k] != 0 { smallest = min(smallest, abs(v[k])) }   // exact zeros: sign 0 either way
         }
@@ -130,16 +134,19 @@ package enum MetricReference {
 
     /// `loss_i = max(d(a,p) − d⁻ + margin, 0)`, `d⁻ = d(a,n)`, or with swap `min(d(a,n), d(p,n))`
     /// (`d(p,n)` when strictly smaller). Rows with loss 0 have zero gradient.
-    package static func triplet(anchors a: [Double], positives pos: [Double], negatives neg: [Double], rows: Int, dimension: Int,
-                        margin: Double, p: Int, eps: Double, swap: Bool,
-                        reduction: LossReduction = .mean, gradOutput: [Double]? = nil) -> Triplet {
+    package static func triplet(
+        anchors a: [Double], positives pos: [Double], negatives neg: [Double], rows: Int, dimension: Int,
+        margin: Double, p: Int, eps: Double, swap: Bool,
+        reduction: LossReduction = .mean, gradOutput: [Double]? = nil
+    ) -> Triplet {
         precondition(a.count == rows * dimension && pos.count == a.count && neg.count == a.count && (p == 1 || p == 2))
         let scale = rowScales(rows: rows, reduction: reduction, gradOutput: gradOutput)
-        var out = Triplet(losses: [Double](repeating: 0, count: rows), loss: [],
-                          gradAnchors: [Double](repeating: 0, count: a.count), gradPositives: [Double](repeating: 0, count: a.count),
-                          gradNegatives: [Double](repeating: 0, count: a.count), kinkGap: .infinity, swapGap: .infinity,
-                          smallestComponent: .infinity, swappedRows: 0, activeRows: 0)
-        for i in 0 ..< rows {
+        var out = Triplet(
+            losses: [Double](repeating: 0, count: rows), loss: [],
+            gradAnchors: [Double](repeating: 0, count: a.count), gradPositives: [Double](repeating: 0, count: a.count),
+            gradNegatives: [Double](repeating: 0, count: a.count), kinkGap: .infinity, swapGap: .infinity,
+            smallestComponent: .infinity, swappedRows: 0, activeRows: 0)
+        for i in 0..<rows {
             let ap = tripletDistance(a, pos, row: i, dimension: dimension, p: p, eps: eps)
             let an = tripletDistance(a, neg, row: i, dimension: dimension, p: p, eps: eps)
             let pn = tripletDistance(pos, neg, row: i, dimension: dimension, p: p, eps: eps)
@@ -156,7 +163,7 @@ package enum MetricReference {
             out.losses[i] = raw
             out.smallestComponent = min(out.smallestComponent, ap.smallestComponent, swapped ? pn.smallestComponent : an.smallestComponent)
             let s = scale[i]
-            for k in 0 ..< dimension {
+            for k in 0..<dimension {
                 let idx = i * dimension + k
                 // + d(a,p): ∂/∂a = g_ap, ∂/∂p = −g_ap
                 out.gradAnchors[idx] += s * ap.gradient[k]
@@ -193,10 +200,10 @@ package enum MetricReference {
         var sums = [Double](repeating: 0, count: c.count)   // Σ_{i: y_i = j}(c_j − x_i)
         var counts = [Int](repeating: 0, count: classes)
         let b = Double(rows)
-        for i in 0 ..< rows {
+        for i in 0..<rows {
             let j = labels[i]
             counts[j] += 1
-            for k in 0 ..< dimension {
+            for k in 0..<dimension {
                 let diff = x[i * dimension + k] - c[j * dimension + k]
                 loss += diff * diff
                 grad[i * dimension + k] = diff / b
@@ -204,8 +211,8 @@ package enum MetricReference {
             }
         }
         var updated = c
-        for j in 0 ..< classes where counts[j] > 0 {
-            for k in 0 ..< dimension {
+        for j in 0..<classes where counts[j] > 0 {
+            for k in 0..<dimension {
                 updated[j * dimension + k] = c[j * dimension + k] - alpha * sums[j * dimension + k] / Double(1 + counts[j])
             }
         }
@@ -234,10 +241,10 @@ package enum MetricReference {
         var d = [Double](repeating: 0, count: rows * rows)
         e.withUnsafeBufferPointer { e in
             d.withUnsafeMutableBufferPointer { d in
-                for i in 0 ..< rows {
-                    for j in 0 ..< i {
+                for i in 0..<rows {
+                    for j in 0..<i {
                         var s = 0.0
-                        for k in 0 ..< dimension {
+                        for k in 0..<dimension {
                             let v = e[i * dimension + k] - e[j * dimension + k]
                             s += v * v
                         }
@@ -259,12 +266,14 @@ package enum MetricReference {
     ///
     /// `countTolerance`: the half-width of the band around the hinge's kink (batchAll) and, scaled
     /// by the squared norms, of the near-tie test (batchHard) used for the `ambiguous…` counts.
-    package static func mined(embeddings e: [Double], labels: [Int], rows: Int, dimension: Int, mining: TripletMining, margin: Double,
-                      countTolerance: Double = 1e-4) -> Mined {
+    package static func mined(
+        embeddings e: [Double], labels: [Int], rows: Int, dimension: Int, mining: TripletMining, margin: Double,
+        countTolerance: Double = 1e-4
+    ) -> Mined {
         precondition(e.count == rows * dimension && labels.count == rows)
         let dist = distances(e, rows: rows, dimension: dimension)
         var norms2 = [Double](repeating: 0, count: rows)
-        for i in 0 ..< rows { for k in 0 ..< dimension { norms2[i] += e[i * dimension + k] * e[i * dimension + k] } }
+        for i in 0..<rows { for k in 0..<dimension { norms2[i] += e[i * dimension + k] * e[i * dimension + k] } }
         // Accumulated ∂L/∂D_ij (before the 1/N or 1/M factor).
         var dL = [Double](repeating: 0, count: rows * rows)
         var total = 0.0, count = 0, ambiguousTriplets = 0, ambiguousAnchors = 0, anchors = 0
@@ -272,10 +281,10 @@ package enum MetricReference {
         case .batchAll:
             dist.withUnsafeBufferPointer { dist in
                 dL.withUnsafeMutableBufferPointer { dL in
-                    for a in 0 ..< rows {
-                        for p in 0 ..< rows where p != a && labels[p] == labels[a] {
+                    for a in 0..<rows {
+                        for p in 0..<rows where p != a && labels[p] == labels[a] {
                             let dap = dist[a * rows + p]
-                            for n in 0 ..< rows where labels[n] != labels[a] {
+                            for n in 0..<rows where labels[n] != labels[a] {
                                 let v = dap - dist[a * rows + n] + margin
                                 if abs(v) <= countTolerance { ambiguousTriplets += 1 }
                                 guard v > 0 else { continue }
@@ -289,9 +298,9 @@ package enum MetricReference {
                 }
             }
         case .batchHard:
-            for a in 0 ..< rows {
+            for a in 0..<rows {
                 var far: Int?, near: Int?
-                for j in 0 ..< rows where j != a {
+                for j in 0..<rows where j != a {
                     if labels[j] == labels[a] {
                         if far == nil || dist[a * rows + j] > dist[a * rows + far!] { far = j }
                     } else {
@@ -304,7 +313,7 @@ package enum MetricReference {
                 // error band of the chosen one but not exactly equal.
                 let band = { (x: Int, y: Int) -> Double in countTolerance * (norms2[a] + norms2[x] + norms2[y]) * 0.1 }
                 var ambiguous = false
-                for j in 0 ..< rows where j != a {
+                for j in 0..<rows where j != a {
                     if labels[j] == labels[a], j != p {
                         let gap = abs(dist[a * rows + j] * dist[a * rows + j] - dist[a * rows + p] * dist[a * rows + p])
                         if gap != 0 && gap <= band(j, p) { ambiguous = true }
@@ -328,10 +337,10 @@ package enum MetricReference {
             return Mined(loss: 0, gradient: grad, tripletCount: 0, ambiguousTriplets: ambiguousTriplets, ambiguousAnchors: ambiguousAnchors)
         }
         let scale = 1 / Double(count)
-        for i in 0 ..< rows {
-            for j in 0 ..< rows where dL[i * rows + j] != 0 && dist[i * rows + j] > 0 {
+        for i in 0..<rows {
+            for j in 0..<rows where dL[i * rows + j] != 0 && dist[i * rows + j] > 0 {
                 let w = scale * dL[i * rows + j] / dist[i * rows + j]
-                for k in 0 ..< dimension {
+                for k in 0..<dimension {
                     let u = w * (e[i * dimension + k] - e[j * dimension + k])
                     grad[i * dimension + k] += u
                     grad[j * dimension + k] -= u

@@ -20,8 +20,10 @@ extension LossReference {
     /// (the plain product, as PyTorch). With mean and a zero denominator the loss is NaN and the
     /// gradient is 0 when every row is ignored; a counted row of weight 0 then has NaN (`−0/0`) at
     /// `x_{n,y_n}` and 0 elsewhere, as PyTorch's backward (which writes only the target entries).
-    package static func nllLoss(logProbabilities x: [Double], rows: Int, columns: Int, labels y: [Int], classWeights: [Double]? = nil,
-                                ignoreIndex: Int = -100, reduction: LossReduction = .mean, gradOutput: [Double]? = nil) -> Result {
+    package static func nllLoss(
+        logProbabilities x: [Double], rows: Int, columns: Int, labels y: [Int], classWeights: [Double]? = nil,
+        ignoreIndex: Int = -100, reduction: LossReduction = .mean, gradOutput: [Double]? = nil
+    ) -> Result {
         precondition(x.count == rows * columns && y.count == rows, "reference: input must be \(rows)×\(columns) with \(rows) labels")
         let C = columns
         let w = classWeights ?? [Double](repeating: 1, count: C)
@@ -30,10 +32,10 @@ extension LossReference {
         var losses = [Double](repeating: 0, count: rows)
         var targetIndex = [Int?](repeating: nil, count: rows)   // the flat index of x_{n,y_n}; nil for ignored rows
         var denominator = 0.0
-        for n in 0 ..< rows {
+        for n in 0..<rows {
             let label = y[n]
             if label == ignoreIndex { continue }
-            precondition((0 ..< C).contains(label), "reference: label \(label) of row \(n) outside 0..<\(C)")
+            precondition((0..<C).contains(label), "reference: label \(label) of row \(n) outside 0..<\(C)")
             denominator += w[label]
             losses[n] = -w[label] * x[n * C + label]
             targetIndex[n] = n * C + label
@@ -43,7 +45,7 @@ extension LossReference {
         // The gradient is sparse: only x_{n,y_n} of a counted row moves the loss; every other entry is exactly 0.
         func gradient(_ scale: (Int) -> Double) -> [Double] {
             var g = [Double](repeating: 0, count: x.count)
-            for n in 0 ..< rows { if let i = targetIndex[n] { g[i] = -w[y[n]] * scale(n) } }
+            for n in 0..<rows { if let i = targetIndex[n] { g[i] = -w[y[n]] * scale(n) } }
             return g
         }
         switch reduction {
@@ -57,9 +59,12 @@ extension LossReference {
     }
 
     /// Float32 inputs (what a backend sees), widened exactly; see the Double form.
-    package static func nllLoss(logProbabilities: [Float], rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil,
-                                ignoreIndex: Int = -100, reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
-        nllLoss(logProbabilities: widen(logProbabilities), rows: rows, columns: columns, labels: labels, classWeights: classWeights.map(widen),
-                ignoreIndex: ignoreIndex, reduction: reduction, gradOutput: gradOutput.map(widen))
+    package static func nllLoss(
+        logProbabilities: [Float], rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil,
+        ignoreIndex: Int = -100, reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) -> Result {
+        nllLoss(
+            logProbabilities: widen(logProbabilities), rows: rows, columns: columns, labels: labels, classWeights: classWeights.map(widen),
+            ignoreIndex: ignoreIndex, reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 }

@@ -28,8 +28,10 @@ extension LossReference {
     /// - A row holding a NaN or a `+∞`, or whose entries are all `−∞`, has loss NaN and an all-NaN
     ///   gradient row (its softmax is undefined); other rows are unaffected under none, and mean and
     ///   sum are NaN.
-    package static func crossEntropy(logits z: [Double], rows: Int, columns: Int, probabilityTargets t: [Double], classWeights: [Double]? = nil,
-                                     labelSmoothing eps: Double = 0, reduction: LossReduction = .mean, gradOutput: [Double]? = nil) -> Result {
+    package static func crossEntropy(
+        logits z: [Double], rows: Int, columns: Int, probabilityTargets t: [Double], classWeights: [Double]? = nil,
+        labelSmoothing eps: Double = 0, reduction: LossReduction = .mean, gradOutput: [Double]? = nil
+    ) -> Result {
         precondition(z.count == rows * columns && t.count == z.count, "reference: logits and targets must both be \(rows)×\(columns)")
         let C = columns
         let w = classWeights ?? [Double](repeating: 1, count: C)
@@ -38,24 +40,24 @@ extension LossReference {
         var losses = [Double](repeating: 0, count: rows)
         var rowGradients = [Double](repeating: 0, count: z.count)   // dloss_n/dz_n, unscaled
         var smoothed = [Double](repeating: 0, count: C)
-        for n in 0 ..< rows {
-            let row = z[(n * C) ..< ((n + 1) * C)]
+        for n in 0..<rows {
+            let row = z[(n * C)..<((n + 1) * C)]
             if row.contains(where: { $0.isNaN || $0 == .infinity }) || !row.contains(where: { $0 > -.infinity }) {
                 losses[n] = .nan
-                for j in 0 ..< C { rowGradients[n * C + j] = .nan }
+                for j in 0..<C { rowGradients[n * C + j] = .nan }
                 continue
             }
             let logP = logSoftmaxRow(row).logP
             var loss = 0.0
             var s = 0.0
-            for c in 0 ..< C {
+            for c in 0..<C {
                 let target = eps == 0 ? t[n * C + c] : (1 - eps) * t[n * C + c] + eps / Double(C)
                 smoothed[c] = target
                 s += w[c] * target
                 if target != 0 { loss -= w[c] * target * logP[c] }
             }
             losses[n] = loss
-            for j in 0 ..< C {
+            for j in 0..<C {
                 rowGradients[n * C + j] = Foundation.exp(logP[j]) * s - w[j] * smoothed[j]
             }
         }
@@ -74,10 +76,13 @@ extension LossReference {
     }
 
     /// Float32 inputs (what a backend sees), widened exactly; see the Double form.
-    package static func crossEntropy(logits: [Float], rows: Int, columns: Int, probabilityTargets: [Float], classWeights: [Float]? = nil,
-                                     labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> Result {
-        crossEntropy(logits: widen(logits), rows: rows, columns: columns, probabilityTargets: widen(probabilityTargets),
-                     classWeights: classWeights.map(widen), labelSmoothing: Double(labelSmoothing), reduction: reduction,
-                     gradOutput: gradOutput.map(widen))
+    package static func crossEntropy(
+        logits: [Float], rows: Int, columns: Int, probabilityTargets: [Float], classWeights: [Float]? = nil,
+        labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) -> Result {
+        crossEntropy(
+            logits: widen(logits), rows: rows, columns: columns, probabilityTargets: widen(probabilityTargets),
+            classWeights: classWeights.map(widen), labelSmoothing: Double(labelSmoothing), reduction: reduction,
+            gradOutput: gradOutput.map(widen))
     }
 }

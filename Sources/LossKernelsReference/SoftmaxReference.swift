@@ -52,7 +52,7 @@ package enum Reference {
     package static func widen(_ x: [Float]) -> [Double] { x.map(Double.init) }
 
     private static func row(_ x: [Double], _ r: Int, _ columns: Int) -> ArraySlice<Double> {
-        x[(r * columns) ..< ((r + 1) * columns)]
+        x[(r * columns)..<((r + 1) * columns)]
     }
 
     /// `softmax(z)_j = exp(z_j − max) / Σ_k exp(z_k − max)` per row.
@@ -60,13 +60,13 @@ package enum Reference {
         precondition(logits.count == rows * columns)
         let z = widen(logits)
         var out = [Double](repeating: 0, count: z.count)
-        for r in 0 ..< rows {
+        for r in 0..<rows {
             let zr = row(z, r, columns)
             switch rowKind(zr) {
             case let .regular(m, s):
-                for j in 0 ..< columns { out[r * columns + j] = Foundation.exp(z[r * columns + j] - m) / s }
+                for j in 0..<columns { out[r * columns + j] = Foundation.exp(z[r * columns + j] - m) / s }
             default:
-                for j in 0 ..< columns { out[r * columns + j] = .nan }
+                for j in 0..<columns { out[r * columns + j] = .nan }
             }
         }
         return out
@@ -77,13 +77,13 @@ package enum Reference {
         precondition(logits.count == rows * columns)
         let z = widen(logits)
         var out = [Double](repeating: 0, count: z.count)
-        for r in 0 ..< rows {
+        for r in 0..<rows {
             switch rowKind(row(z, r, columns)) {
             case let .regular(m, s):
                 let logSum = Foundation.log(s)
-                for j in 0 ..< columns { out[r * columns + j] = z[r * columns + j] - m - logSum }
+                for j in 0..<columns { out[r * columns + j] = z[r * columns + j] - m - logSum }
             default:
-                for j in 0 ..< columns { out[r * columns + j] = .nan }
+                for j in 0..<columns { out[r * columns + j] = .nan }
             }
         }
         return out
@@ -93,7 +93,7 @@ package enum Reference {
     package static func logSumExp(_ logits: [Float], rows: Int, columns: Int) -> [Double] {
         precondition(logits.count == rows * columns)
         let z = widen(logits)
-        return (0 ..< rows).map { logSumExp(row: row(z, $0, columns)) }
+        return (0..<rows).map { logSumExp(row: row(z, $0, columns)) }
     }
 
     /// Softmax backward: `dz = p ⊙ (g − Σ_j g_j p_j)` per row, from probabilities `p` and upstream `g`.
@@ -101,10 +101,10 @@ package enum Reference {
         precondition(probabilities.count == rows * columns && gradOutput.count == rows * columns)
         let p = widen(probabilities), g = widen(gradOutput)
         var out = [Double](repeating: 0, count: p.count)
-        for r in 0 ..< rows {
+        for r in 0..<rows {
             var dot = 0.0
-            for j in 0 ..< columns { dot += g[r * columns + j] * p[r * columns + j] }
-            for j in 0 ..< columns { out[r * columns + j] = p[r * columns + j] * (g[r * columns + j] - dot) }
+            for j in 0..<columns { dot += g[r * columns + j] * p[r * columns + j] }
+            for j in 0..<columns { out[r * columns + j] = p[r * columns + j] * (g[r * columns + j] - dot) }
         }
         return out
     }
@@ -114,10 +114,10 @@ package enum Reference {
         precondition(logProbabilities.count == rows * columns && gradOutput.count == rows * columns)
         let y = widen(logProbabilities), g = widen(gradOutput)
         var out = [Double](repeating: 0, count: y.count)
-        for r in 0 ..< rows {
+        for r in 0..<rows {
             var total = 0.0
-            for j in 0 ..< columns { total += g[r * columns + j] }
-            for j in 0 ..< columns { out[r * columns + j] = g[r * columns + j] - Foundation.exp(y[r * columns + j]) * total }
+            for j in 0..<columns { total += g[r * columns + j] }
+            for j in 0..<columns { out[r * columns + j] = g[r * columns + j] - Foundation.exp(y[r * columns + j]) * total }
         }
         return out
     }
@@ -127,9 +127,9 @@ package enum Reference {
         precondition(logits.count == rows * columns && lse.count == rows && gradOutput.count == rows)
         let z = widen(logits)
         var out = [Double](repeating: 0, count: z.count)
-        for r in 0 ..< rows {
+        for r in 0..<rows {
             let l = Double(lse[r]), g = Double(gradOutput[r])
-            for j in 0 ..< columns { out[r * columns + j] = g * Foundation.exp(z[r * columns + j] - l) }
+            for j in 0..<columns { out[r * columns + j] = g * Foundation.exp(z[r * columns + j] - l) }
         }
         return out
     }
@@ -185,7 +185,7 @@ package enum Reference {
             guard !v.isEmpty else { throw EmptyGroup() }
             if let firstNaN = v.firstIndex(where: { $0.isNaN }) { return (.nan, firstNaN) }
             var best = 0
-            for i in 1 ..< v.count where op == .min ? v[i] < v[best] : v[i] > v[best] { best = i }
+            for i in 1..<v.count where op == .min ? v[i] < v[best] : v[i] > v[best] { best = i }
             return (v[best], best)
         }
     }
@@ -200,9 +200,9 @@ package enum Reference {
         var scratch = [Double](repeating: 0, count: groupLayout(axis, 0, rows: rows, columns: columns).count)
         try input.withUnsafeBufferPointer { x in
             try scratch.withUnsafeMutableBufferPointer { group in
-                for k in 0 ..< groups {
+                for k in 0..<groups {
                     let (start, stride, count) = groupLayout(axis, k, rows: rows, columns: columns)
-                    for i in 0 ..< count { group[i] = Double(x[start + i * stride]) }
+                    for i in 0..<count { group[i] = Double(x[start + i * stride]) }
                     let (value, index) = try reduceGroup(op, UnsafeBufferPointer(group))
                     result.values.append(value)
                     if let index { result.indices.append(index) }
@@ -215,16 +215,18 @@ package enum Reference {
     /// Backward of a reduction given the forward `values`/`indices` (as handed to the library) and
     /// one upstream value per group: sum `g`; mean `g/n`; l2Norm `g·x/‖x‖` (0 where ‖x‖ = 0); max/min
     /// `g` at the winning index, 0 elsewhere; logSumExp `g·exp(x − lse)`.
-    package static func reduceBackward(_ op: ReductionOperation, _ input: [Float], rows: Int, columns: Int, over axis: ReductionAxis,
-                               values: [Float], indices: [Int], gradOutput: [Float]) -> [Double] {
+    package static func reduceBackward(
+        _ op: ReductionOperation, _ input: [Float], rows: Int, columns: Int, over axis: ReductionAxis,
+        values: [Float], indices: [Int], gradOutput: [Float]
+    ) -> [Double] {
         precondition(op != .argmax, "argmax has no gradient")
         var out = [Double](repeating: 0, count: input.count)
         input.withUnsafeBufferPointer { x in
             out.withUnsafeMutableBufferPointer { dz in
-                for k in 0 ..< groupCount(axis, rows: rows, columns: columns) {
+                for k in 0..<groupCount(axis, rows: rows, columns: columns) {
                     let (start, stride, count) = groupLayout(axis, k, rows: rows, columns: columns)
                     let g = Double(gradOutput[k]), v = Double(values[k])
-                    for position in 0 ..< count {
+                    for position in 0..<count {
                         let i = start + position * stride, xi = Double(x[i])
                         switch op {
                         case .sum: dz[i] = g

@@ -16,16 +16,18 @@ extension LossReference {
     /// Reductions: mean over all elements (the element count, not a weight sum — as PyTorch), sum,
     /// none (`gradOutput` per element scales the gradient). With `ew = pw = 1` this is
     /// `binaryCrossEntropyWithLogits(logits:targets:)` up to rounding.
-    package static func binaryCrossEntropyWithLogits(logits z: [Double], targets t: [Double], columns: Int, weights ew: [Double]? = nil,
-                                                     posWeight pw: [Double]? = nil, reduction: LossReduction = .mean,
-                                                     gradOutput: [Double]? = nil) -> Result {
+    package static func binaryCrossEntropyWithLogits(
+        logits z: [Double], targets t: [Double], columns: Int, weights ew: [Double]? = nil,
+        posWeight pw: [Double]? = nil, reduction: LossReduction = .mean,
+        gradOutput: [Double]? = nil
+    ) -> Result {
         precondition(z.count == t.count, "reference: logits and targets differ in size")
         precondition(columns > 0 && z.count % columns == 0, "reference: \(z.count) elements are not rows of \(columns)")
         if let ew { precondition(ew.count == z.count || ew.count == columns, "reference: \(ew.count) weights for \(z.count) elements of \(columns) columns") }
         if let pw { precondition(pw.count == columns, "reference: \(pw.count) pos_weight values for \(columns) columns") }
         var losses = [Double](repeating: 0, count: z.count)
         var derivatives = [Double](repeating: 0, count: z.count)
-        for i in 0 ..< z.count {
+        for i in 0..<z.count {
             let c = i % columns
             let e = ew.map { $0.count == z.count ? $0[i] : $0[c] } ?? 1
             let p = pw?[c] ?? 1
@@ -39,10 +41,13 @@ extension LossReference {
     }
 
     /// Float32 inputs (what a backend sees), widened exactly; see the Double form.
-    package static func binaryCrossEntropyWithLogits(logits: [Float], targets: [Float], columns: Int, weights: [Float]? = nil,
-                                                     posWeight: [Float]? = nil, reduction: LossReduction = .mean,
-                                                     gradOutput: [Float]? = nil) -> Result {
-        binaryCrossEntropyWithLogits(logits: widen(logits), targets: widen(targets), columns: columns, weights: weights.map(widen),
-                                     posWeight: posWeight.map(widen), reduction: reduction, gradOutput: gradOutput.map(widen))
+    package static func binaryCrossEntropyWithLogits(
+        logits: [Float], targets: [Float], columns: Int, weights: [Float]? = nil,
+        posWeight: [Float]? = nil, reduction: LossReduction = .mean,
+        gradOutput: [Float]? = nil
+    ) -> Result {
+        binaryCrossEntropyWithLogits(
+            logits: widen(logits), targets: widen(targets), columns: columns, weights: weights.map(widen),
+            posWeight: posWeight.map(widen), reduction: reduction, gradOutput: gradOutput.map(widen))
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// "Deterministic: the same input on the same backend gives the same bits every run, whatever the
@@ -25,8 +26,8 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(rows: 2, columns: 100_000),                                 // few rows, 7 blocks each: rows split over threads
-        Case(rows: 64, columns: 20_000),                                 // many rows, 2 blocks each
+        Case(rows: 2, columns: 100_000),   // few rows, 7 blocks each: rows split over threads
+        Case(rows: 64, columns: 20_000),   // many rows, 2 blocks each
         Case(rows: 3, columns: 40_000, scale: 300, special: [(1, .nan)]),
         Case(rows: 5, columns: 1000, special: [(0, .fullyMasked), (3, .positiveInfinity)]),
     ]

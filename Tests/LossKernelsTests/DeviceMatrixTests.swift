@@ -1,6 +1,7 @@
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// Device-resident matrices: upload once, chain operations on the device, read back once.
 @Suite struct DeviceMatrixTests {
@@ -9,7 +10,8 @@ import LossKernelsReference
         let engine = Backends.openCLEngine
         var rng = TestRNG(seed: 11)
         let (rows, columns) = (6, 1001)
-        let logits = try Matrix(rows: rows, columns: columns, values: TestData.logits(rows: rows, columns: columns, scale: 20, maskProbability: 0.05, rng: &rng))
+        let logits = try Matrix(
+            rows: rows, columns: columns, values: TestData.logits(rows: rows, columns: columns, scale: 20, maskProbability: 0.05, rng: &rng))
         let upstream = try Matrix(rows: rows, columns: columns, values: TestData.normal(rows * columns, rng: &rng))
         let z = try engine.upload(logits)
         let g = try engine.upload(upstream)
@@ -28,10 +30,12 @@ import LossKernelsReference
         let l = try engine.download(lse)
         #expect(l.rows == rows && l.columns == 1)
         expectClose(l.values, Reference.logSumExp(logits.values, rows: rows, columns: columns), "device logSumExp")
-        expectClose(try engine.download(gradFromSoftmax).values,
-                    Reference.softmaxBackward(probabilities: p.values, gradOutput: upstream.values, rows: rows, columns: columns), "device softmax backward")
-        expectClose(try engine.download(gradFromLogSoftmax).values,
-                    Reference.logSoftmaxBackward(logProbabilities: y.values, gradOutput: upstream.values, rows: rows, columns: columns), "device logSoftmax backward")
+        expectClose(
+            try engine.download(gradFromSoftmax).values,
+            Reference.softmaxBackward(probabilities: p.values, gradOutput: upstream.values, rows: rows, columns: columns), "device softmax backward")
+        expectClose(
+            try engine.download(gradFromLogSoftmax).values,
+            Reference.logSoftmaxBackward(logProbabilities: y.values, gradOutput: upstream.values, rows: rows, columns: columns), "device logSoftmax backward")
     }
 
     @Test func roundTripIsExact() throws {

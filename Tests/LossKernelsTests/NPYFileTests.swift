@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 @Suite struct NPYFileTests {
@@ -15,7 +16,7 @@ import Testing
         if version.0 == 1 {
             bytes += [UInt8(text.count & 0xFF), UInt8(text.count >> 8)]
         } else {
-            bytes += (0 ..< 4).map { UInt8((text.count >> (8 * $0)) & 0xFF) }
+            bytes += (0..<4).map { UInt8((text.count >> (8 * $0)) & 0xFF) }
         }
         return bytes + text + data
     }
@@ -25,7 +26,7 @@ import Testing
     }
 
     static func littleEndian<T: FixedWidthInteger>(_ values: [T]) -> [UInt8] {
-        values.flatMap { value in (0 ..< MemoryLayout<T>.size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        values.flatMap { value in (0..<MemoryLayout<T>.size).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
     }
 
     static func bytes(f32 values: [Float]) -> [UInt8] { littleEndian(values.map(\.bitPattern)) }
@@ -48,7 +49,8 @@ import Testing
     struct Scratch {
         let path: String
         init() throws {
-            path = FileManager.default.temporaryDirectory
+            path =
+                FileManager.default.temporaryDirectory
                 .appendingPathComponent("NPYFileTests-\(UUID().uuidString)").path
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         }
@@ -66,7 +68,7 @@ import Testing
         let shapes: [[Int]] = [[], [1], [7], [3, 5], [2, 3, 4], [0], [2, 0, 3]]
         for shape in shapes {
             let count = shape.reduce(1, *)
-            let values = (0 ..< count).map { Float($0) * 0.37 - 2.5 }
+            let values = (0..<count).map { Float($0) * 0.37 - 2.5 }
             let array = NPYArray(shape: shape, float32: values)
             #expect(array.count == count)
             let decoded = try NPYFile.decode(NPYFile.encode(array), name: "roundtrip.npy")
@@ -91,7 +93,7 @@ import Testing
             ([], [42]),
             ([5], [0, -1, 1, .min, .max]),
             ([2, 3], [1, 2, 3, 4, 5, 6]),
-            ([2, 2, 2], (0 ..< 8).map { Int64($0) * 1_000_000_007 }),
+            ([2, 2, 2], (0..<8).map { Int64($0) * 1_000_000_007 }),
         ]
         for (shape, values) in cases {
             let array = NPYArray(shape: shape, int64: values)
@@ -111,11 +113,11 @@ import Testing
         ]
         for (array, dict) in cases {
             let bytes = NPYFile.encode(array)
-            #expect(Array(bytes[0 ..< 8]) == Self.magic + [1, 0])
+            #expect(Array(bytes[0..<8]) == Self.magic + [1, 0])
             let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
             let total = 10 + headerLength
             #expect(total % 64 == 0, "header of \(array.shape) is \(total) bytes")
-            let text = String(decoding: bytes[10 ..< total], as: UTF8.self)
+            let text = String(decoding: bytes[10..<total], as: UTF8.self)
             #expect(text.hasPrefix(dict))
             #expect(text.hasSuffix("\n"))
             #expect(text.dropFirst(dict.count).dropLast().allSatisfy { $0 == " " })
@@ -125,7 +127,7 @@ import Testing
         // Byte-exact data for a known array: 1.0f, -2.0f little-endian.
         let bytes = NPYFile.encode(NPYArray(shape: [2], float32: [1, -2]))
         #expect(Array(bytes.suffix(8)) == [0x00, 0x00, 0x80, 0x3F, 0x00, 0x00, 0x00, 0xC0])
-        #expect(bytes.count == 136) // 128-byte header, as np.save writes it
+        #expect(bytes.count == 136)   // 128-byte header, as np.save writes it
     }
 
     // MARK: - NumPy-compatible inputs
@@ -202,8 +204,9 @@ import Testing
             #expect(reason.contains("big-endian"), "\(reason)")
             #expect(reason.contains("'\(descr)'"))
         }
-        #expect(Self.refusal(Self.fixture(header: Self.header(">f4", "(2,)"), data: Self.bytes(f32: [1, 2])))
-            == "big-endian dtype '>f4' is not supported; use little-endian <f4, <f8, <i4 or <i8")
+        #expect(
+            Self.refusal(Self.fixture(header: Self.header(">f4", "(2,)"), data: Self.bytes(f32: [1, 2])))
+                == "big-endian dtype '>f4' is not supported; use little-endian <f4, <f8, <i4 or <i8")
     }
 
     @Test func refusesUnsupportedDtypes() {
@@ -237,20 +240,20 @@ import Testing
 
     @Test func refusesBadMagic() {
         #expect(Self.refusal(Array("hello, this is a text file\n".utf8)).contains("bad magic"))
-        #expect(Self.refusal([0x50, 0x4B, 0x03, 0x04]).contains("bad magic")) // a zip file, shorter than the magic
+        #expect(Self.refusal([0x50, 0x4B, 0x03, 0x04]).contains("bad magic"))   // a zip file, shorter than the magic
         var wrongFirstByte = Self.fixture(header: Self.header("<f4", "(1,)"), data: Self.bytes(f32: [1]))
         wrongFirstByte[0] = 0x92
         #expect(Self.refusal(wrongFirstByte).contains("bad magic"))
     }
 
     @Test func refusesTruncatedPreamble() {
-        #expect(Self.refusal(Array(Self.magic[0 ..< 4])).contains("truncated"))   // shorter than the magic
-        #expect(Self.refusal(Self.magic + [1]).contains("truncated"))            // no full version
+        #expect(Self.refusal(Array(Self.magic[0..<4])).contains("truncated"))   // shorter than the magic
+        #expect(Self.refusal(Self.magic + [1]).contains("truncated"))   // no full version
         #expect(Self.refusal(Self.magic + [1, 0, 0x40]).contains("truncated"))   // half a length field
         #expect(Self.refusal(Self.magic + [2, 0, 0x40, 0]).contains("truncated"))
         // Header length beyond the end of the file.
         let full = Self.fixture(header: Self.header("<f4", "(1,)"), data: Self.bytes(f32: [1]))
-        let cut = Array(full[0 ..< 30])
+        let cut = Array(full[0..<30])
         let reason = Self.refusal(cut)
         #expect(reason.contains("truncated") && reason.contains("header length"), "\(reason)")
         // A 4 GiB header length in a 2.0 file.
@@ -290,10 +293,10 @@ import Testing
             ("", "malformed"),
             ("not a dict\n", "malformed"),
             ("['descr', '<f4']\n", "malformed"),
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), \n", "malformed"),     // unclosed
+            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), \n", "malformed"),   // unclosed
             ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} extra\n", "malformed"),
-            ("{'descr': '<f4' 'fortran_order': False, 'shape': (2,)}\n", "malformed"),       // missing comma
-            ("{'descr': '<f4, 'fortran_order': False, 'shape': (2,)}\n", "malformed"),       // broken quote
+            ("{'descr': '<f4' 'fortran_order': False, 'shape': (2,)}\n", "malformed"),   // missing comma
+            ("{'descr': '<f4, 'fortran_order': False, 'shape': (2,)}\n", "malformed"),   // broken quote
             ("{'descr': '<f4', 'shape': (2,)}\n", "missing key 'fortran_order'"),
             ("{'fortran_order': False, 'shape': (2,)}\n", "missing key 'descr'"),
             ("{'descr': '<f4', 'fortran_order': False}\n", "missing key 'shape'"),
@@ -322,9 +325,9 @@ import Testing
     @Test func refusesOverflowingShapesWithoutCrashing() {
         let huge = [
             "(9223372036854775807, 9223372036854775807)",   // element count overflows
-            "(4611686018427387904,)",                        // byte size of <f4 overflows
-            "(3037000500, 3037000500)",                      // product just above Int.max
-            "(99999999999999999999999999,)",                 // a dimension beyond Int
+            "(4611686018427387904,)",   // byte size of <f4 overflows
+            "(3037000500, 3037000500)",   // product just above Int.max
+            "(99999999999999999999999999,)",   // a dimension beyond Int
         ]
         for shape in huge {
             let reason = Self.refusal(Self.fixture(header: Self.header("<f4", shape), data: Self.bytes(f32: [1])))
@@ -361,7 +364,7 @@ import Testing
         let scratch = try Scratch()
         defer { scratch.remove() }
         let count = 3 * 1024 * 1024 + 17
-        let values = (0 ..< count).map { Float($0 % 1000) - 500.25 }
+        let values = (0..<count).map { Float($0 % 1000) - 500.25 }
         let array = NPYArray(shape: [count], float32: values)
         try NPYFile.writeAll([(name: "big.npy", array: array)], to: scratch.path)
         #expect(try NPYFile.read(path: scratch.path + "/big.npy") == array)
@@ -395,7 +398,7 @@ import Testing
         let loss = NPYArray(shape: [4], float32: [0.5, 1, 1.5, 2])
         let labels = NPYArray(shape: [2, 2], int64: [0, 1, 2, 3])
         try NPYFile.writeAll([(name: "loss.npy", array: loss), (name: "labels.npy", array: labels)], to: folder)
-        #expect(scratch.contents("a/b/c") == ["labels.npy", "loss.npy"]) // no temporaries left
+        #expect(scratch.contents("a/b/c") == ["labels.npy", "loss.npy"])   // no temporaries left
         #expect(try NPYFile.read(path: folder + "/loss.npy") == loss)
         #expect(try NPYFile.read(path: folder + "/labels.npy") == labels)
         let written = try Data(contentsOf: URL(fileURLWithPath: folder + "/loss.npy"))
@@ -447,18 +450,19 @@ import Testing
 
         let array = NPYArray(shape: [3], float32: [1, 2, 3])
         let error = #expect(throws: LossKernelsError.self) {
-            try NPYFile.writeAll([
-                (name: "first.npy", array: array),
-                (name: "kept.npy", array: array),
-                (name: "blocked.npy", array: array),
-                (name: "last.npy", array: array),
-            ], to: scratch.path)
+            try NPYFile.writeAll(
+                [
+                    (name: "first.npy", array: array),
+                    (name: "kept.npy", array: array),
+                    (name: "blocked.npy", array: array),
+                    (name: "last.npy", array: array),
+                ], to: scratch.path)
         }
         guard case let .unwritableOutput(path, _)? = error else { Issue.record("wrong error \(String(describing: error))"); return }
         #expect(path == scratch.path + "/blocked.npy")
         #expect(scratch.contents() == ["blocked.npy", "kept.npy"])   // no new file, no temporaries
         #expect(scratch.contents("blocked.npy").isEmpty)
-        #expect(try NPYFile.read(path: scratch.path + "/kept.npy") == kept)  // replaced file restored
+        #expect(try NPYFile.read(path: scratch.path + "/kept.npy") == kept)   // replaced file restored
     }
 
     @Test func writeAllFailureRemovesFoldersItCreated() throws {
@@ -468,10 +472,11 @@ import Testing
         // The target name is too long for the file system, so the final rename fails.
         let longName = String(repeating: "n", count: 300) + ".npy"
         #expect(throws: LossKernelsError.self) {
-            try NPYFile.writeAll([
-                (name: "ok.npy", array: NPYArray(shape: [1], float32: [1])),
-                (name: longName, array: NPYArray(shape: [1], float32: [2])),
-            ], to: folder)
+            try NPYFile.writeAll(
+                [
+                    (name: "ok.npy", array: NPYArray(shape: [1], float32: [1])),
+                    (name: longName, array: NPYArray(shape: [1], float32: [2])),
+                ], to: folder)
         }
         #expect(scratch.contents().isEmpty)
     }
@@ -518,11 +523,11 @@ import Testing
         defer { scratch.remove() }
         var rng = TestRNG(seed: 91)
         let (rows, columns) = (7, 5)
-        let values = (0 ..< rows * columns).map { _ in Float(rng.normal()) }
+        let values = (0..<rows * columns).map { _ in Float(rng.normal()) }
         try NPYFile.writeAll([(name: "w.npy", array: NPYArray(shape: [1], float32: [9]))], to: scratch.path)
         try NPYFile.replaceFloat32File(named: "w.npy", in: scratch.path, temporaryPrefix: ".t-", shape: [rows, columns]) { piece in
             try values.withUnsafeBufferPointer { all in
-                for range in [0 ..< 3, 3 ..< 3, 3 ..< 20, 20 ..< rows * columns] { try piece(UnsafeBufferPointer(rebasing: all[range])) }
+                for range in [0..<3, 3..<3, 3..<20, 20..<rows * columns] { try piece(UnsafeBufferPointer(rebasing: all[range])) }
             }
         }
         #expect(scratch.contents() == ["w.npy"])

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// Every reduction × axis × backend against the float64 reference (Support/Reference.swift):
 /// values within the tolerance, winning indices exact, NaN propagation, ties, empty groups; and the
@@ -34,13 +35,13 @@ import LossKernelsReference
             case .random:
                 return TestData.normal(n, scale: 10, rng: &rng)
             case .ties:
-                return (0 ..< n).map { _ in Float(rng.index(4)) }
+                return (0..<n).map { _ in Float(rng.index(4)) }
             case .nan, .infinities:
                 var x = TestData.normal(n, scale: 10, rng: &rng)
                 guard n > 0 else { return x }
                 let specials: [Float] = values == .nan ? [.nan] : [.infinity, -.infinity]
                 // A handful of positions, two of them in the same row and in the same column.
-                var positions = (0 ..< max(2, n / 997)).map { _ in rng.index(n) }
+                var positions = (0..<max(2, n / 997)).map { _ in rng.index(n) }
                 positions.append(positions[0] / max(columns, 1) * columns + (positions[0] + 1) % max(columns, 1))
                 positions.append((positions[0] + columns) % n)
                 for (k, p) in positions.enumerated() { x[p] = specials[k % specials.count] }
@@ -72,8 +73,10 @@ import LossKernelsReference
 
     /// Runs one reduction through the buffer API (checking the backend that ran) and the Matrix API
     /// (which must give the same result), and compares with the reference.
-    static func check(_ engine: Engine, _ backend: TestBackend, _ op: ReductionOperation, _ axis: ReductionAxis, _ x: [Float], rows: Int, columns: Int,
-                      _ context: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func check(
+        _ engine: Engine, _ backend: TestBackend, _ op: ReductionOperation, _ axis: ReductionAxis, _ x: [Float], rows: Int, columns: Int,
+        _ context: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let label = "\(backend) \(op.rawValue) over \(axis.rawValue) \(context)"
         let ref = try Reference.reduce(op, x, rows: rows, columns: columns, over: axis)
         let (result, ran) = try x.withUnsafeBufferPointer { try engine.reduce(op, input: $0, rows: rows, columns: columns, over: axis) }
@@ -112,8 +115,8 @@ import LossKernelsReference
         let rows = 6, columns = 10
         try Self.check(engine, backend, .argmax, .all, [Float](repeating: 2.5, count: rows * columns), rows: rows, columns: columns, "constant")
         var x = [Float](repeating: 0, count: rows * columns)
-        for r in 0 ..< rows {
-            for c in 0 ..< columns { x[r * columns + c] = Float((r + c) % 3) }   // 0, 1, 2 repeating: ties for max and min
+        for r in 0..<rows {
+            for c in 0..<columns { x[r * columns + c] = Float((r + c) % 3) }   // 0, 1, 2 repeating: ties for max and min
         }
         for op in [ReductionOperation.max, .min, .argmax] {
             for axis in ReductionAxis.allCases { try Self.check(engine, backend, op, axis, x, rows: rows, columns: columns, "repeating 0,1,2") }
@@ -177,8 +180,10 @@ import LossKernelsReference
         Case(rows: 70_000, columns: 3, values: .ties),
     ]
 
-    static func checkBackward(_ engine: Engine, _ backend: TestBackend, _ op: ReductionOperation, _ axis: ReductionAxis, _ x: [Float], rows: Int, columns: Int,
-                              _ context: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func checkBackward(
+        _ engine: Engine, _ backend: TestBackend, _ op: ReductionOperation, _ axis: ReductionAxis, _ x: [Float], rows: Int, columns: Int,
+        _ context: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let ref = try Reference.reduce(op, x, rows: rows, columns: columns, over: axis)
         let groups = ref.values.count
         var rng = TestRNG(seed: UInt64(groups) &* 977 &+ UInt64(op.rawValue.count))
@@ -195,7 +200,7 @@ import LossKernelsReference
     func backward(_ backend: TestBackend, _ c: Case) throws {
         let engine = try Backends.engine(for: backend)
         var x = c.input()
-        for j in 0 ..< c.columns where c.rows > 1 { x[j] = 0 }   // row 0 all zeros: ‖x‖ = 0 over .rows
+        for j in 0..<c.columns where c.rows > 1 { x[j] = 0 }   // row 0 all zeros: ‖x‖ = 0 over .rows
         for op in ReductionOperation.allCases where op != .argmax {
             for axis in ReductionAxis.allCases {
                 try Self.checkBackward(engine, backend, op, axis, x, rows: c.rows, columns: c.columns, c.testDescription)

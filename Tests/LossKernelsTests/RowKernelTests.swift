@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// The softmax family's inner loops (`RowKernels.blockStats`, `expScale`, `subtract`) called
@@ -16,10 +17,13 @@ import Testing
     /// The Swift fallback always; the C microkernels only when this machine runs them.
     static let implementations: [Implementation] = RowKernels.useMicrokernels ? [.swiftSIMD, .microkernel] : [.swiftSIMD]
 
-    static let lengths: [Int] = Array(0 ... 70) + [127, 128, 1000, 4099, CPUSoftmax.blockLength]
+    static let lengths: [Int] = Array(0...70) + [127, 128, 1000, 4099, CPUSoftmax.blockLength]
 
     /// Shown as skipped when the C microkernels are not in use on this machine.
-    @Test(.enabled(if: RowKernels.useMicrokernels, "the C microkernels do not run here (no AVX2+FMA, or LOSSKERNELS_CPU_MICROKERNELS=0): only the Swift SIMD path is tested"))
+    @Test(
+        .enabled(
+            if: RowKernels.useMicrokernels,
+            "the C microkernels do not run here (no AVX2+FMA, or LOSSKERNELS_CPU_MICROKERNELS=0): only the Swift SIMD path is tested"))
     func microkernelsAreTested() {
         #expect(Self.implementations.contains(.microkernel))
         #expect(Engine.cpuInstructionSet.contains("microkernel"))
@@ -56,7 +60,7 @@ import Testing
 
         /// Whether every float outside `[start, start + count)` still holds the sentinel.
         var guardsIntact: Bool {
-            (0 ..< total).allSatisfy { i in
+            (0..<total).allSatisfy { i in
                 let inside = i >= Self.guardCount + offset && i < Self.guardCount + offset + count
                 return inside || all[i].bitPattern == Self.sentinel.bitPattern
             }
@@ -90,7 +94,7 @@ import Testing
     func blockStatsOnEveryLength(_ impl: Implementation) {
         var rng = TestRNG(seed: 11)
         for n in Self.lengths {
-            for offset in 0 ..< 8 where n <= 70 || offset % 3 == 0 {
+            for offset in 0..<8 where n <= 70 || offset % 3 == 0 {
                 var x = TestData.normal(n, scale: 10, rng: &rng)
                 for i in x.indices where rng.unit() < 0.1 { x[i] = -.infinity }
                 Self.checkStats(x, offset: offset, impl, "random ±10 with masks")
@@ -103,12 +107,12 @@ import Testing
     @Test(arguments: implementations)
     func blockStatsSpecialBlocks(_ impl: Implementation) {
         var rng = TestRNG(seed: 12)
-        for n in 1 ... 70 {
+        for n in 1...70 {
             let base = TestData.normal(n, scale: 5, rng: &rng)
             let offset = n % 8
             Self.checkStats([Float](repeating: -.infinity, count: n), offset: offset, impl, "all −∞")
             // A NaN at every position: it must be seen in the unrolled body and in the tail.
-            for p in 0 ..< n {
+            for p in 0..<n {
                 var x = base
                 x[p] = .nan
                 Self.checkStats(x, offset: offset, impl, "NaN at \(p)")
@@ -145,7 +149,7 @@ import Testing
                 let shift = Float(rng.normal() * 50)
                 let scale: Float = [1, 0.37, 3][rng.index(3)]
                 // x − shift spread over [−100, 5]: underflow to 0, ordinary values, a little above 1.
-                var x = (0 ..< n).map { _ in shift + Float(-100 + 105 * rng.unit()) }
+                var x = (0..<n).map { _ in shift + Float(-100 + 105 * rng.unit()) }
                 for i in x.indices where rng.unit() < 0.05 { x[i] = -.infinity }
                 let input = Guarded(x, offset: xOffset)
                 let output = Guarded([Float](repeating: Guarded.sentinel, count: n), offset: yOffset)
@@ -165,7 +169,7 @@ import Testing
     @Test(arguments: implementations)
     func expScalePropagatesNaN(_ impl: Implementation) {
         for n in [1, 7, 8, 9, 33] {
-            var x = (0 ..< n).map { Float($0) * 0.25 - 3 }
+            var x = (0..<n).map { Float($0) * 0.25 - 3 }
             for i in stride(from: n / 2, to: n, by: 4) { x[i] = .nan }
             let input = Guarded(x, offset: 1), output = Guarded([Float](repeating: 0, count: n), offset: 2)
             RowKernels.expScale(input.pointer, n, shift: 1.5, scale: 0.5, output.pointer, streaming: false, microkernels: impl.usesMicrokernels)
@@ -204,7 +208,7 @@ import Testing
                 RowKernels.fence()
                 let context = "\(impl) subtract n=\(n) x+\(xOffset) y+\(yOffset) streaming \(streaming) shift \(shift)"
                 let y = output.values
-                let bad = (0 ..< n).first { i in
+                let bad = (0..<n).first { i in
                     let ref = Float(Double(x[i]) - Double(shift))
                     return ref.isNaN ? !y[i].isNaN : y[i].bitPattern != ref.bitPattern
                 }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// Which backend each policy runs on (asserted through the `Backend` the buffer API returns), and
 /// argument validation on every policy.
@@ -21,14 +22,17 @@ import LossKernelsReference
         let backend = try logits.withUnsafeBufferPointer { x in
             try out.withUnsafeMutableBufferPointer { try engine.softmax(logits: x, rows: rows, columns: columns, into: $0) }
         }
-        expectClose(out, Reference.softmax(logits, rows: rows, columns: columns), "softmax under \(engine.policy) on \(backend)", sourceLocation: sourceLocation)
+        expectClose(
+            out, Reference.softmax(logits, rows: rows, columns: columns), "softmax under \(engine.policy) on \(backend)", sourceLocation: sourceLocation)
         return backend
     }
 
     /// The backend a reduction over `logits` ran on, its values checked against the reference.
     static func reductionBackend(_ engine: Engine, sourceLocation: SourceLocation = #_sourceLocation) throws -> Backend {
         let (result, backend) = try logits.withUnsafeBufferPointer { try engine.reduce(.sum, input: $0, rows: rows, columns: columns, over: .rows) }
-        expectClose(result.values, try Reference.reduce(.sum, logits, rows: rows, columns: columns, over: .rows).values, "sum under \(engine.policy) on \(backend)", sourceLocation: sourceLocation)
+        expectClose(
+            result.values, try Reference.reduce(.sum, logits, rows: rows, columns: columns, over: .rows).values, "sum under \(engine.policy) on \(backend)",
+            sourceLocation: sourceLocation)
         return backend
     }
 
@@ -145,14 +149,17 @@ import LossKernelsReference
 
     /// Expects `body` to throw `.shapeMismatch` (or `.invalidOption` when `option` is true) whose
     /// description names `tensor`.
-    static func expectRejected(_ tensor: String, option: Bool = false, _ context: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+    static func expectRejected(
+        _ tensor: String, option: Bool = false, _ context: String, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+    ) {
         let error = #expect(throws: LossKernelsError.self, "\(context) must throw", sourceLocation: sourceLocation) { try body() }
         guard let error else { return }
         switch (error, option) {
         case (.shapeMismatch, false), (.invalidOption, true): break
         default: Issue.record("\(context): expected \(option ? ".invalidOption" : ".shapeMismatch"), got \(error)", sourceLocation: sourceLocation)
         }
-        #expect(error.description.contains(tensor), "\(context): the description \"\(error.description)\" does not name \(tensor)", sourceLocation: sourceLocation)
+        #expect(
+            error.description.contains(tensor), "\(context): the description \"\(error.description)\" does not name \(tensor)", sourceLocation: sourceLocation)
     }
 
     @Test(arguments: policies)
@@ -160,7 +167,9 @@ import LossKernelsReference
         let engine = try Self.engine(policy)
         let a = Matrix(rows: 2, columns: 3, repeating: 0.25), b = Matrix(rows: 3, columns: 2, repeating: 1)
         Self.expectRejected("gradOutput", "\(policy) softmaxBackward 2×3 vs 3×2") { _ = try engine.softmaxBackward(probabilities: a, gradOutput: b) }
-        Self.expectRejected("probabilities", "\(policy) softmaxBackward names the reference shape") { _ = try engine.softmaxBackward(probabilities: a, gradOutput: b) }
+        Self.expectRejected("probabilities", "\(policy) softmaxBackward names the reference shape") {
+            _ = try engine.softmaxBackward(probabilities: a, gradOutput: b)
+        }
         Self.expectRejected("gradOutput", "\(policy) logSoftmaxBackward 2×3 vs 3×2") { _ = try engine.logSoftmaxBackward(logProbabilities: a, gradOutput: b) }
         Self.expectRejected("logSumExp", "\(policy) logSumExpBackward with 3 lse values for 2 rows") {
             _ = try engine.logSumExpBackward(logits: a, logSumExp: [0, 0, 0], gradOutput: [1, 1])
@@ -194,22 +203,32 @@ import LossKernelsReference
         x.withUnsafeBufferPointer { xb in
             g.withUnsafeBufferPointer { gb in
                 short.withUnsafeMutableBufferPointer { s in
-                    Self.expectRejected("probabilities", "\(policy) softmax into 5 values for 2×3") { _ = try engine.softmax(logits: xb, rows: 2, columns: 3, into: s) }
-                    Self.expectRejected("logProbabilities", "\(policy) logSoftmax into 5 values for 2×3") { _ = try engine.logSoftmax(logits: xb, rows: 2, columns: 3, into: s) }
+                    Self.expectRejected("probabilities", "\(policy) softmax into 5 values for 2×3") {
+                        _ = try engine.softmax(logits: xb, rows: 2, columns: 3, into: s)
+                    }
+                    Self.expectRejected("logProbabilities", "\(policy) logSoftmax into 5 values for 2×3") {
+                        _ = try engine.logSoftmax(logits: xb, rows: 2, columns: 3, into: s)
+                    }
                     Self.expectRejected("gradLogits", "\(policy) softmaxBackward into 5 values") {
                         _ = try engine.softmaxBackward(probabilities: xb, gradOutput: gb, rows: 2, columns: 3, into: s)
                     }
                     Self.expectRejected("gradLogits", "\(policy) logSumExpBackward into 5 values") {
-                        _ = try engine.logSumExpBackward(logits: xb, logSumExp: UnsafeBufferPointer(rebasing: gb[0 ..< 2]), gradOutput: UnsafeBufferPointer(rebasing: gb[0 ..< 2]), rows: 2, columns: 3, into: s)
+                        _ = try engine.logSumExpBackward(
+                            logits: xb, logSumExp: UnsafeBufferPointer(rebasing: gb[0..<2]), gradOutput: UnsafeBufferPointer(rebasing: gb[0..<2]), rows: 2,
+                            columns: 3, into: s)
                     }
                 }
                 rowsOut.withUnsafeMutableBufferPointer { out in
-                    Self.expectRejected("logSumExp output", "\(policy) logSumExp into 3 values for 2 rows") { _ = try engine.logSumExp(logits: xb, rows: 2, columns: 3, into: out) }
+                    Self.expectRejected("logSumExp output", "\(policy) logSumExp into 3 values for 2 rows") {
+                        _ = try engine.logSumExp(logits: xb, rows: 2, columns: 3, into: out)
+                    }
                     Self.expectRejected("logits", "\(policy) softmax of 6 values as 4×2") {
-                        _ = try engine.softmax(logits: xb, rows: 4, columns: 2, into: UnsafeMutableBufferPointer(rebasing: out[0 ..< 3]))
+                        _ = try engine.softmax(logits: xb, rows: 4, columns: 2, into: UnsafeMutableBufferPointer(rebasing: out[0..<3]))
                     }
                     Self.expectRejected("gradOutput", "\(policy) logSoftmaxBackward with 3 gradients for 2×3") {
-                        _ = try engine.logSoftmaxBackward(logProbabilities: xb, gradOutput: UnsafeBufferPointer(rebasing: gb[0 ..< 3]), rows: 2, columns: 3, into: UnsafeMutableBufferPointer(rebasing: out[0 ..< 3]))
+                        _ = try engine.logSoftmaxBackward(
+                            logProbabilities: xb, gradOutput: UnsafeBufferPointer(rebasing: gb[0..<3]), rows: 2, columns: 3,
+                            into: UnsafeMutableBufferPointer(rebasing: out[0..<3]))
                     }
                 }
                 Self.expectRejected("input", "\(policy) reduce of 6 values as 2×4") { _ = try engine.reduce(.sum, input: xb, rows: 2, columns: 4, over: .all) }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// softmax, logSoftmax, logSumExp and their backwards on every backend against the float64
 /// reference (Support/Reference.swift), through the Matrix API and the buffer API.
@@ -35,7 +36,7 @@ import LossKernelsReference
             var rng = TestRNG(seed: seed &* 0x9E37_79B9 &+ UInt64(rows * 7919 + columns))
             var z = TestData.logits(rows: rows, columns: columns, scale: scale, maskProbability: maskProbability, rng: &rng)
             if offset != 0 { z = z.map { $0.isFinite ? $0 + offset : $0 } }
-            for j in 0 ..< min(maskedPrefix, columns) { z[j] = -.infinity }
+            for j in 0..<min(maskedPrefix, columns) { z[j] = -.infinity }
             for (row, kind) in special { TestData.makeSpecial(kind, row: row, columns: columns, in: &z, rng: &rng) }
             return z
         }
@@ -159,7 +160,8 @@ import LossKernelsReference
         let y = Reference.logSoftmax(z, rows: c.rows, columns: c.columns).asFloat
         let ref = Reference.logSoftmaxBackward(logProbabilities: y, gradOutput: g, rows: c.rows, columns: c.columns)
         let ym = try Matrix(rows: c.rows, columns: c.columns, values: y), gm = try Matrix(rows: c.rows, columns: c.columns, values: g)
-        expectClose(try engine.logSoftmaxBackward(logProbabilities: ym, gradOutput: gm).values, ref, "\(backend) logSoftmaxBackward (Matrix) \(c.testDescription)")
+        expectClose(
+            try engine.logSoftmaxBackward(logProbabilities: ym, gradOutput: gm).values, ref, "\(backend) logSoftmaxBackward (Matrix) \(c.testDescription)")
 
         var dz = [Float](repeating: -7, count: z.count)
         let ran = try y.withUnsafeBufferPointer { yb in
@@ -180,7 +182,8 @@ import LossKernelsReference
         let lse = Reference.logSumExp(z, rows: c.rows, columns: c.columns).asFloat
         let ref = Reference.logSumExpBackward(logits: z, logSumExp: lse, gradOutput: g, rows: c.rows, columns: c.columns)
         let zm = try Matrix(rows: c.rows, columns: c.columns, values: z)
-        expectClose(try engine.logSumExpBackward(logits: zm, logSumExp: lse, gradOutput: g).values, ref, "\(backend) logSumExpBackward (Matrix) \(c.testDescription)")
+        expectClose(
+            try engine.logSumExpBackward(logits: zm, logSumExp: lse, gradOutput: g).values, ref, "\(backend) logSumExpBackward (Matrix) \(c.testDescription)")
 
         var dz = [Float](repeating: -7, count: z.count)
         let ran = try z.withUnsafeBufferPointer { zb in
@@ -209,8 +212,8 @@ import LossKernelsReference
         z[5] = -.infinity
         z[columns + 4] = .infinity
         z[2 * columns + 9] = .nan
-        z[7] = 90          // z − lse = 88.5: exp is still finite in float32 (≈2.7e38)
-        z[8] = 91          // z − lse = 89.5: overflows float32, so +∞
+        z[7] = 90   // z − lse = 88.5: exp is still finite in float32 (≈2.7e38)
+        z[8] = 91   // z − lse = 89.5: overflows float32, so +∞
         let lse: [Float] = [1.5, -2, 4]
         let g: [Float] = [0.5, -1.25, 2]
         let ref = Reference.logSumExpBackward(logits: z, logSumExp: lse, gradOutput: g, rows: rows, columns: columns)

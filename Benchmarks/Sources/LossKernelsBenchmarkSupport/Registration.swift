@@ -22,8 +22,10 @@ public enum BenchmarkRate: Sendable {
 /// throughput (calls/s) and peak resident memory. `baseline check` flags a time or rate more than
 /// 25 % worse at the median (machines shared with other jobs swing by 10–20 %) and a peak-memory
 /// growth beyond package-benchmark's default 5 %.
-public func registerLossBenchmark(_ name: String, on backend: BenchmarkBackend, rate: BenchmarkRate, maxIterations: Int = 50,
-                                  maxSeconds: Int = 5, make: @escaping (Engine) throws -> LossWorkload) {
+public func registerLossBenchmark(
+    _ name: String, on backend: BenchmarkBackend, rate: BenchmarkRate, maxIterations: Int = 50,
+    maxSeconds: Int = 5, make: @escaping (Engine) throws -> LossWorkload
+) {
     let noisy = BenchmarkThresholds(relative: [.p50: 25])
     let configuration = Benchmark.Configuration(
         metrics: [.wallClock, .throughput, .peakMemoryResident, rate.metric],

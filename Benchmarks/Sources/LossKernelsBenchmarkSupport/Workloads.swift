@@ -9,8 +9,10 @@ public enum Workloads {
     /// The table's operation `name` at `shape` with `options` (the flags `bench` takes, e.g.
     /// `["head": .word("arcface")]`): inputs made once from `seed`, outputs reused by every call.
     /// - Throws: for an unknown operation or an option the library refuses.
-    public static func make(_ name: String, engine: Engine, shape: BenchShape, options: [String: OperationOptions.Value] = [:],
-                            seed: UInt64 = 42) throws -> LossWorkload {
+    public static func make(
+        _ name: String, engine: Engine, shape: BenchShape, options: [String: OperationOptions.Value] = [:],
+        seed: UInt64 = 42
+    ) throws -> LossWorkload {
         guard let operation = Catalog.operation(named: name) else { throw UnknownOperation(name: name) }
         let inputs = operation.makeInputs(shape: shape, pass: operation.bench.defaultPass, seed: seed)
         let call = try operation.prepare(engine: engine, inputs: inputs, options: OperationOptions(options), shape: operation.benchShape(shape), seed: seed)

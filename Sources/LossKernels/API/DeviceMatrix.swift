@@ -49,20 +49,24 @@ extension Engine {
 
     /// Softmax of device-resident logits (`B×C`), result on the same device.
     public func softmax(_ logits: DeviceMatrix) throws -> DeviceMatrix {
-        try resident(SoftmaxForwardOperation(kind: .softmax, logits: logits.storage, output: .device(count: logits.count), rows: logits.rows, columns: logits.columns),
-                     rows: logits.rows, columns: logits.columns)
+        try resident(
+            SoftmaxForwardOperation(kind: .softmax, logits: logits.storage, output: .device(count: logits.count), rows: logits.rows, columns: logits.columns),
+            rows: logits.rows, columns: logits.columns)
     }
 
     /// Log-softmax of device-resident logits (`B×C`), result on the same device.
     public func logSoftmax(_ logits: DeviceMatrix) throws -> DeviceMatrix {
-        try resident(SoftmaxForwardOperation(kind: .logSoftmax, logits: logits.storage, output: .device(count: logits.count), rows: logits.rows, columns: logits.columns),
-                     rows: logits.rows, columns: logits.columns)
+        try resident(
+            SoftmaxForwardOperation(
+                kind: .logSoftmax, logits: logits.storage, output: .device(count: logits.count), rows: logits.rows, columns: logits.columns),
+            rows: logits.rows, columns: logits.columns)
     }
 
     /// logSumExp of each row of device-resident logits, as a `B×1` device matrix.
     public func logSumExp(_ logits: DeviceMatrix) throws -> DeviceMatrix {
-        try resident(LogSumExpOperation(logits: logits.storage, output: .device(count: logits.rows), rows: logits.rows, columns: logits.columns),
-                     rows: logits.rows, columns: 1)
+        try resident(
+            LogSumExpOperation(logits: logits.storage, output: .device(count: logits.rows), rows: logits.rows, columns: logits.columns),
+            rows: logits.rows, columns: 1)
     }
 
     /// Softmax backward on the device: `p ⊙ (g − Σ g p)`.
@@ -77,9 +81,11 @@ extension Engine {
 
     private func residentBackward(_ kind: SoftmaxKind, _ output: DeviceMatrix, _ gradOutput: DeviceMatrix) throws -> DeviceMatrix {
         try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: kind.outputName, output.rows, output.columns)
-        return try resident(SoftmaxBackwardOperation(kind: kind, forwardOutput: output.storage, gradOutput: gradOutput.storage,
-                                                     gradLogits: .device(count: output.count), rows: output.rows, columns: output.columns),
-                            rows: output.rows, columns: output.columns)
+        return try resident(
+            SoftmaxBackwardOperation(
+                kind: kind, forwardOutput: output.storage, gradOutput: gradOutput.storage,
+                gradLogits: .device(count: output.count), rows: output.rows, columns: output.columns),
+            rows: output.rows, columns: output.columns)
     }
 
     /// Runs a device-resident operation and wraps its one output.

@@ -23,41 +23,58 @@ extension Engine {
     /// - Throws: `.shapeMismatch` for shapes that disagree (naming "targets", "weight", "posWeight"
     ///   or "gradOutput") or an empty input, `.invalidValue` for a target outside [0, 1] or a weight
     ///   that is negative or not finite, `.invalidOption` for `gradOutput` without `.none`.
-    public func binaryCrossEntropyWithLogits(logits: Matrix, targets: Matrix, weight: Matrix? = nil, posWeight: [Float]? = nil,
-                                             reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
+    public func binaryCrossEntropyWithLogits(
+        logits: Matrix, targets: Matrix, weight: Matrix? = nil, posWeight: [Float]? = nil,
+        reduction: LossReduction = .mean, gradOutput: Matrix? = nil
+    ) throws -> LossOutput {
         guard weight != nil || posWeight != nil else {
-            return try runElementwise(ElementwiseLoss(kind: .binaryCrossEntropyWithLogits, reduction: reduction), input: logits, inputName: "logits", targets: targets, gradOutput: gradOutput)
+            return try runElementwise(
+                ElementwiseLoss(kind: .binaryCrossEntropyWithLogits, reduction: reduction), input: logits, inputName: "logits", targets: targets,
+                gradOutput: gradOutput)
         }
-        return try runElementwise(ElementwiseLoss(kind: .weightedBinaryCrossEntropyWithLogits, reduction: reduction), input: logits, inputName: "logits",
-                                  targets: targets, gradOutput: gradOutput, weight: weight, posWeight: posWeight)
+        return try runElementwise(
+            ElementwiseLoss(kind: .weightedBinaryCrossEntropyWithLogits, reduction: reduction), input: logits, inputName: "logits",
+            targets: targets, gradOutput: gradOutput, weight: weight, posWeight: posWeight)
     }
 
     /// Sigmoid focal loss (torchvision `sigmoid_focal_loss`): with `p = σ(z)`,
     /// `p_t = p·t + (1−p)(1−t)`, `loss = BCEWithLogits(z, t)·(1−p_t)^γ·α_t`,
     /// `α_t = α·t + (1−α)(1−t)` when `α ≥ 0` (no weighting when α < 0). Mean over elements.
     /// - Throws: as `binaryCrossEntropyWithLogits`, and `.invalidOption` for a negative γ.
-    public func sigmoidFocalLoss(logits: Matrix, targets: Matrix, gamma: Float = 2, alpha: Float = 0.25, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
-        try runElementwise(ElementwiseLoss(kind: .sigmoidFocal, gamma: gamma, alpha: alpha, reduction: reduction), input: logits, inputName: "logits", targets: targets, gradOutput: gradOutput)
+    public func sigmoidFocalLoss(
+        logits: Matrix, targets: Matrix, gamma: Float = 2, alpha: Float = 0.25, reduction: LossReduction = .mean, gradOutput: Matrix? = nil
+    ) throws -> LossOutput {
+        try runElementwise(
+            ElementwiseLoss(kind: .sigmoidFocal, gamma: gamma, alpha: alpha, reduction: reduction), input: logits, inputName: "logits", targets: targets,
+            gradOutput: gradOutput)
     }
 
     /// Runs an elementwise loss of matrices (`ElementwiseLossOperation`, matrix form): the loss
     /// (reduced, or one per element for none) and the input's gradient. `weight` and `posWeight`
     /// are the weighted BCE's (`ElementWeights`); `inputFinite` and `targetsFinite` are how
     /// `checkFinite` checks those tensors.
-    func runElementwise(_ loss: ElementwiseLoss, input: Matrix, inputName: String, targets: Matrix, gradOutput: Matrix?,
-                        targetRule: ElementwiseLossOperation.TargetRule? = .range(0...1), weight: Matrix? = nil, posWeight: [Float]? = nil,
-                        inputFinite: FinitePolicy = .finite, targetsFinite: FinitePolicy = .finite) throws -> LossOutput {
+    func runElementwise(
+        _ loss: ElementwiseLoss, input: Matrix, inputName: String, targets: Matrix, gradOutput: Matrix?,
+        targetRule: ElementwiseLossOperation.TargetRule? = .range(0...1), weight: Matrix? = nil, posWeight: [Float]? = nil,
+        inputFinite: FinitePolicy = .finite, targetsFinite: FinitePolicy = .finite
+    ) throws -> LossOutput {
         let gradient = OutputArray(count: input.count)
         let perElement = OutputArray(count: loss.reduction == .none ? input.count : 0)
-        let form = ElementwiseLossOperation.Form.matrix(rows: input.rows, columns: input.columns, targets: (targets.rows, targets.columns),
-                                                        gradOutput: gradOutput.map { ($0.rows, $0.columns) }, targetRule: targetRule)
+        let form = ElementwiseLossOperation.Form.matrix(
+            rows: input.rows, columns: input.columns, targets: (targets.rows, targets.columns),
+            gradOutput: gradOutput.map { ($0.rows, $0.columns) }, targetRule: targetRule)
         let arrays = [input.values, targets.values, gradOutput?.values ?? [], weight?.values ?? [], posWeight ?? []]
         let outcome = try withHostBuffers(arrays, [gradient, perElement]) { x, y in
-            let weights = weight == nil && posWeight == nil ? nil
-                : ElementWeights(weight: weight.map { (x[3], $0.rows, $0.columns) }, posWeight: posWeight == nil ? nil : x[4], rows: input.rows, columns: input.columns)
-            return try run(ElementwiseLossOperation(loss: loss, form: form, inputName: inputName, input: x[0], targets: x[1], gradOutput: gradOutput == nil ? nil : x[2],
-                                                    gradient: y[0], perElement: loss.reduction == .none ? y[1] : nil, weights: weights,
-                                                    inputFinite: inputFinite, targetsFinite: targetsFinite))
+            let weights =
+                weight == nil && posWeight == nil
+                ? nil
+                : ElementWeights(
+                    weight: weight.map { (x[3], $0.rows, $0.columns) }, posWeight: posWeight == nil ? nil : x[4], rows: input.rows, columns: input.columns)
+            return try run(
+                ElementwiseLossOperation(
+                    loss: loss, form: form, inputName: inputName, input: x[0], targets: x[1], gradOutput: gradOutput == nil ? nil : x[2],
+                    gradient: y[0], perElement: loss.reduction == .none ? y[1] : nil, weights: weights,
+                    inputFinite: inputFinite, targetsFinite: targetsFinite))
         }
         let reduced = loss.reduction == .none ? perElement.values : outcome.result
         return LossOutput(loss: reduced, gradient: gradient.matrix(rows: input.rows, columns: input.columns), backend: outcome.backend)

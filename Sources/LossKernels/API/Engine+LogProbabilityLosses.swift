@@ -24,12 +24,15 @@ extension Engine {
     ///   target that breaks the rule above (its flat index; the message names row and column),
     ///   `.invalidOption` for `gradOutput` without `.none`. With `checkFinite`, `.invalidValue` for
     ///   an input that is NaN or `+∞` or a non-finite `gradOutput`.
-    public func klDivLoss(logProbabilities: Matrix, targets: Matrix, logTarget: Bool = false, reduction: KLDivReduction = .mean,
-                          gradOutput: Matrix? = nil) throws -> LossOutput {
+    public func klDivLoss(
+        logProbabilities: Matrix, targets: Matrix, logTarget: Bool = false, reduction: KLDivReduction = .mean,
+        gradOutput: Matrix? = nil
+    ) throws -> LossOutput {
         let loss = ElementwiseLoss.klDivergence(logTarget: logTarget, reduction: reduction, rows: logProbabilities.rows)
-        return try runElementwise(loss, input: logProbabilities, inputName: "logProbabilities", targets: targets, gradOutput: gradOutput,
-                                  targetRule: logTarget ? .logProbability : .finiteNonNegative, inputFinite: .finiteOrNegativeInfinity,
-                                  targetsFinite: logTarget ? .finiteOrNegativeInfinity : .finite)
+        return try runElementwise(
+            loss, input: logProbabilities, inputName: "logProbabilities", targets: targets, gradOutput: gradOutput,
+            targetRule: logTarget ? .logProbability : .finiteNonNegative, inputFinite: .finiteOrNegativeInfinity,
+            targetsFinite: logTarget ? .finiteOrNegativeInfinity : .finite)
     }
 
     /// Negative log-likelihood of log-probabilities `x` (`B×C`) with `labels` (`B` class indices),
@@ -54,13 +57,16 @@ extension Engine {
     ///   weight that is not finite, `.shapeMismatch` for counts that disagree or an empty batch,
     ///   `.invalidOption` for `gradOutput` without `.none`. With `checkFinite`, `.invalidValue` for
     ///   an input that is NaN or `+∞` or a non-finite `gradOutput`.
-    public func nllLoss(logProbabilities: Matrix, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
-                        reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> LossOutput {
+    public func nllLoss(
+        logProbabilities: Matrix, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
+        reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) throws -> LossOutput {
         let loss = NLLLoss(labels: labels, classWeights: classWeights, ignoreIndex: ignoreIndex, reduction: reduction, gradOutput: gradOutput)
         let gradient = OutputArray(count: logProbabilities.count)
         let outcome = try withHostBuffers([logProbabilities.values], [gradient]) { x, y in
             try run(NLLLossOperation(loss: loss, logProbabilities: x[0], gradient: y[0], rows: logProbabilities.rows, columns: logProbabilities.columns))
         }
-        return LossOutput(loss: outcome.result, gradient: gradient.matrix(rows: logProbabilities.rows, columns: logProbabilities.columns), backend: outcome.backend)
+        return LossOutput(
+            loss: outcome.result, gradient: gradient.matrix(rows: logProbabilities.rows, columns: logProbabilities.columns), backend: outcome.backend)
     }
 }

@@ -32,16 +32,21 @@ extension Engine {
     /// - Throws: `.shapeMismatch` when `left` and `right` differ, the batch or `D` is empty, or
     ///   `similar`/`gradOutput` do not have `B` values; `.invalidOption` for a negative or
     ///   non-finite margin, or `gradOutput` with a reduction other than none.
-    public func contrastiveLoss(left: Matrix, right: Matrix, similar: [Bool], margin: Float = 1, reduction: LossReduction = .mean,
-                                gradOutput: [Float]? = nil) throws -> PairLossOutput {
+    public func contrastiveLoss(
+        left: Matrix, right: Matrix, similar: [Bool], margin: Float = 1, reduction: LossReduction = .mean,
+        gradOutput: [Float]? = nil
+    ) throws -> PairLossOutput {
         let gradLeft = OutputArray(count: left.count), gradRight = OutputArray(count: left.count)
         let outcome = try withHostBuffers([left.values, right.values], [gradLeft, gradRight]) { x, g in
-            try run(ContrastiveOperation(loss: MetricLoss.Contrastive(margin: margin), left: x[0], right: x[1], rightShape: (right.rows, right.columns),
-                                         similar: similar, rows: left.rows, dimension: left.columns, reduction: reduction, gradOutput: gradOutput,
-                                         gradLeft: g[0], gradRight: g[1]))
+            try run(
+                ContrastiveOperation(
+                    loss: MetricLoss.Contrastive(margin: margin), left: x[0], right: x[1], rightShape: (right.rows, right.columns),
+                    similar: similar, rows: left.rows, dimension: left.columns, reduction: reduction, gradOutput: gradOutput,
+                    gradLeft: g[0], gradRight: g[1]))
         }
-        return PairLossOutput(loss: outcome.result, gradLeft: gradLeft.matrix(rows: left.rows, columns: left.columns),
-                              gradRight: gradRight.matrix(rows: left.rows, columns: left.columns), backend: outcome.backend)
+        return PairLossOutput(
+            loss: outcome.result, gradLeft: gradLeft.matrix(rows: left.rows, columns: left.columns),
+            gradRight: gradRight.matrix(rows: left.rows, columns: left.columns), backend: outcome.backend)
     }
 
     /// Output of a triplet loss.
@@ -81,19 +86,24 @@ extension Engine {
     /// - Throws: `.shapeMismatch` when the three shapes differ, the batch or `D` is empty, or
     ///   `gradOutput` does not have `B` values; `.invalidOption` for `p` not 1 or 2, a non-finite
     ///   margin, a negative or non-finite eps, or `gradOutput` with a reduction other than none.
-    public func tripletMarginLoss(anchors: Matrix, positives: Matrix, negatives: Matrix, margin: Float = 1, p: Int = 2, eps: Float = 1e-6,
-                                  swap: Bool = false, reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> TripletLossOutput {
+    public func tripletMarginLoss(
+        anchors: Matrix, positives: Matrix, negatives: Matrix, margin: Float = 1, p: Int = 2, eps: Float = 1e-6,
+        swap: Bool = false, reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) throws -> TripletLossOutput {
         let (rows, dimension) = (anchors.rows, anchors.columns)
         let gradients = (0..<3).map { _ in OutputArray(count: anchors.count) }
         let outcome = try withHostBuffers([anchors.values, positives.values, negatives.values], gradients) { x, g in
-            try run(TripletMarginOperation(margin: margin, p: p, eps: eps, swap: swap, anchors: x[0], positives: x[1], negatives: x[2],
-                                           positivesShape: (positives.rows, positives.columns), negativesShape: (negatives.rows, negatives.columns),
-                                           rows: rows, dimension: dimension, reduction: reduction, gradOutput: gradOutput,
-                                           gradAnchors: g[0], gradPositives: g[1], gradNegatives: g[2]))
+            try run(
+                TripletMarginOperation(
+                    margin: margin, p: p, eps: eps, swap: swap, anchors: x[0], positives: x[1], negatives: x[2],
+                    positivesShape: (positives.rows, positives.columns), negativesShape: (negatives.rows, negatives.columns),
+                    rows: rows, dimension: dimension, reduction: reduction, gradOutput: gradOutput,
+                    gradAnchors: g[0], gradPositives: g[1], gradNegatives: g[2]))
         }
-        return TripletLossOutput(loss: outcome.result, gradAnchors: gradients[0].matrix(rows: rows, columns: dimension),
-                                 gradPositives: gradients[1].matrix(rows: rows, columns: dimension),
-                                 gradNegatives: gradients[2].matrix(rows: rows, columns: dimension), backend: outcome.backend)
+        return TripletLossOutput(
+            loss: outcome.result, gradAnchors: gradients[0].matrix(rows: rows, columns: dimension),
+            gradPositives: gradients[1].matrix(rows: rows, columns: dimension),
+            gradNegatives: gradients[2].matrix(rows: rows, columns: dimension), backend: outcome.backend)
     }
 
     /// Output of the center loss.
@@ -127,11 +137,14 @@ extension Engine {
     public func centerLoss(features: Matrix, labels: [Int], centers: Matrix, alpha: Float = 0.5) throws -> CenterLossOutput {
         let gradFeatures = OutputArray(count: features.count), updatedCenters = OutputArray(count: centers.count)
         let outcome = try withHostBuffers([features.values, centers.values], [gradFeatures, updatedCenters]) { x, g in
-            try run(CenterLossOperation(loss: MetricLoss.Center(alpha: alpha), features: x[0], centers: x[1], labels: labels, rows: features.rows,
-                                        classes: centers.rows, dimension: features.columns, centerColumns: centers.columns,
-                                        gradFeatures: g[0], updatedCenters: g[1]))
+            try run(
+                CenterLossOperation(
+                    loss: MetricLoss.Center(alpha: alpha), features: x[0], centers: x[1], labels: labels, rows: features.rows,
+                    classes: centers.rows, dimension: features.columns, centerColumns: centers.columns,
+                    gradFeatures: g[0], updatedCenters: g[1]))
         }
-        return CenterLossOutput(loss: outcome.result, gradFeatures: gradFeatures.matrix(rows: features.rows, columns: features.columns),
-                                updatedCenters: updatedCenters.matrix(rows: centers.rows, columns: centers.columns), backend: outcome.backend)
+        return CenterLossOutput(
+            loss: outcome.result, gradFeatures: gradFeatures.matrix(rows: features.rows, columns: features.columns),
+            updatedCenters: updatedCenters.matrix(rows: centers.rows, columns: centers.columns), backend: outcome.backend)
     }
 }

@@ -25,13 +25,16 @@ extension Engine {
     ///   names its row and column) or a class weight that is not finite, `.invalidOption` for ε
     ///   outside [0, 1] or `gradOutput` without `.none`. With `checkFinite`, `.invalidValue` for a
     ///   logit that is NaN or `+∞` or a non-finite `gradOutput`.
-    public func crossEntropy(logits: Matrix, targetProbabilities: Matrix, classWeights: [Float]? = nil, labelSmoothing: Float = 0,
-                             reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> LossOutput {
+    public func crossEntropy(
+        logits: Matrix, targetProbabilities: Matrix, classWeights: [Float]? = nil, labelSmoothing: Float = 0,
+        reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) throws -> LossOutput {
         let gradient = OutputArray(count: logits.count)
         let outcome = try withHostBuffers([logits.values, targetProbabilities.values], [gradient]) { x, y in
-            try runProbabilityCrossEntropy(logits: x[0], rows: logits.rows, columns: logits.columns, targets: x[1],
-                                           targetShape: (targetProbabilities.rows, targetProbabilities.columns), classWeights: classWeights,
-                                           labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput, gradient: y[0])
+            try runProbabilityCrossEntropy(
+                logits: x[0], rows: logits.rows, columns: logits.columns, targets: x[1],
+                targetShape: (targetProbabilities.rows, targetProbabilities.columns), classWeights: classWeights,
+                labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput, gradient: y[0])
         }
         return LossOutput(loss: outcome.loss, gradient: gradient.matrix(rows: logits.rows, columns: logits.columns), backend: outcome.backend)
     }
@@ -40,22 +43,30 @@ extension Engine {
     /// `rows × columns` values, `gradient` receives ∂loss/∂logits (same size; reuse it across calls
     /// to avoid allocating). Returns the loss and the backend that ran. See
     /// `crossEntropy(logits:targetProbabilities:…)`.
-    public func crossEntropy(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, targetProbabilities: UnsafeBufferPointer<Float>,
-                             classWeights: [Float]? = nil, labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
-                             gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
-        try runProbabilityCrossEntropy(logits: logits, rows: rows, columns: columns, targets: targetProbabilities, targetShape: nil, classWeights: classWeights,
-                                       labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput, gradient: gradient)
+    public func crossEntropy(
+        logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, targetProbabilities: UnsafeBufferPointer<Float>,
+        classWeights: [Float]? = nil, labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
+        gradient: UnsafeMutableBufferPointer<Float>
+    ) throws -> (loss: [Float], backend: Backend) {
+        try runProbabilityCrossEntropy(
+            logits: logits, rows: rows, columns: columns, targets: targetProbabilities, targetShape: nil, classWeights: classWeights,
+            labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput, gradient: gradient)
     }
 
     /// Builds and runs the `ProbabilityCrossEntropyOperation`.
-    private func runProbabilityCrossEntropy(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, targets: UnsafeBufferPointer<Float>,
-                                            targetShape: (rows: Int, columns: Int)?, classWeights: [Float]?, labelSmoothing: Float,
-                                            reduction: LossReduction, gradOutput: [Float]?,
-                                            gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
-        let loss = ProbabilityCrossEntropyLoss(rows: max(rows, 0), classes: columns, classWeights: classWeights, labelSmoothing: labelSmoothing,
-                                               reduction: reduction, gradOutput: gradOutput)
-        let outcome = try run(ProbabilityCrossEntropyOperation(loss: loss, logits: logits, targets: targets, targetShape: targetShape, gradient: gradient,
-                                                               rows: rows, columns: columns))
+    private func runProbabilityCrossEntropy(
+        logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, targets: UnsafeBufferPointer<Float>,
+        targetShape: (rows: Int, columns: Int)?, classWeights: [Float]?, labelSmoothing: Float,
+        reduction: LossReduction, gradOutput: [Float]?,
+        gradient: UnsafeMutableBufferPointer<Float>
+    ) throws -> (loss: [Float], backend: Backend) {
+        let loss = ProbabilityCrossEntropyLoss(
+            rows: max(rows, 0), classes: columns, classWeights: classWeights, labelSmoothing: labelSmoothing,
+            reduction: reduction, gradOutput: gradOutput)
+        let outcome = try run(
+            ProbabilityCrossEntropyOperation(
+                loss: loss, logits: logits, targets: targets, targetShape: targetShape, gradient: gradient,
+                rows: rows, columns: columns))
         return (outcome.result, outcome.backend)
     }
 }

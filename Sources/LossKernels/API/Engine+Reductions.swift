@@ -10,7 +10,9 @@ extension Engine {
     }
 
     /// Reduces a `rows × columns` buffer; also returns the backend that ran.
-    public func reduce(_ operation: ReductionOperation, input: UnsafeBufferPointer<Float>, rows: Int, columns: Int, over axis: ReductionAxis) throws -> (result: ReductionResult, backend: Backend) {
+    public func reduce(_ operation: ReductionOperation, input: UnsafeBufferPointer<Float>, rows: Int, columns: Int, over axis: ReductionAxis) throws -> (
+        result: ReductionResult, backend: Backend
+    ) {
         let outcome = try run(ReduceOperation(operation: operation, axis: axis, input: input, rows: rows, columns: columns))
         return (outcome.result, outcome.backend)
     }
@@ -21,11 +23,15 @@ extension Engine {
     /// `g·exp(x − lse)`.
     /// - Throws: `.invalidOption` for argmax (it has no gradient), `.shapeMismatch` when
     ///   `gradOutput` or `result` do not have one value per group.
-    public func reduceBackward(_ operation: ReductionOperation, _ input: Matrix, over axis: ReductionAxis, result: ReductionResult, gradOutput: [Float]) throws -> Matrix {
+    public func reduceBackward(_ operation: ReductionOperation, _ input: Matrix, over axis: ReductionAxis, result: ReductionResult, gradOutput: [Float]) throws
+        -> Matrix
+    {
         let gradient = OutputArray(count: input.count)
         try withHostBuffers([input.values, gradOutput], [gradient]) { x, dz in
-            _ = try run(ReduceBackwardOperation(operation: operation, axis: axis, input: x[0], rows: input.rows, columns: input.columns, result: result,
-                                                gradOutput: x[1], gradInput: dz[0]))
+            _ = try run(
+                ReduceBackwardOperation(
+                    operation: operation, axis: axis, input: x[0], rows: input.rows, columns: input.columns, result: result,
+                    gradOutput: x[1], gradInput: dz[0]))
         }
         return gradient.matrix(rows: input.rows, columns: input.columns)
     }

@@ -49,8 +49,11 @@ extension Engine {
     /// - Returns: the loss and ∂loss/∂predictions.
     /// - Throws: `.shapeMismatch` for shapes that disagree or no elements, `.invalidOption` for
     ///   β < 0 or δ ≤ 0 (or not finite).
-    public func regressionLoss(_ loss: RegressionLoss, predictions: Matrix, targets: Matrix, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
-        try runElementwise(loss.elementwiseLoss(reduction: reduction), input: predictions, inputName: "predictions", targets: targets, gradOutput: gradOutput, targetRule: nil)
+    public func regressionLoss(_ loss: RegressionLoss, predictions: Matrix, targets: Matrix, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws
+        -> LossOutput
+    {
+        try runElementwise(
+            loss.elementwiseLoss(reduction: reduction), input: predictions, inputName: "predictions", targets: targets, gradOutput: gradOutput, targetRule: nil)
     }
 
     /// Mean squared error (L2): `(p − t)²`. See `regressionLoss(_:predictions:targets:reduction:gradOutput:)`.
@@ -64,12 +67,16 @@ extension Engine {
     }
 
     /// Smooth L1 with threshold β (default 1).
-    public func smoothL1Loss(predictions: Matrix, targets: Matrix, beta: Float = 1, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
+    public func smoothL1Loss(predictions: Matrix, targets: Matrix, beta: Float = 1, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws
+        -> LossOutput
+    {
         try regressionLoss(.smoothL1(beta: beta), predictions: predictions, targets: targets, reduction: reduction, gradOutput: gradOutput)
     }
 
     /// Huber loss with threshold δ (default 1).
-    public func huberLoss(predictions: Matrix, targets: Matrix, delta: Float = 1, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
+    public func huberLoss(predictions: Matrix, targets: Matrix, delta: Float = 1, reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws
+        -> LossOutput
+    {
         try regressionLoss(.huber(delta: delta), predictions: predictions, targets: targets, reduction: reduction, gradOutput: gradOutput)
     }
 
@@ -89,10 +96,14 @@ extension Engine {
     /// `.mean` and `.sum`: `predictions` and `targets` hold the same number of values, `gradient`
     /// receives ∂loss/∂predictions (reuse it across calls). Returns the loss and the backend.
     /// - Throws: as the matrix form, and `.invalidOption` for `.none` (use the matrix form).
-    public func regressionLoss(_ loss: RegressionLoss, predictions: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
-                               reduction: LossReduction = .mean, gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
-        let outcome = try run(ElementwiseLossOperation(loss: loss.elementwiseLoss(reduction: reduction), form: .buffer, inputName: "predictions", input: predictions,
-                                                       targets: targets, gradOutput: nil, gradient: gradient, perElement: nil))
+    public func regressionLoss(
+        _ loss: RegressionLoss, predictions: UnsafeBufferPointer<Float>, targets: UnsafeBufferPointer<Float>,
+        reduction: LossReduction = .mean, gradient: UnsafeMutableBufferPointer<Float>
+    ) throws -> (loss: [Float], backend: Backend) {
+        let outcome = try run(
+            ElementwiseLossOperation(
+                loss: loss.elementwiseLoss(reduction: reduction), form: .buffer, inputName: "predictions", input: predictions,
+                targets: targets, gradOutput: nil, gradient: gradient, perElement: nil))
         return (outcome.result, outcome.backend)
     }
 }

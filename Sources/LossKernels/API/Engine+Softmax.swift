@@ -28,7 +28,8 @@ extension Engine {
     /// Backward of softmax: `dz = p ⊙ (g − Σ_j g_j p_j)` from the probabilities `p` and upstream `g`
     /// (both `B×C`).
     public func softmaxBackward(probabilities: Matrix, gradOutput: Matrix) throws -> Matrix {
-        try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: "probabilities", probabilities.rows, probabilities.columns)
+        try Validation.requireSameShape(
+            "gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: "probabilities", probabilities.rows, probabilities.columns)
         return try mapRows(probabilities, gradOutput) { p, g, dz in
             try softmaxBackward(probabilities: p, gradOutput: g, rows: probabilities.rows, columns: probabilities.columns, into: dz)
         }
@@ -37,7 +38,8 @@ extension Engine {
     /// Backward of logSoftmax: `dz = g − exp(y)·Σ_j g_j` from the log-probabilities `y` and upstream
     /// `g` (both `B×C`).
     public func logSoftmaxBackward(logProbabilities: Matrix, gradOutput: Matrix) throws -> Matrix {
-        try Validation.requireSameShape("gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: "logProbabilities", logProbabilities.rows, logProbabilities.columns)
+        try Validation.requireSameShape(
+            "gradOutput", rows: gradOutput.rows, columns: gradOutput.columns, as: "logProbabilities", logProbabilities.rows, logProbabilities.columns)
         return try mapRows(logProbabilities, gradOutput) { y, g, dz in
             try logSoftmaxBackward(logProbabilities: y, gradOutput: g, rows: logProbabilities.rows, columns: logProbabilities.columns, into: dz)
         }
@@ -65,7 +67,9 @@ extension Engine {
 
     /// Log-softmax of `rows × columns` logits into `logProbabilities`. Returns the backend that ran.
     @discardableResult
-    public func logSoftmax(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into logProbabilities: UnsafeMutableBufferPointer<Float>) throws -> Backend {
+    public func logSoftmax(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into logProbabilities: UnsafeMutableBufferPointer<Float>) throws
+        -> Backend
+    {
         try run(SoftmaxForwardOperation(kind: .logSoftmax, logits: .host(logits), output: .host(logProbabilities), rows: rows, columns: columns)).backend
     }
 
@@ -77,27 +81,46 @@ extension Engine {
 
     /// Softmax backward over buffers (see `softmaxBackward(probabilities:gradOutput:)`).
     @discardableResult
-    public func softmaxBackward(probabilities: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into gradLogits: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try run(SoftmaxBackwardOperation(kind: .softmax, forwardOutput: .host(probabilities), gradOutput: .host(gradOutput), gradLogits: .host(gradLogits), rows: rows, columns: columns)).backend
+    public func softmaxBackward(
+        probabilities: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int,
+        into gradLogits: UnsafeMutableBufferPointer<Float>
+    ) throws -> Backend {
+        try run(
+            SoftmaxBackwardOperation(
+                kind: .softmax, forwardOutput: .host(probabilities), gradOutput: .host(gradOutput), gradLogits: .host(gradLogits), rows: rows, columns: columns)
+        ).backend
     }
 
     /// Log-softmax backward over buffers (see `logSoftmaxBackward(logProbabilities:gradOutput:)`).
     @discardableResult
-    public func logSoftmaxBackward(logProbabilities: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into gradLogits: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try run(SoftmaxBackwardOperation(kind: .logSoftmax, forwardOutput: .host(logProbabilities), gradOutput: .host(gradOutput), gradLogits: .host(gradLogits), rows: rows, columns: columns)).backend
+    public func logSoftmaxBackward(
+        logProbabilities: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int,
+        into gradLogits: UnsafeMutableBufferPointer<Float>
+    ) throws -> Backend {
+        try run(
+            SoftmaxBackwardOperation(
+                kind: .logSoftmax, forwardOutput: .host(logProbabilities), gradOutput: .host(gradOutput), gradLogits: .host(gradLogits), rows: rows,
+                columns: columns)
+        ).backend
     }
 
     /// logSumExp backward over buffers (see `logSumExpBackward(logits:logSumExp:gradOutput:)`).
     @discardableResult
-    public func logSumExpBackward(logits: UnsafeBufferPointer<Float>, logSumExp lse: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into gradLogits: UnsafeMutableBufferPointer<Float>) throws -> Backend {
-        try run(LogSumExpBackwardOperation(logits: logits, logSumExp: lse, gradOutput: gradOutput, gradLogits: gradLogits, rows: rows, columns: columns)).backend
+    public func logSumExpBackward(
+        logits: UnsafeBufferPointer<Float>, logSumExp lse: UnsafeBufferPointer<Float>, gradOutput: UnsafeBufferPointer<Float>, rows: Int, columns: Int,
+        into gradLogits: UnsafeMutableBufferPointer<Float>
+    ) throws -> Backend {
+        try run(LogSumExpBackwardOperation(logits: logits, logSumExp: lse, gradOutput: gradOutput, gradLogits: gradLogits, rows: rows, columns: columns))
+            .backend
     }
 
     // MARK: Shared paths
 
     /// A matrix shaped like `input`, written by `body` from `input`'s values (and `other`'s).
-    private func mapRows(_ input: Matrix, _ other: Matrix? = nil,
-                         _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> Backend) throws -> Matrix {
+    private func mapRows(
+        _ input: Matrix, _ other: Matrix? = nil,
+        _ body: (UnsafeBufferPointer<Float>, UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> Backend
+    ) throws -> Matrix {
         let out = OutputArray(count: input.count)
         try withHostBuffers([input.values, other?.values ?? []], [out]) { x, y in _ = try body(x[0], x[1], y[0]) }
         return out.matrix(rows: input.rows, columns: input.columns)

@@ -18,22 +18,28 @@ extension Engine {
     /// - Throws: `.invalidValue` for a label outside `0..<C` (other than `ignoreIndex`),
     ///   `.shapeMismatch` for counts that disagree or an empty batch, `.invalidOption` for ε
     ///   outside [0, 1].
-    public func crossEntropy(logits: Matrix, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
-                             labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> LossOutput {
+    public func crossEntropy(
+        logits: Matrix, labels: [Int], classWeights: [Float]? = nil, ignoreIndex: Int = -100,
+        labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) throws -> LossOutput {
         try withGradientMatrix(like: logits) { z, dz in
-            try crossEntropy(logits: z, rows: logits.rows, columns: logits.columns, labels: labels, classWeights: classWeights, ignoreIndex: ignoreIndex,
-                             labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput, gradient: dz)
+            try crossEntropy(
+                logits: z, rows: logits.rows, columns: logits.columns, labels: labels, classWeights: classWeights, ignoreIndex: ignoreIndex,
+                labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput, gradient: dz)
         }
     }
 
     /// Cross-entropy over buffers: `logits` holds `rows × columns` values, `gradient` receives
     /// ∂loss/∂logits (same size; reuse it across calls to avoid allocating). Returns the loss and
     /// the backend that ran. See `crossEntropy(logits:labels:…)`.
-    public func crossEntropy(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil,
-                             ignoreIndex: Int = -100, labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
-                             gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
-        let loss = CrossEntropyLoss(labels: labels, classes: columns, classWeights: classWeights, ignoreIndex: ignoreIndex,
-                                    labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput)
+    public func crossEntropy(
+        logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, labels: [Int], classWeights: [Float]? = nil,
+        ignoreIndex: Int = -100, labelSmoothing: Float = 0, reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
+        gradient: UnsafeMutableBufferPointer<Float>
+    ) throws -> (loss: [Float], backend: Backend) {
+        let loss = CrossEntropyLoss(
+            labels: labels, classes: columns, classWeights: classWeights, ignoreIndex: ignoreIndex,
+            labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput)
         let outcome = try run(SoftmaxLossOperation(loss: loss, logits: logits, gradient: gradient, rows: rows, columns: columns))
         return (outcome.result, outcome.backend)
     }
@@ -48,26 +54,33 @@ extension Engine {
     ///   - reduction: mean over rows (default), sum or none.
     ///   - gradOutput: with `.none`, one upstream value per row scaling that row's gradient.
     /// - Throws: as `crossEntropy`, and `.invalidOption` for a negative or non-finite γ.
-    public func focalLoss(logits: Matrix, labels: [Int], gamma: Float = 2, alpha: FocalAlpha = .scalar(1),
-                          reduction: LossReduction = .mean, gradOutput: [Float]? = nil) throws -> LossOutput {
+    public func focalLoss(
+        logits: Matrix, labels: [Int], gamma: Float = 2, alpha: FocalAlpha = .scalar(1),
+        reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) throws -> LossOutput {
         try withGradientMatrix(like: logits) { z, dz in
-            try focalLoss(logits: z, rows: logits.rows, columns: logits.columns, labels: labels, gamma: gamma, alpha: alpha,
-                          reduction: reduction, gradOutput: gradOutput, gradient: dz)
+            try focalLoss(
+                logits: z, rows: logits.rows, columns: logits.columns, labels: labels, gamma: gamma, alpha: alpha,
+                reduction: reduction, gradOutput: gradOutput, gradient: dz)
         }
     }
 
     /// Softmax focal loss over buffers (see `focalLoss(logits:labels:…)` and the buffer form of
     /// `crossEntropy`).
-    public func focalLoss(logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, labels: [Int], gamma: Float = 2, alpha: FocalAlpha = .scalar(1),
-                          reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
-                          gradient: UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend) {
+    public func focalLoss(
+        logits: UnsafeBufferPointer<Float>, rows: Int, columns: Int, labels: [Int], gamma: Float = 2, alpha: FocalAlpha = .scalar(1),
+        reduction: LossReduction = .mean, gradOutput: [Float]? = nil,
+        gradient: UnsafeMutableBufferPointer<Float>
+    ) throws -> (loss: [Float], backend: Backend) {
         let loss = FocalLoss(labels: labels, gamma: gamma, alpha: alpha, reduction: reduction, gradOutput: gradOutput)
         let outcome = try run(SoftmaxLossOperation(loss: loss, logits: logits, gradient: gradient, rows: rows, columns: columns))
         return (outcome.result, outcome.backend)
     }
 
     /// Runs a loss that fills a gradient shaped like `input`, through its buffer form.
-    func withGradientMatrix(like input: Matrix, _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend)) throws -> LossOutput {
+    func withGradientMatrix(
+        like input: Matrix, _ body: (UnsafeBufferPointer<Float>, UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend)
+    ) throws -> LossOutput {
         let gradient = OutputArray(count: input.count)
         let (loss, backend) = try withHostBuffers([input.values], [gradient]) { z, dz in try body(z[0], dz[0]) }
         return LossOutput(loss: loss, gradient: gradient.matrix(rows: input.rows, columns: input.columns), backend: backend)

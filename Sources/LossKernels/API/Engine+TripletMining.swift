@@ -7,7 +7,7 @@ extension Engine {
         public var loss: Float
         /// ∂L/∂embeddings, `B×D`: `∂L/∂e_i = Σ_j (∂L/∂D_ij + ∂L/∂D_ji)·(e_i − e_j)/D_ij`, the term
         /// taken as 0 where `D_ij = 0`; all zero when nothing was mined.
-        public var gradEmbeddings: Matrix       // B×D
+        public var gradEmbeddings: Matrix   // B×D
         /// batchAll: triplets with positive loss; batchHard: anchors that have a positive and a negative.
         public var tripletCount: Int
         /// The backend that computed it.
@@ -39,10 +39,13 @@ extension Engine {
     public func minedTripletLoss(embeddings: Matrix, labels: [Int], mining: TripletMining, margin: Float = 1) throws -> MinedTripletOutput {
         let gradient = OutputArray(count: embeddings.count)
         let outcome = try withHostBuffers([embeddings.values], [gradient]) { e, g in
-            try run(TripletMiningOperation(embeddings: e[0], rows: embeddings.rows, dimension: embeddings.columns, labels: labels, mining: mining,
-                                           margin: margin, gradient: g[0]))
+            try run(
+                TripletMiningOperation(
+                    embeddings: e[0], rows: embeddings.rows, dimension: embeddings.columns, labels: labels, mining: mining,
+                    margin: margin, gradient: g[0]))
         }
-        return MinedTripletOutput(loss: outcome.result.loss, gradEmbeddings: gradient.matrix(rows: embeddings.rows, columns: embeddings.columns),
-                                  tripletCount: outcome.result.tripletCount, backend: outcome.backend)
+        return MinedTripletOutput(
+            loss: outcome.result.loss, gradEmbeddings: gradient.matrix(rows: embeddings.rows, columns: embeddings.columns),
+            tripletCount: outcome.result.tripletCount, backend: outcome.backend)
     }
 }

@@ -44,15 +44,20 @@ public final class Engine: Sendable {
     ///     with no device makes OpenCL calls throw `.openCLUnavailable`.
     /// - Throws: `.invalidOption` for a bad environment value (naming the variable and the allowed
     ///   values), a non-positive thread count or a negative device position.
-    public convenience init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil,
-                            openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil, checkFinite: Bool? = nil, openCLDevice: Int? = nil) throws {
-        try self.init(policy: policy, cpuThreads: cpuThreads, offloadMinimumElements: offloadMinimumElements, openCLDeviceTypes: openCLDeviceTypes,
-                      openCLFault: nil, checkFinite: checkFinite, openCLDevice: openCLDevice)
+    public convenience init(
+        policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil,
+        openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil, checkFinite: Bool? = nil, openCLDevice: Int? = nil
+    ) throws {
+        try self.init(
+            policy: policy, cpuThreads: cpuThreads, offloadMinimumElements: offloadMinimumElements, openCLDeviceTypes: openCLDeviceTypes,
+            openCLFault: nil, checkFinite: checkFinite, openCLDevice: openCLDevice)
     }
 
     /// The designated initialiser, with the test hook `openCLFault` (`nil` reads `LOSSKERNELS_FAULT`).
-    package init(policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
-                 openCLFault: OpenCLFault?, checkFinite: Bool? = nil, openCLDevice: Int? = nil) throws {
+    package init(
+        policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
+        openCLFault: OpenCLFault?, checkFinite: Bool? = nil, openCLDevice: Int? = nil
+    ) throws {
         if let openCLDevice, openCLDevice < 0 {
             throw LossKernelsError.invalidOption(name: "openCLDevice", value: "\(openCLDevice)", allowed: ">= 0")
         }
@@ -61,10 +66,11 @@ public final class Engine: Sendable {
         }
         let environment = try Configuration.fromEnvironment()
         self.checkFinite = checkFinite ?? environment.checkFinite
-        scheduler = Scheduler(policy: policy ?? environment.backend, threads: CPUThreads(count: cpuThreads ?? environment.threads),
-                              deviceFilter: openCLDeviceTypes ?? environment.openCLDeviceTypes,
-                              offloadMinimumElements: offloadMinimumElements ?? environment.offloadMinimumElements,
-                              fault: openCLFault ?? environment.fault, openCLDevice: openCLDevice)
+        scheduler = Scheduler(
+            policy: policy ?? environment.backend, threads: CPUThreads(count: cpuThreads ?? environment.threads),
+            deviceFilter: openCLDeviceTypes ?? environment.openCLDeviceTypes,
+            offloadMinimumElements: offloadMinimumElements ?? environment.offloadMinimumElements,
+            fault: openCLFault ?? environment.fault, openCLDevice: openCLDevice)
     }
 
     /// Every OpenCL device this process can see, or why OpenCL is unavailable.

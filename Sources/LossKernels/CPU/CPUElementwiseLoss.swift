@@ -5,9 +5,11 @@ import _CMicrokernels
 enum CPUElementwiseLoss {
     /// Writes ∂loss/∂input into `gradient` and returns the per-element losses (`.none`) or their sum.
     /// `weights` (the weighted BCE's element and positive weights) is read by that kind only.
-    static func run(_ loss: ElementwiseLoss, input: UnsafePointer<Float>, target: UnsafePointer<Float>, count: Int,
-                    gradOutput: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>, perElement: UnsafeMutablePointer<Float>?,
-                    weights: ElementWeights? = nil, threads: CPUThreads) -> Double {
+    static func run(
+        _ loss: ElementwiseLoss, input: UnsafePointer<Float>, target: UnsafePointer<Float>, count: Int,
+        gradOutput: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>, perElement: UnsafeMutablePointer<Float>?,
+        weights: ElementWeights? = nil, threads: CPUThreads
+    ) -> Double {
         let length = CPUSoftmax.blockLength
         let blocks = (count + length - 1) / length
         var sums = [Double](repeating: 0, count: blocks)
@@ -20,14 +22,16 @@ enum CPUElementwiseLoss {
                 for b in range {
                     let start = b * length, n = min(count, start + length) - start
                     if loss.kind == .weightedBinaryCrossEntropyWithLogits {
-                        s.base[b] = weightedBlock(loss, input, target, start..<(start + n), weights, scale: scale, gradOutput: gradOutput,
-                                                  gradient: out.base, perElement: each?.base)
+                        s.base[b] = weightedBlock(
+                            loss, input, target, start..<(start + n), weights, scale: scale, gradOutput: gradOutput,
+                            gradient: out.base, perElement: each?.base)
                         continue
                     }
                     if RowKernels.useMicrokernels {
                         var blockSum = 0.0
-                        let done = lk_cpu_regression(loss.kind.code, input + start, target + start, n, loss.parameter, Float(scale),
-                                                     gradOutput.map { $0 + start }, out.base + start, each.map { $0.base + start }, streaming ? 1 : 0, &blockSum)
+                        let done = lk_cpu_regression(
+                            loss.kind.code, input + start, target + start, n, loss.parameter, Float(scale),
+                            gradOutput.map { $0 + start }, out.base + start, each.map { $0.base + start }, streaming ? 1 : 0, &blockSum)
                         if done != 0 {
                             s.base[b] = blockSum
                             continue
@@ -52,9 +56,11 @@ enum CPUElementwiseLoss {
     /// `weight[i]` (or `weight[c]` for one broadcast row) with positive weight `posWeight[c]`, 1 where
     /// absent. Writes the derivative (times `scale` and the upstream value) and, when asked, the
     /// losses; returns the losses' sum in double, in index order.
-    private static func weightedBlock(_ loss: ElementwiseLoss, _ input: UnsafePointer<Float>, _ target: UnsafePointer<Float>, _ range: Range<Int>,
-                                      _ weights: ElementWeights?, scale: Double, gradOutput: UnsafePointer<Float>?,
-                                      gradient: UnsafeMutablePointer<Float>, perElement: UnsafeMutablePointer<Float>?) -> Double {
+    private static func weightedBlock(
+        _ loss: ElementwiseLoss, _ input: UnsafePointer<Float>, _ target: UnsafePointer<Float>, _ range: Range<Int>,
+        _ weights: ElementWeights?, scale: Double, gradOutput: UnsafePointer<Float>?,
+        gradient: UnsafeMutablePointer<Float>, perElement: UnsafeMutablePointer<Float>?
+    ) -> Double {
         let columns = max(1, weights?.columns ?? 1)
         let weight = weights?.weight?.values.baseAddress, perColumn = weights?.layout == .perColumn
         let posWeight = weights?.posWeight?.baseAddress

@@ -13,9 +13,11 @@ import Foundation
 enum CPUMarginSoftmax {
     /// Runs one call: returns the per-row losses, writes ∂L/∂X (`B×D`) and ∂L/∂W (`C×D`);
     /// `tile` holds `B × p.tileColumns` floats.
-    static func run(_ p: MarginSoftmaxProblem, features x: UnsafePointer<Float>, classWeights w: UnsafePointer<Float>,
-                    gradFeatures dX: UnsafeMutablePointer<Float>, gradWeights dW: UnsafeMutablePointer<Float>,
-                    tile: UnsafeMutablePointer<Float>, threads: CPUThreads) -> [Double] {
+    static func run(
+        _ p: MarginSoftmaxProblem, features x: UnsafePointer<Float>, classWeights w: UnsafePointer<Float>,
+        gradFeatures dX: UnsafeMutablePointer<Float>, gradWeights dW: UnsafeMutablePointer<Float>,
+        tile: UnsafeMutablePointer<Float>, threads: CPUThreads
+    ) -> [Double] {
         let step = CPUMarginSoftmaxStep(p, features: x, classWeights: w, threads: threads)
         for t in 0..<p.tiles {
             let (start, end) = step.tileRange(t)
@@ -113,15 +115,17 @@ final class CPUMarginSoftmaxStep {
                 targetCosine.withUnsafeMutableBufferPointer { tc in
                     targetLogit.withUnsafeMutableBufferPointer { tl in
                         targetDerivative.withUnsafeMutableBufferPointer { td in
-                            let tcP = SendablePointer(base: tc.baseAddress!), tlP = SendablePointer(base: tl.baseAddress!), tdP = SendablePointer(base: td.baseAddress!)
+                            let tcP = SendablePointer(base: tc.baseAddress!), tlP = SendablePointer(base: tl.baseAddress!),
+                                tdP = SendablePointer(base: td.baseAddress!)
                             threads.forEachRange(b) { range in
                                 for i in range {
                                     let row = t.base + i * n
                                     let y = p.labels[i]
                                     var rawTarget: Float = 0
                                     if (start..<end).contains(y) { rawTarget = row[y - start] }
-                                    RowKernels.cosineLogits(row, n, inverseNorms: inv.baseAddress! + start, amplitude: amplitude[i],
-                                                            columnScales: p.amplitudeUsesWeightNorm ? nrm.baseAddress! + start : nil, row)
+                                    RowKernels.cosineLogits(
+                                        row, n, inverseNorms: inv.baseAddress! + start, amplitude: amplitude[i],
+                                        columnScales: p.amplitudeUsesWeightNorm ? nrm.baseAddress! + start : nil, row)
                                     if (start..<end).contains(y) {
                                         let cosine = Double(min(max(rawTarget * inv[y], -1), 1))
                                         let (f, df) = head.target(cosine)
@@ -181,7 +185,9 @@ final class CPUMarginSoftmaxStep {
         writeE(tile, start, end)
         normalized.withUnsafeBufferPointer { xh in
             gradNormalized.withUnsafeMutableBufferPointer { g in
-                BLAS.gemm(transposeA: false, transposeB: false, m: b, n: d, k: n, a: tile, lda: n, b: w + start * d, ldb: d, beta: firstTile ? 0 : 1, c: g.baseAddress!, ldc: d)
+                BLAS.gemm(
+                    transposeA: false, transposeB: false, m: b, n: d, k: n, a: tile, lda: n, b: w + start * d, ldb: d, beta: firstTile ? 0 : 1,
+                    c: g.baseAddress!, ldc: d)
             }
             BLAS.gemm(transposeA: true, transposeB: false, m: n, n: d, k: b, a: tile, lda: n, b: xh.baseAddress!, ldb: d, beta: 0, c: dW + start * d, ldc: d)
         }

@@ -13,9 +13,11 @@ enum CPUMetricLosses {
     // MARK: Contrastive
 
     /// Per-pair losses (returned); writes `∂/∂left` and `∂/∂right = −∂/∂left` scaled by `rowScale`.
-    static func contrastive(_ loss: MetricLoss.Contrastive, left: UnsafePointer<Float>, right: UnsafePointer<Float>, similar: [Bool],
-                            rows: Int, dimension: Int, rowScale: [Float],
-                            gradLeft: UnsafeMutablePointer<Float>, gradRight: UnsafeMutablePointer<Float>, threads: CPUThreads) -> [Double] {
+    static func contrastive(
+        _ loss: MetricLoss.Contrastive, left: UnsafePointer<Float>, right: UnsafePointer<Float>, similar: [Bool],
+        rows: Int, dimension: Int, rowScale: [Float],
+        gradLeft: UnsafeMutablePointer<Float>, gradRight: UnsafeMutablePointer<Float>, threads: CPUThreads
+    ) -> [Double] {
         var losses = [Double](repeating: 0, count: rows)
         losses.withUnsafeMutableBufferPointer { lossBuffer in
             let out = SendablePointer(base: lossBuffer.baseAddress!)
@@ -35,10 +37,12 @@ enum CPUMetricLosses {
     // MARK: Triplet
 
     /// Per-triplet losses (returned); writes the three gradients scaled by `rowScale`.
-    static func triplet(_ loss: MetricLoss.Triplet, anchors: UnsafePointer<Float>, positives: UnsafePointer<Float>, negatives: UnsafePointer<Float>,
-                        rows: Int, dimension: Int, rowScale: [Float],
-                        gradAnchors: UnsafeMutablePointer<Float>, gradPositives: UnsafeMutablePointer<Float>, gradNegatives: UnsafeMutablePointer<Float>,
-                        threads: CPUThreads) -> [Double] {
+    static func triplet(
+        _ loss: MetricLoss.Triplet, anchors: UnsafePointer<Float>, positives: UnsafePointer<Float>, negatives: UnsafePointer<Float>,
+        rows: Int, dimension: Int, rowScale: [Float],
+        gradAnchors: UnsafeMutablePointer<Float>, gradPositives: UnsafeMutablePointer<Float>, gradNegatives: UnsafeMutablePointer<Float>,
+        threads: CPUThreads
+    ) -> [Double] {
         var losses = [Double](repeating: 0, count: rows)
         losses.withUnsafeMutableBufferPointer { lossBuffer in
             let out = SendablePointer(base: lossBuffer.baseAddress!)
@@ -62,8 +66,9 @@ enum CPUMetricLosses {
                     let scale = Double(rowScale[i])
                     let positiveWeight = Float(scale * loss.directionScale(distance: dap))
                     let negativeWeight = Float(scale * loss.directionScale(distance: swapped ? dpn : dan))
-                    writeTripletGradients(a, p, n, dimension, eps: loss.eps, norm: loss.norm, swapped: swapped,
-                                          positiveWeight: positiveWeight, negativeWeight: negativeWeight, outA, outP, outN)
+                    writeTripletGradients(
+                        a, p, n, dimension, eps: loss.eps, norm: loss.norm, swapped: swapped,
+                        positiveWeight: positiveWeight, negativeWeight: negativeWeight, outA, outP, outN)
                 }
             }
         }
@@ -74,9 +79,11 @@ enum CPUMetricLosses {
 
     /// Per-row `‖x_i − c_{y_i}‖²` (returned); writes `∂L/∂x_i = (x_i − c_{y_i})/B` and the updated
     /// centers (`classRows` from `MetricLoss.Center.classRows`).
-    static func center(_ loss: MetricLoss.Center, features: UnsafePointer<Float>, labels: [Int], centers: UnsafePointer<Float>,
-                       rows: Int, classes: Int, dimension: Int, classRows: (offsets: [Int], rows: [Int]),
-                       gradFeatures: UnsafeMutablePointer<Float>, updatedCenters: UnsafeMutablePointer<Float>, threads: CPUThreads) -> [Double] {
+    static func center(
+        _ loss: MetricLoss.Center, features: UnsafePointer<Float>, labels: [Int], centers: UnsafePointer<Float>,
+        rows: Int, classes: Int, dimension: Int, classRows: (offsets: [Int], rows: [Int]),
+        gradFeatures: UnsafeMutablePointer<Float>, updatedCenters: UnsafeMutablePointer<Float>, threads: CPUThreads
+    ) -> [Double] {
         var losses = [Double](repeating: 0, count: rows)
         let inverseRows = Float(1 / Double(rows))
         losses.withUnsafeMutableBufferPointer { lossBuffer in
@@ -162,8 +169,10 @@ enum CPUMetricLosses {
     }
 
     /// `first = k·(x − y)`, and `second = −first` when given.
-    private static func writeScaledDifference(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, _ k: Float,
-                                              _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>?) {
+    private static func writeScaledDifference(
+        _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, _ k: Float,
+        _ first: UnsafeMutablePointer<Float>, _ second: UnsafeMutablePointer<Float>?
+    ) {
         if k == 0 {
             first.update(repeating: 0, count: n)
             second?.update(repeating: 0, count: n)
@@ -205,9 +214,11 @@ enum CPUMetricLosses {
     /// `w⁺ = positiveWeight`, `w⁻ = negativeWeight`:
     /// without swap `∂a = w⁺u_ap − w⁻u_an`, `∂p = −w⁺u_ap`, `∂n = w⁻u_an`;
     /// swapped `∂a = w⁺u_ap`, `∂p = −w⁺u_ap − w⁻u_pn`, `∂n = w⁻u_pn`.
-    private static func writeTripletGradients(_ a: UnsafePointer<Float>, _ p: UnsafePointer<Float>, _ n: UnsafePointer<Float>, _ count: Int,
-                                              eps: Float, norm: MetricLoss.Triplet.Norm, swapped: Bool, positiveWeight: Float, negativeWeight: Float,
-                                              _ ga: UnsafeMutablePointer<Float>, _ gp: UnsafeMutablePointer<Float>, _ gn: UnsafeMutablePointer<Float>) {
+    private static func writeTripletGradients(
+        _ a: UnsafePointer<Float>, _ p: UnsafePointer<Float>, _ n: UnsafePointer<Float>, _ count: Int,
+        eps: Float, norm: MetricLoss.Triplet.Norm, swapped: Bool, positiveWeight: Float, negativeWeight: Float,
+        _ ga: UnsafeMutablePointer<Float>, _ gp: UnsafeMutablePointer<Float>, _ gn: UnsafeMutablePointer<Float>
+    ) {
         let e = V(repeating: eps), wp = V(repeating: positiveWeight), wn = V(repeating: negativeWeight)
         var i = 0
         if swapped {

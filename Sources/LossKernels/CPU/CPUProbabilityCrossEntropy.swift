@@ -22,8 +22,10 @@ enum CPUProbabilityCrossEntropy {
 
     /// Computes every row's loss (returned) and writes ∂loss/∂z into `dz`; `z`, `t` and `dz` hold
     /// `rows × columns` values.
-    static func run(_ loss: ProbabilityCrossEntropyLoss, _ z: UnsafePointer<Float>, _ t: UnsafePointer<Float>, rows: Int, columns: Int,
-                    _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads) -> [Double] {
+    static func run(
+        _ loss: ProbabilityCrossEntropyLoss, _ z: UnsafePointer<Float>, _ t: UnsafePointer<Float>, rows: Int, columns: Int,
+        _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads
+    ) -> [Double] {
         var losses = [Double](repeating: 0, count: rows)
         let blocks = CPUSoftmax.blockCount(columns), length = CPUSoftmax.blockLength
         let keep = loss.keep, add = loss.add
@@ -33,7 +35,8 @@ enum CPUProbabilityCrossEntropy {
                 let lossOut = SendablePointer(base: lossBuffer.baseAddress!), out = SendablePointer(base: dz)
                 func partial(_ r: Int, _ b: Int) -> BlockPartial {
                     let start = b * length
-                    return blockPartial(z + r * columns + start, t + r * columns + start, w.map { $0 + start }, min(length, columns - start), keep: keep, add: add)
+                    return blockPartial(
+                        z + r * columns + start, t + r * columns + start, w.map { $0 + start }, min(length, columns - start), keep: keep, add: add)
                 }
                 func writeBlock(_ plan: ProbabilityGradientRow, _ r: Int, _ b: Int) {
                     let start = b * length, offset = r * columns + start
@@ -93,7 +96,9 @@ enum CPUProbabilityCrossEntropy {
     }
 
     /// The statistics of one block of `n` values (`w` nil: weights 1).
-    static func blockPartial(_ z: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ n: Int, keep: Float, add: Float) -> BlockPartial {
+    static func blockPartial(_ z: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ n: Int, keep: Float, add: Float)
+        -> BlockPartial
+    {
         let (m, s) = RowKernels.blockStats(z, n)
         // A NaN or +∞ makes the row's loss NaN: its sums are not needed.
         guard !m.isNaN, m != .infinity else { return BlockPartial(max: m, sum: s) }
@@ -104,8 +109,10 @@ enum CPUProbabilityCrossEntropy {
 
     /// `(Σ_{T'≠0} w·T'·(z − shift), Σ w·T')` over `n` values, `T' = keep·T + add`. Float lanes
     /// over runs of 256 values, each run's total added in double.
-    static func targetSums(_ z: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ n: Int,
-                           shift: Float, keep: Float, add: Float) -> (Double, Double) {
+    static func targetSums(
+        _ z: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ n: Int,
+        shift: Float, keep: Float, add: Float
+    ) -> (Double, Double) {
         typealias V = VectorMath.V
         typealias U = SIMD8<UInt32>
         let sh = V(repeating: shift), kp = V(repeating: keep), ad = V(repeating: add), zero = V(repeating: 0)
@@ -142,8 +149,10 @@ enum CPUProbabilityCrossEntropy {
     }
 
     /// Writes `n` gradient values: `exp(z − shift)·scale − w·(targetScale·T + targetOffset)`, or NaN.
-    static func writeGradient(_ plan: ProbabilityGradientRow, _ z: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ n: Int,
-                              _ dz: UnsafeMutablePointer<Float>) {
+    static func writeGradient(
+        _ plan: ProbabilityGradientRow, _ z: UnsafePointer<Float>, _ t: UnsafePointer<Float>, _ w: UnsafePointer<Float>?, _ n: Int,
+        _ dz: UnsafeMutablePointer<Float>
+    ) {
         if plan.nan {
             dz.update(repeating: .nan, count: n)
             return

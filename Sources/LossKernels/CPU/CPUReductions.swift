@@ -4,7 +4,9 @@ import Foundation
 /// Sums are accumulated per fixed block and merged in order in double: deterministic for any
 /// thread count. max/min/argmax propagate NaN (argmax picks the first NaN, as PyTorch).
 enum CPUReductions {
-    static func reduce(_ op: ReductionOperation, _ axis: ReductionAxis, _ x: UnsafePointer<Float>, rows: Int, columns: Int, threads: CPUThreads) -> ReductionResult {
+    static func reduce(_ op: ReductionOperation, _ axis: ReductionAxis, _ x: UnsafePointer<Float>, rows: Int, columns: Int, threads: CPUThreads)
+        -> ReductionResult
+    {
         switch axis {
         case .all: return reduceRows(op, x, rows: 1, columns: rows * columns, threads: threads)
         case .rows: return reduceRows(op, x, rows: rows, columns: columns, threads: threads)
@@ -19,13 +21,14 @@ enum CPUReductions {
                 let p = x + r * columns + range.lowerBound
                 return op == .l2Norm ? RowLoops.sumOfSquares(p, range.count) : RowLoops.sum(p, range.count)
             }
-            return ReductionResult(values: sums.map { s in
-                switch op {
-                case .mean: return Float(s / Double(columns))
-                case .l2Norm: return Float(s.squareRoot())
-                default: return Float(s)
-                }
-            })
+            return ReductionResult(
+                values: sums.map { s in
+                    switch op {
+                    case .mean: return Float(s / Double(columns))
+                    case .l2Norm: return Float(s.squareRoot())
+                    default: return Float(s)
+                    }
+                })
         case .logSumExp:
             var out = [Float](repeating: 0, count: rows)
             if columns == 0 { return ReductionResult(values: [Float](repeating: -.infinity, count: rows)) }
@@ -109,7 +112,10 @@ enum CPUReductions {
     }
 
     /// Backward of a reduction: dz for every element from the upstream gradient of its group.
-    static func backward(_ op: ReductionOperation, _ axis: ReductionAxis, _ x: UnsafePointer<Float>, rows: Int, columns: Int, result: ReductionResult, gradOutput g: UnsafePointer<Float>, _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads) {
+    static func backward(
+        _ op: ReductionOperation, _ axis: ReductionAxis, _ x: UnsafePointer<Float>, rows: Int, columns: Int, result: ReductionResult,
+        gradOutput g: UnsafePointer<Float>, _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads
+    ) {
         let count = rows * columns
         let out = SendablePointer(base: dz)
         threads.forEachRange(rows) { range in

@@ -86,7 +86,9 @@ enum CPUSoftmax {
 
     /// Writes columns `range` of one output row from the row's statistics.
     @inline(__always)
-    static func writeRow(_ kind: Kind, _ state: SoftmaxRowState, _ x: UnsafePointer<Float>, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, streaming: Bool) {
+    static func writeRow(
+        _ kind: Kind, _ state: SoftmaxRowState, _ x: UnsafePointer<Float>, _ range: Range<Int>, _ y: UnsafeMutablePointer<Float>, streaming: Bool
+    ) {
         guard state.isRegular else {
             (y + range.lowerBound).update(repeating: .nan, count: range.count)
             return
@@ -95,7 +97,8 @@ enum CPUSoftmax {
         case .softmax:
             RowKernels.softmaxWrite(x + range.lowerBound, range.count, max: state.max, scale: Float(1 / state.sum), y + range.lowerBound, streaming: streaming)
         case .logSoftmax:
-            RowKernels.subtract(x + range.lowerBound, range.count, shift: state.max, secondShift: Float(Foundation.log(state.sum)), y + range.lowerBound, streaming: streaming)
+            RowKernels.subtract(
+                x + range.lowerBound, range.count, shift: state.max, secondShift: Float(Foundation.log(state.sum)), y + range.lowerBound, streaming: streaming)
         }
     }
 
@@ -107,7 +110,10 @@ enum CPUSoftmax {
 
     /// Vector–Jacobian products. softmax: dz = y ⊙ (g − Σ_j g_j y_j) with y the probabilities;
     /// logSoftmax: dz = g − exp(y)·Σ_j g_j with y the log-probabilities.
-    static func backward(_ kind: Kind, output y: UnsafePointer<Float>, gradOutput g: UnsafePointer<Float>, rows: Int, columns: Int, _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads) {
+    static func backward(
+        _ kind: Kind, output y: UnsafePointer<Float>, gradOutput g: UnsafePointer<Float>, rows: Int, columns: Int, _ dz: UnsafeMutablePointer<Float>,
+        threads: CPUThreads
+    ) {
         guard rows > 0, columns > 0 else { return }
         let sums: [Double]
         switch kind {
@@ -133,7 +139,10 @@ enum CPUSoftmax {
     }
 
     /// dz[r, j] = g[r]·exp(x[r, j] − lse[r]).
-    static func logSumExpBackward(_ x: UnsafePointer<Float>, logSumExp lse: UnsafePointer<Float>, gradOutput g: UnsafePointer<Float>, rows: Int, columns: Int, _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads) {
+    static func logSumExpBackward(
+        _ x: UnsafePointer<Float>, logSumExp lse: UnsafePointer<Float>, gradOutput g: UnsafePointer<Float>, rows: Int, columns: Int,
+        _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads
+    ) {
         let out = SendablePointer(base: dz)
         threads.forEachRange(rows) { range in
             for r in range {

@@ -5,7 +5,9 @@ import Foundation
 /// threads; with fewer rows than threads, a row's blocks are. Deterministic for any thread count.
 enum CPUSoftmaxLoss {
     /// Computes every row's loss (returned) and writes the gradient into `dz`.
-    static func run(_ loss: some RowSoftmaxLoss, _ z: UnsafePointer<Float>, rows: Int, columns: Int, _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads) -> [Double] {
+    static func run(_ loss: some RowSoftmaxLoss, _ z: UnsafePointer<Float>, rows: Int, columns: Int, _ dz: UnsafeMutablePointer<Float>, threads: CPUThreads)
+        -> [Double]
+    {
         var losses = [Double](repeating: 0, count: rows)
         let streaming = rows * columns * MemoryLayout<Float>.size >= CPUSoftmax.streamingThreshold
         let weights = loss.columnWeights
@@ -35,7 +37,9 @@ enum CPUSoftmaxLoss {
                         for item in range {
                             let (r, b) = item.quotientAndRemainder(dividingBy: blocks)
                             let start = b * CPUSoftmax.blockLength
-                            write(plans[r], z + r * columns, start..<min(columns, start + CPUSoftmax.blockLength), out.base + r * columns, weights: w, streaming: streaming)
+                            write(
+                                plans[r], z + r * columns, start..<min(columns, start + CPUSoftmax.blockLength), out.base + r * columns, weights: w,
+                                streaming: streaming)
                         }
                         RowKernels.fence()
                     }
@@ -45,7 +49,9 @@ enum CPUSoftmaxLoss {
         return losses
     }
 
-    private static func statistics(_ loss: some RowSoftmaxLoss, _ state: SoftmaxRowState, _ row: UnsafePointer<Float>, row r: Int, columns: Int, weights: UnsafeBufferPointer<Float>?) -> RowLossStatistics {
+    private static func statistics(
+        _ loss: some RowSoftmaxLoss, _ state: SoftmaxRowState, _ row: UnsafePointer<Float>, row r: Int, columns: Int, weights: UnsafeBufferPointer<Float>?
+    ) -> RowLossStatistics {
         let target = loss.target(r)
         var weighted = 0.0
         if loss.needsWeightedLogitSum {
@@ -60,13 +66,17 @@ enum CPUSoftmaxLoss {
     }
 
     /// Writes columns `range` of one gradient row.
-    private static func write(_ plan: SoftmaxGradientRow, _ z: UnsafePointer<Float>, _ range: Range<Int>, _ dz: UnsafeMutablePointer<Float>, weights: UnsafeBufferPointer<Float>?, streaming: Bool) {
+    private static func write(
+        _ plan: SoftmaxGradientRow, _ z: UnsafePointer<Float>, _ range: Range<Int>, _ dz: UnsafeMutablePointer<Float>, weights: UnsafeBufferPointer<Float>?,
+        streaming: Bool
+    ) {
         if plan.zero || plan.nan {
             (dz + range.lowerBound).update(repeating: plan.nan ? .nan : 0, count: range.count)
             return
         }
-        RowKernels.softmaxAffineWrite(z + range.lowerBound, range.count, max: plan.shift, scale: plan.scale, offset: plan.offset,
-                                      weights: weights.map { $0.baseAddress! + range.lowerBound }, dz + range.lowerBound, streaming: streaming)
+        RowKernels.softmaxAffineWrite(
+            z + range.lowerBound, range.count, max: plan.shift, scale: plan.scale, offset: plan.offset,
+            weights: weights.map { $0.baseAddress! + range.lowerBound }, dz + range.lowerBound, streaming: streaming)
         if range.contains(plan.target) {
             RowKernels.fence()
             let t = plan.target

@@ -12,8 +12,10 @@ enum CPUTripletMining {
     static func scratchCount(_ p: TripletMiningProblem) -> Int { 3 * p.rows * p.rows }
 
     /// Writes `∂L/∂E` (`B×D`) into `gradient`; `scratch` holds `scratchCount(p)` floats.
-    static func run(_ p: TripletMiningProblem, gradient: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                    threads: CPUThreads) -> TripletMiningResult {
+    static func run(
+        _ p: TripletMiningProblem, gradient: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+        threads: CPUThreads
+    ) -> TripletMiningResult {
         let b = p.rows, d = p.dimension, bb = b * b
         let gram = scratch, distance = scratch + bb, k = scratch + 2 * bb
         return p.centered.withUnsafeBufferPointer { centered in
@@ -79,8 +81,10 @@ enum CPUTripletMining {
 
     /// `D_ij` from `n_i + n_j − 2G_ij` through the representatives (exactly symmetric, 0 between
     /// equal rows), recomputed from the differences where the subtraction cancels.
-    static func distances(_ p: TripletMiningProblem, embeddings e: UnsafePointer<Float>, norms: UnsafePointer<Float>,
-                          gram: UnsafePointer<Float>, distance: UnsafeMutablePointer<Float>, threads: CPUThreads) {
+    static func distances(
+        _ p: TripletMiningProblem, embeddings e: UnsafePointer<Float>, norms: UnsafePointer<Float>,
+        gram: UnsafePointer<Float>, distance: UnsafeMutablePointer<Float>, threads: CPUThreads
+    ) {
         let b = p.rows, d = p.dimension, ratio = TripletMiningProblem.cancellationRatio
         let out = SendablePointer(base: distance)
         p.representative.withUnsafeBufferPointer { rep in
@@ -114,8 +118,10 @@ enum CPUTripletMining {
 
     /// batchHard: per anchor the farthest positive and nearest negative (first index on ties);
     /// row `a` of `K` gets +1 and −1 there when the triplet's loss is positive.
-    static func mineHard(_ p: TripletMiningProblem, distance: UnsafePointer<Float>, k: UnsafeMutablePointer<Float>,
-                         losses: UnsafeMutablePointer<Double>, counts: UnsafeMutablePointer<Int>, threads: CPUThreads) {
+    static func mineHard(
+        _ p: TripletMiningProblem, distance: UnsafePointer<Float>, k: UnsafeMutablePointer<Float>,
+        losses: UnsafeMutablePointer<Double>, counts: UnsafeMutablePointer<Int>, threads: CPUThreads
+    ) {
         let b = p.rows, margin = Double(p.margin)
         let kOut = SendablePointer(base: k), lossOut = SendablePointer(base: losses), countOut = SendablePointer(base: counts)
         p.labels.withUnsafeBufferPointer { labels in
@@ -155,8 +161,10 @@ enum CPUTripletMining {
     /// predicate of a triplet is `D_an < D_ap + margin` in double, the same on both sides. Positives
     /// and negatives are sorted as keys `distance bits << 32 | index` (distances are ≥ +0, so their
     /// bit patterns order as the values; the index makes every key distinct, so the order is fixed).
-    static func mineAll(_ p: TripletMiningProblem, distance: UnsafePointer<Float>, k: UnsafeMutablePointer<Float>,
-                        losses: UnsafeMutablePointer<Double>, counts: UnsafeMutablePointer<Int>, threads: CPUThreads) {
+    static func mineAll(
+        _ p: TripletMiningProblem, distance: UnsafePointer<Float>, k: UnsafeMutablePointer<Float>,
+        losses: UnsafeMutablePointer<Double>, counts: UnsafeMutablePointer<Int>, threads: CPUThreads
+    ) {
         let b = p.rows, margin = Double(p.margin)
         let kOut = SendablePointer(base: k), lossOut = SendablePointer(base: losses), countOut = SendablePointer(base: counts)
         @inline(__always) func value(_ key: UInt64) -> Double { Double(Float(bitPattern: UInt32(truncatingIfNeeded: key >> 32))) }

@@ -1,5 +1,5 @@
-import _CMicrokernels
 import Foundation
+import _CMicrokernels
 
 /// The memory-bound inner loops of the softmax family over one block of a row. Each has a Swift
 /// SIMD version and, on x86-64 CPUs with AVX2+FMA, a C microkernel (see NOTES.md for why); the
@@ -34,7 +34,9 @@ enum RowKernels {
 
     /// y = exp(x − shift)·scale over n values.
     @inline(__always)
-    static func expScale(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+    static func expScale(
+        _ x: UnsafePointer<Float>, _ n: Int, shift: Float, scale: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels
+    ) {
         if microkernels {
             _ = lk_cpu_exp_scale(x, n, shift, scale, y, streaming ? 1 : 0)
             return
@@ -53,7 +55,9 @@ enum RowKernels {
 
     /// Softmax output y = exp(x − max)·scale, where every x ≤ max and none is NaN.
     @inline(__always)
-    static func softmaxWrite(_ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+    static func softmaxWrite(
+        _ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels
+    ) {
         if microkernels {
             _ = lk_cpu_softmax_write(x, n, max, scale, y, streaming ? 1 : 0)
             return
@@ -64,7 +68,10 @@ enum RowKernels {
     /// Softmax-loss gradient y = exp(x − max)·scale − offset·w (w = `weights`, or 1), where every
     /// x ≤ max and none is NaN.
     @inline(__always)
-    static func softmaxAffineWrite(_ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, offset: Float, weights: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+    static func softmaxAffineWrite(
+        _ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, offset: Float, weights: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>,
+        streaming: Bool, microkernels: Bool = useMicrokernels
+    ) {
         if microkernels {
             _ = lk_cpu_softmax_affine_write(x, n, max, scale, offset, weights, y, streaming ? 1 : 0)
             return
@@ -84,7 +91,10 @@ enum RowKernels {
 
     /// Cosine logits z = amplitude·s_j·clamp(raw·invNorm_j, −1, 1) (s_j = `columnScales` or 1); in place allowed.
     @inline(__always)
-    static func cosineLogits(_ raw: UnsafePointer<Float>, _ n: Int, inverseNorms: UnsafePointer<Float>, amplitude: Float, columnScales: UnsafePointer<Float>?, _ z: UnsafeMutablePointer<Float>, microkernels: Bool = useMicrokernels) {
+    static func cosineLogits(
+        _ raw: UnsafePointer<Float>, _ n: Int, inverseNorms: UnsafePointer<Float>, amplitude: Float, columnScales: UnsafePointer<Float>?,
+        _ z: UnsafeMutablePointer<Float>, microkernels: Bool = useMicrokernels
+    ) {
         if microkernels {
             _ = lk_cpu_cosine_logits(raw, n, inverseNorms, amplitude, columnScales, z)
             return
@@ -97,7 +107,10 @@ enum RowKernels {
 
     /// y = exp(x − max)·scale·s_j, where every x ≤ max and none is NaN; in place allowed.
     @inline(__always)
-    static func expScaleColumns(_ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, columnScales: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, microkernels: Bool = useMicrokernels) {
+    static func expScaleColumns(
+        _ x: UnsafePointer<Float>, _ n: Int, max: Float, scale: Float, columnScales: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+        microkernels: Bool = useMicrokernels
+    ) {
         if microkernels {
             _ = lk_cpu_exp_scale_columns(x, n, max, scale, columnScales, y)
             return
@@ -116,7 +129,10 @@ enum RowKernels {
 
     /// y = (x − shift) − secondShift over n values (two steps: exact when x is near shift).
     @inline(__always)
-    static func subtract(_ x: UnsafePointer<Float>, _ n: Int, shift: Float, secondShift: Float = 0, _ y: UnsafeMutablePointer<Float>, streaming: Bool, microkernels: Bool = useMicrokernels) {
+    static func subtract(
+        _ x: UnsafePointer<Float>, _ n: Int, shift: Float, secondShift: Float = 0, _ y: UnsafeMutablePointer<Float>, streaming: Bool,
+        microkernels: Bool = useMicrokernels
+    ) {
         if microkernels {
             _ = lk_cpu_subtract(x, n, shift, secondShift, y, streaming ? 1 : 0)
             return

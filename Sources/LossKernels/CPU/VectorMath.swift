@@ -17,8 +17,9 @@ enum VectorMath {
         let high = unsafeBitCast(t0 .> V(repeating: 250), to: U.self)
         let low = unsafeBitCast(t0 .< V(repeating: -250), to: U.self)
         let keep = notNaN & ~high & ~low
-        let t = unsafeBitCast((unsafeBitCast(t0, to: U.self) & keep) | (unsafeBitCast(V(repeating: 250), to: U.self) & high)
-                              | (unsafeBitCast(V(repeating: -250), to: U.self) & low), to: V.self)
+        let t = unsafeBitCast(
+            (unsafeBitCast(t0, to: U.self) & keep) | (unsafeBitCast(V(repeating: 250), to: U.self) & high)
+                | (unsafeBitCast(V(repeating: -250), to: U.self) & low), to: V.self)
         // Round to nearest with the 1.5·2^23 trick; the low bits of `shifted` hold n.
         let shifted = t + 12_582_912
         let n = shifted - 12_582_912

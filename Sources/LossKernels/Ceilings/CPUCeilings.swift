@@ -44,8 +44,9 @@ package enum Ceilings {
             }
             best = min(best, MonotonicClock.seconds() - start)
         }
-        return Ceiling(kind: .memcpy, value: 2 * Double(bytes) / best / 1e9, seconds: best,
-                       method: "CPU memcpy, \(threads) threads, 2 × \(bytes >> 20) MiB (read + written), best of \(max(1, repeats))")
+        return Ceiling(
+            kind: .memcpy, value: 2 * Double(bytes) / best / 1e9, seconds: best,
+            method: "CPU memcpy, \(threads) threads, 2 × \(bytes >> 20) MiB (read + written), best of \(max(1, repeats))")
     }
 
     /// OpenBLAS SGEMM rate on the three GEMMs of a B×D×C margin-head step; see `Ceilings`.
@@ -67,12 +68,18 @@ package enum Ceilings {
             x.withUnsafeBufferPointer { x in
                 w.withUnsafeBufferPointer { w in
                     g.withUnsafeMutableBufferPointer { g in
-                        BLAS.gemm(transposeA: false, transposeB: true, m: b, n: c, k: d, a: x.baseAddress!, lda: d, b: w.baseAddress!, ldb: d, beta: 0, c: g.baseAddress!, ldc: c)
+                        BLAS.gemm(
+                            transposeA: false, transposeB: true, m: b, n: c, k: d, a: x.baseAddress!, lda: d, b: w.baseAddress!, ldb: d, beta: 0,
+                            c: g.baseAddress!, ldc: c)
                         dx.withUnsafeMutableBufferPointer { dx in
-                            BLAS.gemm(transposeA: false, transposeB: false, m: b, n: d, k: c, a: g.baseAddress!, lda: c, b: w.baseAddress!, ldb: d, beta: 0, c: dx.baseAddress!, ldc: d)
+                            BLAS.gemm(
+                                transposeA: false, transposeB: false, m: b, n: d, k: c, a: g.baseAddress!, lda: c, b: w.baseAddress!, ldb: d, beta: 0,
+                                c: dx.baseAddress!, ldc: d)
                         }
                         dw.withUnsafeMutableBufferPointer { dw in
-                            BLAS.gemm(transposeA: true, transposeB: false, m: c, n: d, k: b, a: g.baseAddress!, lda: c, b: x.baseAddress!, ldb: d, beta: 0, c: dw.baseAddress!, ldc: d)
+                            BLAS.gemm(
+                                transposeA: true, transposeB: false, m: c, n: d, k: b, a: g.baseAddress!, lda: c, b: x.baseAddress!, ldb: d, beta: 0,
+                                c: dw.baseAddress!, ldc: d)
                         }
                     }
                 }
@@ -80,7 +87,8 @@ package enum Ceilings {
             if run > 0 { times.append(MonotonicClock.seconds() - start) }
         }
         let median = times.lowerMedian
-        return Ceiling(kind: .sgemm, value: 6 * Double(b) * Double(c) * Double(d) / median / 1e9, seconds: median,
-                       method: "OpenBLAS cblas_sgemm, the 3 GEMMs of B=\(b) D=\(d) C=\(c), median of \(times.count)")
+        return Ceiling(
+            kind: .sgemm, value: 6 * Double(b) * Double(c) * Double(d) / median / 1e9, seconds: median,
+            method: "OpenBLAS cblas_sgemm, the 3 GEMMs of B=\(b) D=\(d) C=\(c), median of \(times.count)")
     }
 }

@@ -12,8 +12,10 @@ extension Ceilings {
     ///   - kinds: which of device-copy, device-sgemm, host-to-device, device-to-host to measure.
     /// - Returns: one `OpenCLDeviceCeilings` per chosen device (a device whose measurement failed
     ///   lists why in its `problems`), or the error that makes OpenCL unavailable.
-    package static func openCL(bytes: Int = 256 << 20, gemmSize: Int? = nil, repeats: Int = 7, device only: OpenCLDeviceInfo? = nil,
-                              kinds: Set<Ceiling.Kind> = [.deviceCopy, .deviceSGEMM, .hostToDevice, .deviceToHost]) -> Result<[OpenCLDeviceCeilings], LossKernelsError> {
+    package static func openCL(
+        bytes: Int = 256 << 20, gemmSize: Int? = nil, repeats: Int = 7, device only: OpenCLDeviceInfo? = nil,
+        kinds: Set<Ceiling.Kind> = [.deviceCopy, .deviceSGEMM, .hostToDevice, .deviceToHost]
+    ) -> Result<[OpenCLDeviceCeilings], LossKernelsError> {
         let descriptors: [OpenCLDeviceDescriptor]
         switch OpenCLDevices.discover() {
         case .failure(let error): return .failure(error)
@@ -21,26 +23,27 @@ extension Ceilings {
         }
         guard case .success(let runtime) = OpenCLRuntime.shared else { return .failure(.openCLUnavailable(reason: "no OpenCL runtime")) }
         let chosen = descriptors.filter { only == nil || $0.info == only }
-        return .success(chosen.map { descriptor in
-            var result = OpenCLDeviceCeilings(device: descriptor.info, ceilings: [], problems: [])
-            do {
-                let device = try OpenCLDevice(runtime: runtime, descriptor: descriptor)
-                let n = gemmSize ?? (descriptor.info.kind == .cpu ? 1024 : 4096)
-                if !kinds.isDisjoint(with: [.deviceCopy, .hostToDevice, .deviceToHost]) {
-                    result.ceilings += try transferCeilings(device, bytes: bytes, repeats: repeats).filter { kinds.contains($0.kind) }
-                }
-                if kinds.contains(.deviceSGEMM) {
-                    do {
-                        result.ceilings.append(try deviceSGEMM(device, n: n, repeats: repeats))
-                    } catch {
-                        result.problems.append("device-sgemm: \(error)")
+        return .success(
+            chosen.map { descriptor in
+                var result = OpenCLDeviceCeilings(device: descriptor.info, ceilings: [], problems: [])
+                do {
+                    let device = try OpenCLDevice(runtime: runtime, descriptor: descriptor)
+                    let n = gemmSize ?? (descriptor.info.kind == .cpu ? 1024 : 4096)
+                    if !kinds.isDisjoint(with: [.deviceCopy, .hostToDevice, .deviceToHost]) {
+                        result.ceilings += try transferCeilings(device, bytes: bytes, repeats: repeats).filter { kinds.contains($0.kind) }
                     }
+                    if kinds.contains(.deviceSGEMM) {
+                        do {
+                            result.ceilings.append(try deviceSGEMM(device, n: n, repeats: repeats))
+                        } catch {
+                            result.problems.append("device-sgemm: \(error)")
+                        }
+                    }
+                } catch {
+                    result.problems.append("\(error)")
                 }
-            } catch {
-                result.problems.append("\(error)")
-            }
-            return result
-        })
+                return result
+            })
     }
 
     /// device-copy, host-to-device and device-to-host of one device, each the best of `repeats`
@@ -80,12 +83,15 @@ extension Ceilings {
             let read = try best { try device.read(b, into: host) }
             let name = device.info.name, mib = bytes >> 20
             return [
-                Ceiling(kind: .deviceCopy, value: 2 * Double(bytes) / copy / 1e9, seconds: copy,
-                        method: "\(name): clEnqueueCopyBuffer, 2 × \(mib) MiB (read + written), best of \(runs)"),
-                Ceiling(kind: .hostToDevice, value: Double(bytes) / write / 1e9, seconds: write,
-                        method: "\(name): blocking clEnqueueWriteBuffer of \(mib) MiB, best of \(runs)"),
-                Ceiling(kind: .deviceToHost, value: Double(bytes) / read / 1e9, seconds: read,
-                        method: "\(name): blocking clEnqueueReadBuffer of \(mib) MiB, best of \(runs)"),
+                Ceiling(
+                    kind: .deviceCopy, value: 2 * Double(bytes) / copy / 1e9, seconds: copy,
+                    method: "\(name): clEnqueueCopyBuffer, 2 × \(mib) MiB (read + written), best of \(runs)"),
+                Ceiling(
+                    kind: .hostToDevice, value: Double(bytes) / write / 1e9, seconds: write,
+                    method: "\(name): blocking clEnqueueWriteBuffer of \(mib) MiB, best of \(runs)"),
+                Ceiling(
+                    kind: .deviceToHost, value: Double(bytes) / read / 1e9, seconds: read,
+                    method: "\(name): blocking clEnqueueReadBuffer of \(mib) MiB, best of \(runs)"),
             ]
         }
     }
@@ -114,8 +120,9 @@ extension Ceilings {
                 if run > 0 { times.append(MonotonicClock.seconds() - start) }
             }
             let median = times.lowerMedian
-            return Ceiling(kind: .deviceSGEMM, value: 2 * pow(Double(n), 3) / median / 1e9, seconds: median,
-                           method: "\(device.info.name): CLBlast SGEMM \(n)×\(n)×\(n), median of \(times.count)")
+            return Ceiling(
+                kind: .deviceSGEMM, value: 2 * pow(Double(n), 3) / median / 1e9, seconds: median,
+                method: "\(device.info.name): CLBlast SGEMM \(n)×\(n)×\(n), median of \(times.count)")
         }
     }
 }

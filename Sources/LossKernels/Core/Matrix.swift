@@ -16,7 +16,8 @@ public struct Matrix: Sendable, Equatable {
         guard columns >= 0 else { throw LossKernelsError.invalidOption(name: "\(name).columns", value: "\(columns)", allowed: ">= 0") }
         let (count, overflow) = rows.multipliedReportingOverflow(by: columns)
         guard !overflow, count == values.count else {
-            throw LossKernelsError.shapeMismatch(tensor: name, expected: "[\(rows), \(columns)] (\(overflow ? "too many" : String(count)) values)", actual: "\(values.count) values")
+            throw LossKernelsError.shapeMismatch(
+                tensor: name, expected: "[\(rows), \(columns)] (\(overflow ? "too many" : String(count)) values)", actual: "\(values.count) values")
         }
         self.rows = rows
         self.columns = columns

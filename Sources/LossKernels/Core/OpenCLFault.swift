@@ -24,7 +24,8 @@ package enum OpenCLFault: String, Sendable, CaseIterable, Equatable {
     func error(at call: String) -> LossKernelsError {
         switch self {
         case .build:
-            return .openCLFailure(call: "\(call) (injected fault)", code: -11, name: "CL_BUILD_PROGRAM_FAILURE", buildLog: "LOSSKERNELS_FAULT=build: no program was built")
+            return .openCLFailure(
+                call: "\(call) (injected fault)", code: -11, name: "CL_BUILD_PROGRAM_FAILURE", buildLog: "LOSSKERNELS_FAULT=build: no program was built")
         case .alloc:
             return .openCLFailure(call: "\(call) (injected fault)", code: -4, name: "CL_MEM_OBJECT_ALLOCATION_FAILURE", buildLog: nil)
         case .enqueue, .read:

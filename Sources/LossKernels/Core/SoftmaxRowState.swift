@@ -1,3 +1,5 @@
+import Foundation
+
 /// The online-softmax state of one row, merged from block statistics in block order:
 /// running max and Σ exp(x − max), in double, plus whether a NaN or +∞ was seen.
 /// `(m_a, d_a) ⊕ (m_b, d_b) = (M, d_a·e^{m_a−M} + d_b·e^{m_b−M})`.
@@ -31,5 +33,3 @@ struct SoftmaxRowState {
         return Float(Double(max) + Foundation.log(sum))
     }
 }
-
-import Foundation

@@ -52,7 +52,8 @@ extension Validation {
     /// as for logits, where it is a mask). Throws `.invalidValue` naming the first bad index.
     static func requireFinite(_ tensor: String, _ values: UnsafeBufferPointer<Float>, allowNegativeInfinity: Bool = false) throws {
         for (i, v) in values.enumerated() where !v.isFinite && !(allowNegativeInfinity && v == -.infinity) {
-            throw LossKernelsError.invalidValue(tensor: tensor, index: i, value: "\(v)", allowed: allowNegativeInfinity ? "finite or −∞ (checkFinite)" : "finite (checkFinite)")
+            throw LossKernelsError.invalidValue(
+                tensor: tensor, index: i, value: "\(v)", allowed: allowNegativeInfinity ? "finite or −∞ (checkFinite)" : "finite (checkFinite)")
         }
     }
 

@@ -8,14 +8,16 @@ enum Validation {
         guard columns >= 0 else { throw LossKernelsError.invalidOption(name: "\(tensor) columns", value: "\(columns)", allowed: ">= 0") }
         let (product, overflow) = rows.multipliedReportingOverflow(by: columns)
         guard !overflow, product == count else {
-            throw LossKernelsError.shapeMismatch(tensor: tensor, expected: "\(shape(rows, columns)) = \(overflow ? "too many" : String(product)) values", actual: "\(count) values")
+            throw LossKernelsError.shapeMismatch(
+                tensor: tensor, expected: "\(shape(rows, columns)) = \(overflow ? "too many" : String(product)) values", actual: "\(count) values")
         }
     }
 
     /// Two matrices must have the same shape.
     static func requireSameShape(_ tensor: String, rows: Int, columns: Int, as reference: String, _ referenceRows: Int, _ referenceColumns: Int) throws {
         guard rows == referenceRows, columns == referenceColumns else {
-            throw LossKernelsError.shapeMismatch(tensor: tensor, expected: "\(shape(referenceRows, referenceColumns)) (the shape of \(reference))", actual: shape(rows, columns))
+            throw LossKernelsError.shapeMismatch(
+                tensor: tensor, expected: "\(shape(referenceRows, referenceColumns)) (the shape of \(reference))", actual: shape(rows, columns))
         }
     }
 

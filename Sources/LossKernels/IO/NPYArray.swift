@@ -35,8 +35,9 @@ package struct NPYArray: Sendable, Equatable {
     ///   `shape` (1 for `[]`). Violating it is a programming error and traps.
     package init(shape: [Int], float32: [Float]) {
         let expected = NPYArray.checkedCount(of: shape)
-        precondition(expected == float32.count,
-                     "NPYArray: \(float32.count) elements do not fill shape \(shape) (needs \(expected.map(String.init) ?? "an overflowing count"))")
+        precondition(
+            expected == float32.count,
+            "NPYArray: \(float32.count) elements do not fill shape \(shape) (needs \(expected.map(String.init) ?? "an overflowing count"))")
         self.shape = shape
         self.elements = .float32(float32)
     }
@@ -47,8 +48,9 @@ package struct NPYArray: Sendable, Equatable {
     ///   `shape` (1 for `[]`). Violating it is a programming error and traps.
     package init(shape: [Int], int64: [Int64]) {
         let expected = NPYArray.checkedCount(of: shape)
-        precondition(expected == int64.count,
-                     "NPYArray: \(int64.count) elements do not fill shape \(shape) (needs \(expected.map(String.init) ?? "an overflowing count"))")
+        precondition(
+            expected == int64.count,
+            "NPYArray: \(int64.count) elements do not fill shape \(shape) (needs \(expected.map(String.init) ?? "an overflowing count"))")
         self.shape = shape
         self.elements = .int64(int64)
     }

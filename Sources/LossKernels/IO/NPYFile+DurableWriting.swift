@@ -50,8 +50,10 @@ extension NPYFile {
 
     /// Writes a new file `<folder>/<temporaryPrefix><UUID>.tmp` with `writeNewFile` and returns its
     /// path; on failure removes it and rethrows. Errors name `reportedAs`.
-    static func writeTemporary(in folder: String, temporaryPrefix: String, reportedAs target: String,
-                               _ body: (ByteSink) throws -> Void) throws -> String {
+    static func writeTemporary(
+        in folder: String, temporaryPrefix: String, reportedAs target: String,
+        _ body: (ByteSink) throws -> Void
+    ) throws -> String {
         let temporary = path(temporaryPrefix + UUID().uuidString + ".tmp", in: folder)
         do {
             try writeNewFile(at: temporary, reportedAs: target, body)
@@ -67,8 +69,10 @@ extension NPYFile {
     /// after a crash `name` holds either its previous or its complete new contents. On failure the
     /// temporary is removed and the previous file is left as it was.
     /// - Throws: `.unwritableOutput` naming `<folder>/<name>`.
-    static func replaceFile(named name: String, in folder: String, temporaryPrefix: String,
-                            _ body: (ByteSink) throws -> Void) throws {
+    static func replaceFile(
+        named name: String, in folder: String, temporaryPrefix: String,
+        _ body: (ByteSink) throws -> Void
+    ) throws {
         let target = path(name, in: folder)
         let temporary = try writeTemporary(in: folder, temporaryPrefix: temporaryPrefix, reportedAs: target, body)
         guard rename(temporary, target) == 0 else {
@@ -84,8 +88,10 @@ extension NPYFile {
     /// consecutive pieces, so the whole array never needs to be in memory at once.
     /// - Throws: `.unwritableOutput` naming the file when it cannot be written, or when `produce`
     ///   hands over a different number of elements than `shape` holds.
-    static func replaceFloat32File(named name: String, in folder: String, temporaryPrefix: String, shape: [Int],
-                                   _ produce: (_ piece: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Void) throws {
+    static func replaceFloat32File(
+        named name: String, in folder: String, temporaryPrefix: String, shape: [Int],
+        _ produce: (_ piece: (UnsafeBufferPointer<Float>) throws -> Void) throws -> Void
+    ) throws {
         let header = NPYArray(validatedShape: shape, elements: .float32([]))
         try replaceFile(named: name, in: folder, temporaryPrefix: temporaryPrefix) { sink in
             try headerBytes(for: header).withUnsafeBytes { try sink($0) }
@@ -97,7 +103,8 @@ extension NPYFile {
                 }
             }
             guard count == header.count else {
-                throw LossKernelsError.unwritableOutput(path: path(name, in: folder), reason: "\(count) elements written, the shape \(shape) holds \(header.count)")
+                throw LossKernelsError.unwritableOutput(
+                    path: path(name, in: folder), reason: "\(count) elements written, the shape \(shape) holds \(header.count)")
             }
         }
     }

@@ -112,7 +112,8 @@ extension NPYFile {
         var shape: [Int] = []
         for item in items {
             guard case let .integer(text) = item else {
-                throw HeaderError(reason: "malformed header: 'shape' must be a tuple of non-negative integers, got \(item.summary) in \(Literal.tuple(items).summary)")
+                throw HeaderError(
+                    reason: "malformed header: 'shape' must be a tuple of non-negative integers, got \(item.summary) in \(Literal.tuple(items).summary)")
             }
             if text.hasPrefix("-") {
                 throw HeaderError(reason: "negative dimension \(text) in shape \(Literal.tuple(items).summary)")
@@ -182,12 +183,12 @@ extension NPYFile {
             case "{":
                 position += 1
                 return try parseDict(depth: depth)
-            case "-", "0" ... "9":
+            case "-", "0"..."9":
                 return .integer(try parseInteger())
             default:
                 if scalar.properties.isAlphabetic {
                     var word = ""
-                    while let next = peek(), next.properties.isAlphabetic || next == "_" || ("0" ... "9").contains(next) {
+                    while let next = peek(), next.properties.isAlphabetic || next == "_" || ("0"..."9").contains(next) {
                         word.unicodeScalars.append(next)
                         position += 1
                     }
@@ -247,13 +248,13 @@ extension NPYFile {
                 skipWhitespace()
             }
             var digits = 0
-            while let scalar = peek(), ("0" ... "9").contains(scalar) {
+            while let scalar = peek(), ("0"..."9").contains(scalar) {
                 text.unicodeScalars.append(scalar)
                 position += 1
                 digits += 1
             }
             guard digits > 0 else { throw failure("digits") }
-            if peek() == "L" || peek() == "l" { position += 1 } // Python 2 long suffix
+            if peek() == "L" || peek() == "l" { position += 1 }   // Python 2 long suffix
             // Strip leading zeros so Int() sees the value (Python 3 forbids them, but be lenient).
             let negative = text.hasPrefix("-")
             var magnitude = Substring(negative ? String(text.dropFirst()) : text)

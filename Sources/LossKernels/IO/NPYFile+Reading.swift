@@ -60,19 +60,19 @@ extension NPYFile {
                 let raw = UnsafeMutableRawBufferPointer(buffer)
                 initialized = 0
                 while initialized < size {
-                    let got = try readSome(into: UnsafeMutableRawBufferPointer(rebasing: raw[initialized ..< size]))
+                    let got = try readSome(into: UnsafeMutableRawBufferPointer(rebasing: raw[initialized..<size]))
                     if got == 0 { break }
                     initialized += got
                 }
             }
-            if bytes.count < size { return bytes } // shrank while reading: decode reports what is there
+            if bytes.count < size { return bytes }   // shrank while reading: decode reports what is there
         }
         // Files of unknown size (pipes, /proc) or that grew: read the rest in chunks.
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let got = try chunk.withUnsafeMutableBytes { try readSome(into: $0) }
             if got == 0 { break }
-            bytes.append(contentsOf: chunk[0 ..< got])
+            bytes.append(contentsOf: chunk[0..<got])
         }
         return bytes
     }

@@ -90,7 +90,7 @@ extension NPYFile {
         for (index, entry) in temporaries.enumerated() {
             if rename(entry.temporary, entry.target) != 0 {
                 let reason = "cannot move the written file into place: \(errnoDescription(errno))"
-                for done in (0 ..< index).reversed() {
+                for done in (0..<index).reversed() {
                     let target = temporaries[done].target
                     if let backup = backups[done] {
                         _ = rename(backup, target)

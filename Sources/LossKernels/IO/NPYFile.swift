@@ -18,7 +18,7 @@ import Foundation
 /// Package access: the CLI and the tests use it; it is not part of the library's public API.
 package enum NPYFile {
     /// The six bytes every `.npy` file starts with: `"\x93NUMPY"`.
-    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59] // "\x93NUMPY"
+    static let magic: [UInt8] = [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59]   // "\x93NUMPY"
     /// The dtypes `decode` accepts, as error messages list them.
     static let supportedList = "<f4, <f8, <i4 or <i8"
     /// Deepest nesting of brackets accepted in a header (guards the recursive parser's stack).
@@ -45,7 +45,7 @@ package enum NPYFile {
             throw refuse("empty file (0 bytes), not a NumPy .npy file")
         }
         let magicPrefix = min(bytes.count, magic.count)
-        guard bytes[0 ..< magicPrefix].elementsEqual(magic[0 ..< magicPrefix]) else {
+        guard bytes[0..<magicPrefix].elementsEqual(magic[0..<magicPrefix]) else {
             throw refuse("not a NumPy .npy file (bad magic)")
         }
         guard bytes.count >= magic.count + 2 else {
@@ -64,7 +64,7 @@ package enum NPYFile {
             throw refuse("truncated: file is \(bytes.count) bytes, too short to hold the .npy header length")
         }
         var headerLength = 0
-        for index in 0 ..< lengthFieldSize {
+        for index in 0..<lengthFieldSize {
             headerLength |= Int(bytes[8 + index]) << (8 * index)
         }
         // headerLength < 2^32, so this cannot overflow on 64-bit; check anyway.
@@ -74,7 +74,7 @@ package enum NPYFile {
         }
 
         // Header text: latin-1 for 1.0 and 2.0, UTF-8 for 3.0.
-        let headerBytes = bytes[headerStart ..< headerEnd]
+        let headerBytes = bytes[headerStart..<headerEnd]
         let scalars: [Unicode.Scalar]
         if major == 3 {
             let text = String(decoding: headerBytes, as: UTF8.self)
@@ -112,12 +112,14 @@ package enum NPYFile {
             throw refuse("truncated: data holds \(available) bytes but shape \(shapeText) of \(header.descr) needs \(needed)")
         }
         if available > needed {
-            throw refuse("data holds \(available) bytes but shape \(shapeText) of \(header.descr) needs \(needed) (\(available - needed) trailing bytes after the array)")
+            throw refuse(
+                "data holds \(available) bytes but shape \(shapeText) of \(header.descr) needs \(needed) (\(available - needed) trailing bytes after the array)"
+            )
         }
 
         // Data.
         let elements = bytes.withUnsafeBytes { raw -> NPYArray.Elements in
-            let data = UnsafeRawBufferPointer(rebasing: raw[headerEnd ..< headerEnd + needed])
+            let data = UnsafeRawBufferPointer(rebasing: raw[headerEnd..<headerEnd + needed])
             switch dtype.kind {
             case .f4:
                 let values = bulkCopy(data, count: count, as: Float.self)
@@ -134,21 +136,23 @@ package enum NPYFile {
                 return .int64(values)
                 #endif
             case .f8:
-                return .float32([Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    for index in 0 ..< count {
-                        let bits = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: index &* 8, as: UInt64.self))
-                        buffer[index] = Float(Double(bitPattern: bits))
-                    }
-                    initialized = count
-                })
+                return .float32(
+                    [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                        for index in 0..<count {
+                            let bits = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: index &* 8, as: UInt64.self))
+                            buffer[index] = Float(Double(bitPattern: bits))
+                        }
+                        initialized = count
+                    })
             case .i4:
-                return .int64([Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
-                    for index in 0 ..< count {
-                        let value = Int32(littleEndian: data.loadUnaligned(fromByteOffset: index &* 4, as: Int32.self))
-                        buffer[index] = Int64(value)
-                    }
-                    initialized = count
-                })
+                return .int64(
+                    [Int64](unsafeUninitializedCapacity: count) { buffer, initialized in
+                        for index in 0..<count {
+                            let value = Int32(littleEndian: data.loadUnaligned(fromByteOffset: index &* 4, as: Int32.self))
+                            buffer[index] = Int64(value)
+                        }
+                        initialized = count
+                    })
             }
         }
         return NPYArray(validatedShape: header.shape, elements: elements)
@@ -213,7 +217,7 @@ extension NPYFile {
         bytes.reserveCapacity(8 + lengthFieldSize + headerLength)
         bytes.append(lengthFieldSize == 2 ? 1 : 2)
         bytes.append(0)
-        for index in 0 ..< lengthFieldSize {
+        for index in 0..<lengthFieldSize {
             bytes.append(UInt8(truncatingIfNeeded: headerLength >> (8 * index)))
         }
         bytes.append(contentsOf: dict)

@@ -49,8 +49,10 @@ struct ElementWeights {
     func validate() throws {
         if let weight {
             guard weight.columns == columns, weight.rows == rows || weight.rows == 1 else {
-                throw LossKernelsError.shapeMismatch(tensor: "weight", expected: "\(Validation.shape(rows, columns)) (the shape of logits) or \(Validation.shape(1, columns)) (one row for every row)",
-                                                     actual: Validation.shape(weight.rows, weight.columns))
+                throw LossKernelsError.shapeMismatch(
+                    tensor: "weight",
+                    expected: "\(Validation.shape(rows, columns)) (the shape of logits) or \(Validation.shape(1, columns)) (one row for every row)",
+                    actual: Validation.shape(weight.rows, weight.columns))
             }
             for (i, v) in weight.values.enumerated() where !(v.isFinite && v >= 0) {
                 let (r, c) = i.quotientAndRemainder(dividingBy: columns)
@@ -59,7 +61,8 @@ struct ElementWeights {
         }
         if let posWeight {
             guard posWeight.count == columns else {
-                throw LossKernelsError.shapeMismatch(tensor: "posWeight", expected: "[\(columns)] (one value per column of logits)", actual: "[\(posWeight.count)]")
+                throw LossKernelsError.shapeMismatch(
+                    tensor: "posWeight", expected: "[\(columns)] (one value per column of logits)", actual: "[\(posWeight.count)]")
             }
             for (c, v) in posWeight.enumerated() where !(v.isFinite && v >= 0) {
                 throw LossKernelsError.invalidValue(tensor: "posWeight", index: c, value: "\(v)", allowed: "finite and >= 0")

@@ -145,12 +145,18 @@ struct ElementwiseLoss: Sendable {
     func validate() throws {
         switch kind {
         case .smoothL1:
-            guard parameter.isFinite, parameter >= 0 else { throw LossKernelsError.invalidOption(name: "beta", value: "\(parameter)", allowed: ">= 0 and finite") }
+            guard parameter.isFinite, parameter >= 0 else {
+                throw LossKernelsError.invalidOption(name: "beta", value: "\(parameter)", allowed: ">= 0 and finite")
+            }
         case .huber:
-            guard parameter.isFinite, parameter > 0 else { throw LossKernelsError.invalidOption(name: "delta", value: "\(parameter)", allowed: "> 0 and finite") }
+            guard parameter.isFinite, parameter > 0 else {
+                throw LossKernelsError.invalidOption(name: "delta", value: "\(parameter)", allowed: "> 0 and finite")
+            }
         case .sigmoidFocal:
             guard gamma.isFinite, gamma >= 0 else { throw LossKernelsError.invalidOption(name: "gamma", value: "\(gamma)", allowed: ">= 0 and finite") }
-            guard alpha.isFinite, alpha <= 1 else { throw LossKernelsError.invalidOption(name: "alpha", value: "\(alpha)", allowed: "<= 1 (negative: no weighting)") }
+            guard alpha.isFinite, alpha <= 1 else {
+                throw LossKernelsError.invalidOption(name: "alpha", value: "\(alpha)", allowed: "<= 1 (negative: no weighting)")
+            }
         default:
             break
         }

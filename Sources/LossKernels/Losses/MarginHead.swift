@@ -61,8 +61,10 @@ public struct MarginHead: Sendable, Equatable {
     /// Exact or detached target derivative.
     public var gradient: MarginGradient
 
-    public init(kind: Kind, scale: Float, margin: Float = 0, m1: Float = 1, m2: Float = 0, m3: Float = 0,
-                easyMargin: Bool = false, lambda: Float = 0, gradient: MarginGradient = .exact) {
+    public init(
+        kind: Kind, scale: Float, margin: Float = 0, m1: Float = 1, m2: Float = 0, m3: Float = 0,
+        easyMargin: Bool = false, lambda: Float = 0, gradient: MarginGradient = .exact
+    ) {
         self.kind = kind
         self.scale = scale
         self.margin = margin

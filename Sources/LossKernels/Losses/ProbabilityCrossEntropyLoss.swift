@@ -53,8 +53,9 @@ struct ProbabilityCrossEntropyLoss: Sendable {
         guard s.state.isRegular else { return (.nan, .nanRow) }
         let loss = s.targetMass * Foundation.log(s.state.sum) - s.shiftedTargetLogits
         let r = rowScale[n]
-        let gradient = ProbabilityGradientRow(shift: s.state.max, scale: Float(r * s.targetMass / s.state.sum),
-                                              targetScale: Float(r * Double(keep)), targetOffset: Float(r * Double(add)))
+        let gradient = ProbabilityGradientRow(
+            shift: s.state.max, scale: Float(r * s.targetMass / s.state.sum),
+            targetScale: Float(r * Double(keep)), targetOffset: Float(r * Double(add)))
         return (loss, gradient)
     }
 

@@ -1,5 +1,5 @@
-import _COpenCLShim
 import Foundation
+import _COpenCLShim
 
 /// One opened OpenCL device: its context, an in-order command queue, and the program built from
 /// the embedded kernels (built once per context, on first use). Calls on one device are
@@ -25,7 +25,9 @@ final class OpenCLDevice: @unchecked Sendable {
         self.fault = fault
         var status: cl_int = 0
         var device: cl_device_id? = descriptor.device
-        var properties: [cl_context_properties] = [cl_context_properties(CL_CONTEXT_PLATFORM), cl_context_properties(Int(bitPattern: UnsafeRawPointer(descriptor.platform))), 0]
+        var properties: [cl_context_properties] = [
+            cl_context_properties(CL_CONTEXT_PLATFORM), cl_context_properties(Int(bitPattern: UnsafeRawPointer(descriptor.platform))), 0,
+        ]
         guard let context = runtime.api.CreateContext(&properties, 1, &device, nil, nil, &status), status == CL_SUCCESS else {
             try OpenCLRuntime.check(status == CL_SUCCESS ? CL_OUT_OF_HOST_MEMORY : status, "clCreateContext")
             throw LossKernelsError.openCLUnavailable(reason: "clCreateContext returned no context")
@@ -60,12 +62,15 @@ final class OpenCLDevice: @unchecked Sendable {
         let bytes = Swift.max(1, count) * elementSize
         if fault == .alloc { throw OpenCLFault.alloc.error(at: "clCreateBuffer(\(bytes) bytes)") }
         if info.maxAllocationBytes > 0 && bytes > info.maxAllocationBytes {
-            throw LossKernelsError.openCLFailure(call: "clCreateBuffer(\(bytes) bytes; device limit \(info.maxAllocationBytes))", code: CL_INVALID_BUFFER_SIZE, name: "CL_INVALID_BUFFER_SIZE", buildLog: nil)
+            throw LossKernelsError.openCLFailure(
+                call: "clCreateBuffer(\(bytes) bytes; device limit \(info.maxAllocationBytes))", code: CL_INVALID_BUFFER_SIZE, name: "CL_INVALID_BUFFER_SIZE",
+                buildLog: nil)
         }
         var status: cl_int = 0
         guard let mem = runtime.api.CreateBuffer(context, cl_mem_flags(CL_MEM_READ_WRITE), bytes, nil, &status), status == CL_SUCCESS else {
             try OpenCLRuntime.check(status == CL_SUCCESS ? CL_MEM_OBJECT_ALLOCATION_FAILURE : status, "clCreateBuffer(\(bytes) bytes)")
-            throw LossKernelsError.openCLFailure(call: "clCreateBuffer", code: CL_MEM_OBJECT_ALLOCATION_FAILURE, name: "CL_MEM_OBJECT_ALLOCATION_FAILURE", buildLog: nil)
+            throw LossKernelsError.openCLFailure(
+                call: "clCreateBuffer", code: CL_MEM_OBJECT_ALLOCATION_FAILURE, name: "CL_MEM_OBJECT_ALLOCATION_FAILURE", buildLog: nil)
         }
         return OpenCLBuffer(device: self, mem: mem, count: count, elementSize: elementSize)
     }
@@ -74,7 +79,8 @@ final class OpenCLDevice: @unchecked Sendable {
     func write(_ source: UnsafeRawBufferPointer, to buffer: OpenCLBuffer, offset: Int = 0) throws {
         guard source.count > 0 else { return }
         hostToDeviceBytes += source.count
-        try OpenCLRuntime.check(runtime.api.EnqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), offset, source.count, source.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
+        try OpenCLRuntime.check(
+            runtime.api.EnqueueWriteBuffer(queue, buffer.mem, cl_bool(CL_TRUE), offset, source.count, source.baseAddress, 0, nil, nil), "clEnqueueWriteBuffer")
     }
 
     /// A new buffer holding a copy of `values`.
@@ -88,7 +94,9 @@ final class OpenCLDevice: @unchecked Sendable {
     func read(_ buffer: OpenCLBuffer, offset: Int = 0, into destination: UnsafeMutableRawBufferPointer) throws {
         guard destination.count > 0 else { return }
         if fault == .read { throw OpenCLFault.read.error(at: "clEnqueueReadBuffer") }
-        try OpenCLRuntime.check(runtime.api.EnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), offset, destination.count, destination.baseAddress, 0, nil, nil), "clEnqueueReadBuffer")
+        try OpenCLRuntime.check(
+            runtime.api.EnqueueReadBuffer(queue, buffer.mem, cl_bool(CL_TRUE), offset, destination.count, destination.baseAddress, 0, nil, nil),
+            "clEnqueueReadBuffer")
     }
 
     /// Enqueues a device-to-device copy of the first `bytes` bytes of `source` into `destination`
@@ -136,7 +144,8 @@ final class OpenCLDevice: @unchecked Sendable {
         if code != CL_SUCCESS {
             let log = buildLog(built)
             _ = runtime.api.ReleaseProgram(built)
-            throw LossKernelsError.openCLFailure(call: "clBuildProgram on \(info.name)", code: code, name: String(cString: lk_cl_error_name(code)), buildLog: log)
+            throw LossKernelsError.openCLFailure(
+                call: "clBuildProgram on \(info.name)", code: code, name: String(cString: lk_cl_error_name(code)), buildLog: log)
         }
         program = built
         return built
@@ -144,9 +153,12 @@ final class OpenCLDevice: @unchecked Sendable {
 
     private func buildLog(_ program: cl_program) -> String {
         var size = 0
-        guard runtime.api.GetProgramBuildInfo(program, descriptor.device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS, size > 0 else { return "" }
+        guard runtime.api.GetProgramBuildInfo(program, descriptor.device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), 0, nil, &size) == CL_SUCCESS, size > 0
+        else { return "" }
         var bytes = [CChar](repeating: 0, count: size + 1)
-        guard runtime.api.GetProgramBuildInfo(program, descriptor.device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil) == CL_SUCCESS else { return "" }
+        guard runtime.api.GetProgramBuildInfo(program, descriptor.device, cl_program_build_info(CL_PROGRAM_BUILD_LOG), size, &bytes, nil) == CL_SUCCESS else {
+            return ""
+        }
         return String(nulTerminated: bytes)
     }
 
@@ -154,7 +166,9 @@ final class OpenCLDevice: @unchecked Sendable {
     /// whose local memory (`localBytesPerItem` per work-item) fits.
     func workGroupSize(_ kernel: cl_kernel, limit: Int = 256, localBytesPerItem: Int = 0) -> Int {
         var kernelMax = 0
-        if runtime.api.GetKernelWorkGroupInfo(kernel, descriptor.device, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE), MemoryLayout<Int>.size, &kernelMax, nil) != CL_SUCCESS {
+        if runtime.api.GetKernelWorkGroupInfo(
+            kernel, descriptor.device, cl_kernel_work_group_info(CL_KERNEL_WORK_GROUP_SIZE), MemoryLayout<Int>.size, &kernelMax, nil) != CL_SUCCESS
+        {
             kernelMax = 64
         }
         var cap = Swift.min(limit, Swift.max(1, Swift.min(kernelMax, info.maxWorkGroupSize)))

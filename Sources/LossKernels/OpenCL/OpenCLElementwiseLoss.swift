@@ -20,21 +20,29 @@ enum OpenCLElementwiseLoss {
     /// Writes ∂loss/∂input (scaled as `loss.scale`, times the upstream value when `gradOutput` is
     /// given) into `gradient` and each element's loss into `losses` when given; returns Σ loss
     /// (summed on the device) when `losses` is nil, else 0. `weights` is read by the weighted BCE.
-    static func run(_ device: OpenCLDevice, _ loss: ElementwiseLoss, input: OpenCLBuffer, targets: OpenCLBuffer, gradOutput: OpenCLBuffer?, count: Int,
-                    gradient: OpenCLBuffer, losses: OpenCLBuffer?, weights: Weights? = nil) throws -> Double {
+    static func run(
+        _ device: OpenCLDevice, _ loss: ElementwiseLoss, input: OpenCLBuffer, targets: OpenCLBuffer, gradOutput: OpenCLBuffer?, count: Int,
+        gradient: OpenCLBuffer, losses: OpenCLBuffer?, weights: Weights? = nil
+    ) throws -> Double {
         let perElement = try losses ?? device.makeBuffer(count: count)
         let scale = Float(loss.scale(count: count))
         if loss.kind == .weightedBinaryCrossEntropyWithLogits {
-            try device.launch("lk_weighted_bce_with_logits", try device.kernel("lk_weighted_bce_with_logits"), global: [min(count, 1 << 20)], local: nil,
-                              [.buffer(input), .buffer(targets), .uint64(count), .uint64(max(1, weights?.columns ?? 1)),
-                               .buffer(weights?.weight ?? input), .int32(weights?.weight == nil ? 0 : weights!.layoutCode),
-                               .buffer(weights?.posWeight ?? input), .int32(weights?.posWeight == nil ? 0 : 1), .float(scale),
-                               .buffer(gradOutput ?? input), .int32(gradOutput == nil ? 0 : 1), .buffer(perElement), .buffer(gradient)])
+            try device.launch(
+                "lk_weighted_bce_with_logits", try device.kernel("lk_weighted_bce_with_logits"), global: [min(count, 1 << 20)], local: nil,
+                [
+                    .buffer(input), .buffer(targets), .uint64(count), .uint64(max(1, weights?.columns ?? 1)),
+                    .buffer(weights?.weight ?? input), .int32(weights?.weight == nil ? 0 : weights!.layoutCode),
+                    .buffer(weights?.posWeight ?? input), .int32(weights?.posWeight == nil ? 0 : 1), .float(scale),
+                    .buffer(gradOutput ?? input), .int32(gradOutput == nil ? 0 : 1), .buffer(perElement), .buffer(gradient),
+                ])
         } else {
-            try device.launch("lk_elementwise_loss", try device.kernel("lk_elementwise_loss"), global: [min(count, 1 << 20)], local: nil,
-                              [.buffer(input), .buffer(targets), .uint64(count), .int32(loss.kind.code), .float(loss.firstParameter), .float(loss.alpha),
-                               .float(scale), .buffer(gradOutput ?? input), .int32(gradOutput == nil ? 0 : 1),
-                               .buffer(perElement), .buffer(gradient)])
+            try device.launch(
+                "lk_elementwise_loss", try device.kernel("lk_elementwise_loss"), global: [min(count, 1 << 20)], local: nil,
+                [
+                    .buffer(input), .buffer(targets), .uint64(count), .int32(loss.kind.code), .float(loss.firstParameter), .float(loss.alpha),
+                    .float(scale), .buffer(gradOutput ?? input), .int32(gradOutput == nil ? 0 : 1),
+                    .buffer(perElement), .buffer(gradient),
+                ])
         }
         guard losses == nil else { return 0 }
         return Double(try OpenCLReductions.reduce(device, .sum, .all, perElement, rows: 1, columns: count).values[0])

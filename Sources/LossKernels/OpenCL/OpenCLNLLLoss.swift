@@ -4,11 +4,13 @@
 /// Callers hold the device's exclusive access.
 enum OpenCLNLLLoss {
     /// Returns every row's loss (read on the host from `x`) and writes ∂loss/∂x into `dx` on the device.
-    static func run(_ device: OpenCLDevice, _ loss: NLLLoss, _ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into dx: OpenCLBuffer) throws -> [Double] {
+    static func run(_ device: OpenCLDevice, _ loss: NLLLoss, _ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into dx: OpenCLBuffer) throws -> [Double]
+    {
         let targets = try loss.targetColumns.withUnsafeBufferPointer { try device.upload($0) }
         let values = try (0..<rows).map { loss.gradientValue($0) }.withUnsafeBufferPointer { try device.upload($0) }
-        try device.launch("lk_nll_gradient", try device.kernel("lk_nll_gradient"), global: [min(columns, 4096), rows], local: nil,
-                          [.uint64(columns), .buffer(targets), .buffer(values), .buffer(dx)])
+        try device.launch(
+            "lk_nll_gradient", try device.kernel("lk_nll_gradient"), global: [min(columns, 4096), rows], local: nil,
+            [.uint64(columns), .buffer(targets), .buffer(values), .buffer(dx)])
         return loss.losses { n, y in x[n * columns + y] }
     }
 }

@@ -4,8 +4,10 @@
 /// coefficients (`ProbabilityCrossEntropyLoss.row`, as the CPU path), and the device writes the
 /// gradient. Callers hold the device's exclusive access.
 enum OpenCLProbabilityCrossEntropy {
-    static func run(_ device: OpenCLDevice, _ loss: ProbabilityCrossEntropyLoss, _ z: OpenCLBuffer, _ t: OpenCLBuffer, rows: Int, columns: Int,
-                    into dz: OpenCLBuffer) throws -> [Double] {
+    static func run(
+        _ device: OpenCLDevice, _ loss: ProbabilityCrossEntropyLoss, _ z: OpenCLBuffer, _ t: OpenCLBuffer, rows: Int, columns: Int,
+        into dz: OpenCLBuffer
+    ) throws -> [Double] {
         let (stats, _) = try OpenCLSoftmax.statistics(device, z, rows: rows, columns: columns, lse: nil)
         let weights = try loss.classWeights.map { w in try w.withUnsafeBufferPointer { try device.upload($0) } }
         let hasWeights: Int32 = weights == nil ? 0 : 1
@@ -15,11 +17,15 @@ enum OpenCLProbabilityCrossEntropy {
         let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
         let partials = try device.makeBuffer(count: rows * plan.chunks, elementSize: 8)
         let sums = try device.makeBuffer(count: rows, elementSize: 8)
-        try device.launch("lk_probability_ce_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
-                          [.buffer(z), .buffer(t), .buffer(weights ?? z), .int32(hasWeights), .float(loss.keep), .float(loss.add), .buffer(stats),
-                           .uint64(columns), .uint64(plan.chunkLength), .buffer(partials), .local(4 * wg)])
-        try device.launch("lk_row_pair_partials_sum", try device.kernel("lk_row_pair_partials_sum"), global: [rows], local: nil,
-                          [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
+        try device.launch(
+            "lk_probability_ce_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
+            [
+                .buffer(z), .buffer(t), .buffer(weights ?? z), .int32(hasWeights), .float(loss.keep), .float(loss.add), .buffer(stats),
+                .uint64(columns), .uint64(plan.chunkLength), .buffer(partials), .local(4 * wg),
+            ])
+        try device.launch(
+            "lk_row_pair_partials_sum", try device.kernel("lk_row_pair_partials_sum"), global: [rows], local: nil,
+            [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
 
         var hostStats = [SIMD2<Float>](repeating: .zero, count: rows)
         try hostStats.withUnsafeMutableBytes { try device.read(stats, into: $0) }
@@ -30,8 +36,9 @@ enum OpenCLProbabilityCrossEntropy {
         var coefficients = [SIMD4<Float>](repeating: .zero, count: rows)
         var nanRows = [Int32](repeating: 0, count: rows)
         for r in 0..<rows {
-            let statistics = ProbabilityRowStatistics(state: SoftmaxRowState(deviceMax: hostStats[r].x, sum: hostStats[r].y),
-                                                      shiftedTargetLogits: Double(hostSums[r].x), targetMass: Double(hostSums[r].y))
+            let statistics = ProbabilityRowStatistics(
+                state: SoftmaxRowState(deviceMax: hostStats[r].x, sum: hostStats[r].y),
+                shiftedTargetLogits: Double(hostSums[r].x), targetMass: Double(hostSums[r].y))
             let (value, row) = loss.row(r, statistics)
             losses[r] = value
             coefficients[r] = SIMD4(row.shift, row.scale, row.targetScale, row.targetOffset)
@@ -39,9 +46,12 @@ enum OpenCLProbabilityCrossEntropy {
         }
         let coefficientBuffer = try coefficients.withUnsafeBufferPointer { try device.upload($0) }
         let nanBuffer = try nanRows.withUnsafeBufferPointer { try device.upload($0) }
-        try device.launch("lk_probability_ce_gradient", try device.kernel("lk_probability_ce_gradient"), global: [min(columns, 4096), rows], local: nil,
-                          [.buffer(z), .buffer(t), .uint64(columns), .buffer(coefficientBuffer), .buffer(nanBuffer),
-                           .buffer(weights ?? z), .int32(hasWeights), .buffer(dz)])
+        try device.launch(
+            "lk_probability_ce_gradient", try device.kernel("lk_probability_ce_gradient"), global: [min(columns, 4096), rows], local: nil,
+            [
+                .buffer(z), .buffer(t), .uint64(columns), .buffer(coefficientBuffer), .buffer(nanBuffer),
+                .buffer(weights ?? z), .int32(hasWeights), .buffer(dz),
+            ])
         return losses
     }
 }

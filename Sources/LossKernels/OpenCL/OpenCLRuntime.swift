@@ -1,5 +1,5 @@
-import _COpenCLShim
 import Foundation
+import _COpenCLShim
 
 /// The OpenCL entry points loaded at run time through the shim, and device discovery.
 /// Loading happens once per process; when it fails, `OpenCLRuntime.shared` holds the reason.
@@ -48,10 +48,15 @@ final class OpenCLRuntime: @unchecked Sendable {
                 guard let id else { continue }
                 let type: cl_device_type = deviceValue(id, cl_device_info(CL_DEVICE_TYPE)) ?? 0
                 let kind: OpenCLDeviceInfo.Kind
-                if type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 { kind = .gpu }
-                else if type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 { kind = .accelerator }
-                else if type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 { kind = .cpu }
-                else { kind = .other }
+                if type & cl_device_type(CL_DEVICE_TYPE_GPU) != 0 {
+                    kind = .gpu
+                } else if type & cl_device_type(CL_DEVICE_TYPE_ACCELERATOR) != 0 {
+                    kind = .accelerator
+                } else if type & cl_device_type(CL_DEVICE_TYPE_CPU) != 0 {
+                    kind = .cpu
+                } else {
+                    kind = .other
+                }
                 let info = OpenCLDeviceInfo(
                     platformIndex: platformIndex, deviceIndex: deviceIndex, platformName: platformName,
                     name: deviceString(id, cl_device_info(CL_DEVICE_NAME)),

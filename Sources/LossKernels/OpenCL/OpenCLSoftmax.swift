@@ -22,16 +22,20 @@ enum OpenCLSoftmax {
     }
 
     /// Per-row (m, s) statistics (float2 per row) and, when `lse` is given, logSumExp per row.
-    static func statistics(_ device: OpenCLDevice, _ x: OpenCLBuffer, rows: Int, columns: Int, lse: OpenCLBuffer?) throws -> (stats: OpenCLBuffer, plan: RowPlan) {
+    static func statistics(_ device: OpenCLDevice, _ x: OpenCLBuffer, rows: Int, columns: Int, lse: OpenCLBuffer?) throws -> (
+        stats: OpenCLBuffer, plan: RowPlan
+    ) {
         let partialKernel = try device.kernel("lk_softmax_stats_partial")
         let wg = device.workGroupSize(partialKernel, localBytesPerItem: 8)
         let plan = RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
         let partials = try device.makeBuffer(count: rows * plan.chunks, elementSize: 8)
         let stats = try device.makeBuffer(count: rows, elementSize: 8)
-        try device.launch("lk_softmax_stats_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
-                          [.buffer(x), .uint64(columns), .uint64(plan.chunkLength), .buffer(partials), .local(8 * wg)])
-        try device.launch("lk_softmax_stats_merge", try device.kernel("lk_softmax_stats_merge"), global: [rows], local: nil,
-                          [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(stats), .buffer(lse ?? stats), .int32(lse == nil ? 0 : 1)])
+        try device.launch(
+            "lk_softmax_stats_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
+            [.buffer(x), .uint64(columns), .uint64(plan.chunkLength), .buffer(partials), .local(8 * wg)])
+        try device.launch(
+            "lk_softmax_stats_merge", try device.kernel("lk_softmax_stats_merge"), global: [rows], local: nil,
+            [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(stats), .buffer(lse ?? stats), .int32(lse == nil ? 0 : 1)])
         return (stats, plan)
     }
 
@@ -39,8 +43,9 @@ enum OpenCLSoftmax {
     static func forward(_ device: OpenCLDevice, _ x: OpenCLBuffer, rows: Int, columns: Int, logarithm: Bool, into y: OpenCLBuffer) throws {
         guard rows > 0, columns > 0 else { return }
         let (stats, plan) = try statistics(device, x, rows: rows, columns: columns, lse: nil)
-        try device.launch("lk_softmax_write", try device.kernel("lk_softmax_write"), global: [plan.chunks * plan.workGroupSize, rows], local: [plan.workGroupSize, 1],
-                          [.buffer(x), .uint64(columns), .uint64(plan.chunkLength), .buffer(stats), .buffer(y), .int32(logarithm ? 1 : 0)])
+        try device.launch(
+            "lk_softmax_write", try device.kernel("lk_softmax_write"), global: [plan.chunks * plan.workGroupSize, rows], local: [plan.workGroupSize, 1],
+            [.buffer(x), .uint64(columns), .uint64(plan.chunkLength), .buffer(stats), .buffer(y), .int32(logarithm ? 1 : 0)])
     }
 
     /// out[r] = logSumExp of row r.
@@ -50,7 +55,9 @@ enum OpenCLSoftmax {
     }
 
     /// Backward of softmax (y = probabilities) or logSoftmax (y = log-probabilities).
-    static func backward(_ device: OpenCLDevice, output y: OpenCLBuffer, gradOutput g: OpenCLBuffer, rows: Int, columns: Int, logarithm: Bool, into dz: OpenCLBuffer) throws {
+    static func backward(
+        _ device: OpenCLDevice, output y: OpenCLBuffer, gradOutput g: OpenCLBuffer, rows: Int, columns: Int, logarithm: Bool, into dz: OpenCLBuffer
+    ) throws {
         guard rows > 0, columns > 0 else { return }
         let partialKernel = try device.kernel("lk_softmax_backward_partial")
         let wg = device.workGroupSize(partialKernel, localBytesPerItem: 4)
@@ -58,22 +65,29 @@ enum OpenCLSoftmax {
         let partials = try device.makeBuffer(count: rows * plan.chunks)
         let sums = try device.makeBuffer(count: rows)
         let mode: Int32 = logarithm ? 1 : 0
-        try device.launch("lk_softmax_backward_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
-                          [.buffer(g), .buffer(y), .uint64(columns), .uint64(plan.chunkLength), .int32(mode), .buffer(partials), .local(4 * wg)])
-        try device.launch("lk_row_partials_sum", try device.kernel("lk_row_partials_sum"), global: [rows], local: nil,
-                          [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
+        try device.launch(
+            "lk_softmax_backward_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
+            [.buffer(g), .buffer(y), .uint64(columns), .uint64(plan.chunkLength), .int32(mode), .buffer(partials), .local(4 * wg)])
+        try device.launch(
+            "lk_row_partials_sum", try device.kernel("lk_row_partials_sum"), global: [rows], local: nil,
+            [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
         try writeBackward(device, g: g, y: y, rows: rows, columns: columns, sums: sums, mode: mode, into: dz)
     }
 
     /// dz[r, j] = g[r]·exp(x[r, j] − lse[r]).
-    static func logSumExpBackward(_ device: OpenCLDevice, _ x: OpenCLBuffer, logSumExp lse: OpenCLBuffer, gradOutput g: OpenCLBuffer, rows: Int, columns: Int, into dz: OpenCLBuffer) throws {
+    static func logSumExpBackward(
+        _ device: OpenCLDevice, _ x: OpenCLBuffer, logSumExp lse: OpenCLBuffer, gradOutput g: OpenCLBuffer, rows: Int, columns: Int, into dz: OpenCLBuffer
+    ) throws {
         guard rows > 0, columns > 0 else { return }
         try writeBackward(device, g: g, y: x, rows: rows, columns: columns, sums: lse, mode: 2, into: dz)
     }
 
-    private static func writeBackward(_ device: OpenCLDevice, g: OpenCLBuffer, y: OpenCLBuffer, rows: Int, columns: Int, sums: OpenCLBuffer, mode: Int32, into dz: OpenCLBuffer) throws {
+    private static func writeBackward(
+        _ device: OpenCLDevice, g: OpenCLBuffer, y: OpenCLBuffer, rows: Int, columns: Int, sums: OpenCLBuffer, mode: Int32, into dz: OpenCLBuffer
+    ) throws {
         let width = min(columns, 4096)
-        try device.launch("lk_softmax_backward_write", try device.kernel("lk_softmax_backward_write"), global: [width, rows], local: nil,
-                          [.buffer(g), .buffer(y), .uint64(columns), .buffer(sums), .buffer(dz), .int32(mode)])
+        try device.launch(
+            "lk_softmax_backward_write", try device.kernel("lk_softmax_backward_write"), global: [width, rows], local: nil,
+            [.buffer(g), .buffer(y), .uint64(columns), .buffer(sums), .buffer(dz), .int32(mode)])
     }
 }

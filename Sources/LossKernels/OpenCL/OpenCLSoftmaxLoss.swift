@@ -7,8 +7,9 @@ enum OpenCLSoftmaxLoss {
         let labels = (0..<rows).map { Int64(loss.target($0) ?? -1) }
         let labelBuffer = try labels.withUnsafeBufferPointer { try device.upload($0) }
         let targets = try device.makeBuffer(count: rows)
-        try device.launch("lk_gather_targets", try device.kernel("lk_gather_targets"), global: [rows], local: nil,
-                          [.buffer(z), .uint64(rows), .uint64(columns), .buffer(labelBuffer), .buffer(targets)])
+        try device.launch(
+            "lk_gather_targets", try device.kernel("lk_gather_targets"), global: [rows], local: nil,
+            [.buffer(z), .uint64(rows), .uint64(columns), .buffer(labelBuffer), .buffer(targets)])
         let weights = try loss.columnWeights.map { w in try w.withUnsafeBufferPointer { try device.upload($0) } }
         var weightedSums = [Float](repeating: 0, count: rows)
         if loss.needsWeightedLogitSum {
@@ -17,10 +18,15 @@ enum OpenCLSoftmaxLoss {
             let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
             let partials = try device.makeBuffer(count: rows * plan.chunks)
             let sums = try device.makeBuffer(count: rows)
-            try device.launch("lk_row_weighted_sum_partial", kernel, global: [plan.chunks * wg, rows], local: [wg, 1],
-                              [.buffer(z), .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .uint64(columns), .uint64(plan.chunkLength), .buffer(partials), .local(4 * wg)])
-            try device.launch("lk_row_partials_sum", try device.kernel("lk_row_partials_sum"), global: [rows], local: nil,
-                              [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
+            try device.launch(
+                "lk_row_weighted_sum_partial", kernel, global: [plan.chunks * wg, rows], local: [wg, 1],
+                [
+                    .buffer(z), .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .uint64(columns), .uint64(plan.chunkLength), .buffer(partials),
+                    .local(4 * wg),
+                ])
+            try device.launch(
+                "lk_row_partials_sum", try device.kernel("lk_row_partials_sum"), global: [rows], local: nil,
+                [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
             try weightedSums.withUnsafeMutableBytes { try device.read(sums, into: $0) }
         }
         var hostStats = [SIMD2<Float>](repeating: .zero, count: rows)
@@ -43,9 +49,12 @@ enum OpenCLSoftmaxLoss {
         let coefficientBuffer = try coefficients.withUnsafeBufferPointer { try device.upload($0) }
         let targetBuffer = try rowTargets.withUnsafeBufferPointer { try device.upload($0) }
         let flagBuffer = try flags.withUnsafeBufferPointer { try device.upload($0) }
-        try device.launch("lk_softmax_loss_gradient", try device.kernel("lk_softmax_loss_gradient"), global: [min(columns, 4096), rows], local: nil,
-                          [.buffer(z), .uint64(columns), .buffer(coefficientBuffer), .buffer(targetBuffer), .buffer(flagBuffer),
-                           .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .buffer(dz)])
+        try device.launch(
+            "lk_softmax_loss_gradient", try device.kernel("lk_softmax_loss_gradient"), global: [min(columns, 4096), rows], local: nil,
+            [
+                .buffer(z), .uint64(columns), .buffer(coefficientBuffer), .buffer(targetBuffer), .buffer(flagBuffer),
+                .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .buffer(dz),
+            ])
         return losses
     }
 }
@@ -54,8 +63,6 @@ extension SoftmaxRowState {
     /// The state from a device's (m, s) pair (m is NaN after a NaN, +∞ after +∞).
     init(deviceMax m: Float, sum s: Float) {
         self.init()
-        if m.isNaN { sawNaN = true }
-        else if m == .infinity { sawPositiveInfinity = true }
-        else { max = m; sum = Double(s) }
+        if m.isNaN { sawNaN = true } else if m == .infinity { sawPositiveInfinity = true } else { max = m; sum = Double(s) }
     }
 }

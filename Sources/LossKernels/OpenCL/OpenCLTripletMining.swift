@@ -14,27 +14,34 @@ enum OpenCLTripletMining {
 
         // Distances.
         let norms = try device.makeBuffer(count: b)
-        try device.launch("lk_tm_squared_norms", try device.kernel("lk_tm_squared_norms"), global: [b], local: nil,
-                          [.buffer(e), .uint64(b), .uint64(d), .buffer(norms)])
+        try device.launch(
+            "lk_tm_squared_norms", try device.kernel("lk_tm_squared_norms"), global: [b], local: nil,
+            [.buffer(e), .uint64(b), .uint64(d), .buffer(norms)])
         let gram = try device.makeBuffer(count: b * b)   // G, then batchAll's partial sums, then S
         try CLBlast.gemm(device, transposeA: false, transposeB: true, m: b, n: b, k: d, a: e, lda: d, b: e, ldb: d, beta: 0, c: gram, ldc: b)
         let distance = try device.makeBuffer(count: b * b)
-        try device.launch("lk_tm_distances", try device.kernel("lk_tm_distances"), global: [b, b], local: nil,
-                          [.buffer(gram), .buffer(norms), .buffer(e), .buffer(representative), .uint64(b), .uint64(d),
-                           .float(TripletMiningProblem.cancellationRatio), .buffer(distance)])
+        try device.launch(
+            "lk_tm_distances", try device.kernel("lk_tm_distances"), global: [b, b], local: nil,
+            [
+                .buffer(gram), .buffer(norms), .buffer(e), .buffer(representative), .uint64(b), .uint64(d),
+                .float(TripletMiningProblem.cancellationRatio), .buffer(distance),
+            ])
 
         // Mining: K and the per-anchor losses and counts.
         let k = try device.makeBuffer(count: b * b)
         let anchorLoss = try device.makeBuffer(count: b), anchorCount = try device.makeBuffer(count: b, elementSize: 8)
         switch p.mining {
         case .batchAll:
-            try device.launch("lk_tm_all_pairs", try device.kernel("lk_tm_all_pairs"), global: [b, b], local: nil,
-                              [.buffer(distance), .buffer(labels), .uint64(b), .float(p.margin), .buffer(k), .buffer(gram)])
-            try device.launch("lk_tm_anchor_sums", try device.kernel("lk_tm_anchor_sums"), global: [b], local: nil,
-                              [.buffer(k), .buffer(gram), .uint64(b), .buffer(anchorLoss), .buffer(anchorCount)])
+            try device.launch(
+                "lk_tm_all_pairs", try device.kernel("lk_tm_all_pairs"), global: [b, b], local: nil,
+                [.buffer(distance), .buffer(labels), .uint64(b), .float(p.margin), .buffer(k), .buffer(gram)])
+            try device.launch(
+                "lk_tm_anchor_sums", try device.kernel("lk_tm_anchor_sums"), global: [b], local: nil,
+                [.buffer(k), .buffer(gram), .uint64(b), .buffer(anchorLoss), .buffer(anchorCount)])
         case .batchHard:
-            try device.launch("lk_tm_hard", try device.kernel("lk_tm_hard"), global: [b], local: nil,
-                              [.buffer(distance), .buffer(labels), .uint64(b), .float(p.margin), .buffer(k), .buffer(anchorLoss), .buffer(anchorCount)])
+            try device.launch(
+                "lk_tm_hard", try device.kernel("lk_tm_hard"), global: [b], local: nil,
+                [.buffer(distance), .buffer(labels), .uint64(b), .float(p.margin), .buffer(k), .buffer(anchorLoss), .buffer(anchorCount)])
         }
         var losses = [Float](repeating: 0, count: b), counts = [UInt64](repeating: 0, count: b)
         try losses.withUnsafeMutableBytes { try device.read(anchorLoss, into: $0) }
@@ -47,11 +54,13 @@ enum OpenCLTripletMining {
 
         // Gradient: S = ((K + Kᵀ)/N) ⊘ D, then diag(S·1)·E' − S·E'.
         let s = gram
-        try device.launch("lk_tm_pair_weights", try device.kernel("lk_tm_pair_weights"), global: [b, b], local: nil,
-                          [.buffer(k), .buffer(distance), .uint64(b), .float(scale), .buffer(s)])
+        try device.launch(
+            "lk_tm_pair_weights", try device.kernel("lk_tm_pair_weights"), global: [b, b], local: nil,
+            [.buffer(k), .buffer(distance), .uint64(b), .float(scale), .buffer(s)])
         try CLBlast.gemm(device, transposeA: false, transposeB: false, m: b, n: d, k: b, a: s, lda: b, b: e, ldb: d, beta: 0, c: gradient, ldc: d)
-        try device.launch("lk_tm_finish_gradient", try device.kernel("lk_tm_finish_gradient"), global: [b], local: nil,
-                          [.buffer(s), .buffer(e), .uint64(b), .uint64(d), .buffer(gradient)])
+        try device.launch(
+            "lk_tm_finish_gradient", try device.kernel("lk_tm_finish_gradient"), global: [b], local: nil,
+            [.buffer(s), .buffer(e), .uint64(b), .uint64(d), .buffer(gradient)])
         return TripletMiningResult(loss: loss, tripletCount: count)
     }
 }

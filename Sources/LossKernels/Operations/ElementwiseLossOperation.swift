@@ -71,10 +71,13 @@ struct ElementwiseLossOperation: Operation {
             guard count > 0 else { throw LossKernelsError.shapeMismatch(tensor: inputName, expected: "at least one element", actual: "0 values") }
         case let .matrix(rows, columns, targetShape, gradOutputShape, targetRule):
             try Validation.requireSameShape("targets", rows: targetShape.rows, columns: targetShape.columns, as: inputName, rows, columns)
-            guard count > 0 else { throw LossKernelsError.shapeMismatch(tensor: inputName, expected: "at least one element", actual: Validation.shape(rows, columns)) }
+            guard count > 0 else {
+                throw LossKernelsError.shapeMismatch(tensor: inputName, expected: "at least one element", actual: Validation.shape(rows, columns))
+            }
             if let targetRule { try Self.requireTargets(targets, targetRule, columns: columns) }
             if let gradOutputShape {
-                try Validation.requireGradOutput(count: gradOutput?.count, expected: count, reduction: loss.reductionName, allowsUpstream: loss.reduction == .none, per: "element")
+                try Validation.requireGradOutput(
+                    count: gradOutput?.count, expected: count, reduction: loss.reductionName, allowsUpstream: loss.reduction == .none, per: "element")
                 try Validation.requireSameShape("gradOutput", rows: gradOutputShape.rows, columns: gradOutputShape.columns, as: inputName, rows, columns)
             }
             try weights?.validate()
@@ -96,22 +99,25 @@ struct ElementwiseLossOperation: Operation {
         case .logProbability:
             for (i, t) in targets.enumerated() where t.isNaN || t == .infinity {
                 let (r, c) = i.quotientAndRemainder(dividingBy: columns)
-                throw LossKernelsError.invalidValue(tensor: "targets", index: i, value: "\(t)", allowed: "a log-probability: finite or −∞, not NaN or +∞ (row \(r), column \(c))")
+                throw LossKernelsError.invalidValue(
+                    tensor: "targets", index: i, value: "\(t)", allowed: "a log-probability: finite or −∞, not NaN or +∞ (row \(r), column \(c))")
             }
         }
     }
 
     /// The reduced loss for mean and sum; empty for none (the losses are in `perElement`).
     func runCPU(_ cpu: CPUContext) -> [Float] {
-        let sum = CPUElementwiseLoss.run(loss, input: input.baseAddress!, target: targets.baseAddress!, count: count, gradOutput: gradOutput?.baseAddress,
-                                         gradient: gradient.baseAddress!, perElement: perElement?.baseAddress, weights: weights, threads: cpu.threads)
+        let sum = CPUElementwiseLoss.run(
+            loss, input: input.baseAddress!, target: targets.baseAddress!, count: count, gradOutput: gradOutput?.baseAddress,
+            gradient: gradient.baseAddress!, perElement: perElement?.baseAddress, weights: weights, threads: cpu.threads)
         return reduced(sum)
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws -> [Float] {
-        let sum = try OpenCLElementwiseLoss.run(device, loss, input: tensors[inputName], targets: tensors["targets"], gradOutput: tensors.optional("gradOutput"),
-                                                count: count, gradient: tensors["gradient"], losses: tensors.optional("losses"),
-                                                weights: weights.map { OpenCLElementwiseLoss.Weights($0, weight: tensors.optional("weight"), posWeight: tensors.optional("posWeight")) })
+        let sum = try OpenCLElementwiseLoss.run(
+            device, loss, input: tensors[inputName], targets: tensors["targets"], gradOutput: tensors.optional("gradOutput"),
+            count: count, gradient: tensors["gradient"], losses: tensors.optional("losses"),
+            weights: weights.map { OpenCLElementwiseLoss.Weights($0, weight: tensors.optional("weight"), posWeight: tensors.optional("posWeight")) })
         return reduced(sum)
     }
 

@@ -27,11 +27,14 @@ extension Engine {
             return OperationRun(result: result, backend: .cpu, deviceOutputs: [:])
         }
         let cpu = scheduler.cpu
-        let (result, backend) = try scheduler.run(values: operation.work.values, cpu: {
-            try operation.runCPU(cpu)
-        }, opencl: { device in
-            try Self.runTransferring(operation, on: device).0
-        })
+        let (result, backend) = try scheduler.run(
+            values: operation.work.values,
+            cpu: {
+                try operation.runCPU(cpu)
+            },
+            opencl: { device in
+                try Self.runTransferring(operation, on: device).0
+            })
         return OperationRun(result: result, backend: backend, deviceOutputs: [:])
     }
 
@@ -41,7 +44,8 @@ extension Engine {
         for input in inputs {
             guard case .device(let buffer) = input.storage else { continue }
             if let device, device !== buffer.device {
-                throw LossKernelsError.invalidOption(name: "device", value: buffer.device.info.name, allowed: "the device of the other operand (\(device.info.name))")
+                throw LossKernelsError.invalidOption(
+                    name: "device", value: buffer.device.info.name, allowed: "the device of the other operand (\(device.info.name))")
             }
             device = buffer.device
         }
@@ -68,7 +72,8 @@ extension Engine {
     /// compute and `skippingEmptyWork`), and reads the host outputs back. Returns the result and
     /// every tensor's device buffer.
     private static func runTransferring<O: Operation>(_ operation: O, on device: OpenCLDevice, skippingEmptyWork: Bool = false) throws
-        -> (O.Result, [String: OpenCLBuffer]) {
+        -> (O.Result, [String: OpenCLBuffer])
+    {
         let (buffers, readBack) = try prepareBuffers(operation, on: device)
         if skippingEmptyWork, let result = try operation.resultWithoutWork() { return (result, buffers) }
         let result = try operation.runOpenCL(device, DeviceTensors(buffers))
@@ -79,7 +84,8 @@ extension Engine {
     /// The device buffer of every transferred input (uploaded unless already there) and of every
     /// output, and the host outputs to read back.
     private static func prepareBuffers<O: Operation>(_ operation: O, on device: OpenCLDevice) throws
-        -> ([String: OpenCLBuffer], [(OpenCLBuffer, UnsafeMutableBufferPointer<Float>)]) {
+        -> ([String: OpenCLBuffer], [(OpenCLBuffer, UnsafeMutableBufferPointer<Float>)])
+    {
         var buffers: [String: OpenCLBuffer] = [:]
         for input in operation.inputs where input.transfer {
             switch input.storage {

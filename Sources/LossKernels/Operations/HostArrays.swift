@@ -15,20 +15,25 @@ final class OutputArray {
 /// Runs `body` with read pointers to every array of `inputs` and write pointers to every array of
 /// `outputs`, in order; the pointers are valid only inside `body`. This is how the matrix forms of
 /// the API hand their arrays to an `Operation` without a closure per array.
-func withHostBuffers<R>(_ inputs: [[Float]], _ outputs: [OutputArray] = [],
-                        _ body: ([UnsafeBufferPointer<Float>], [UnsafeMutableBufferPointer<Float>]) throws -> R) rethrows -> R {
+func withHostBuffers<R>(
+    _ inputs: [[Float]], _ outputs: [OutputArray] = [],
+    _ body: ([UnsafeBufferPointer<Float>], [UnsafeMutableBufferPointer<Float>]) throws -> R
+) rethrows -> R {
     try withInputs(inputs[...], []) { read in
         try withOutputs(outputs[...], []) { written in try body(read, written) }
     }
 }
 
-private func withInputs<R>(_ rest: ArraySlice<[Float]>, _ done: [UnsafeBufferPointer<Float>], _ body: ([UnsafeBufferPointer<Float>]) throws -> R) rethrows -> R {
+private func withInputs<R>(_ rest: ArraySlice<[Float]>, _ done: [UnsafeBufferPointer<Float>], _ body: ([UnsafeBufferPointer<Float>]) throws -> R) rethrows -> R
+{
     guard let first = rest.first else { return try body(done) }
     return try first.withUnsafeBufferPointer { try withInputs(rest.dropFirst(), done + [$0], body) }
 }
 
-private func withOutputs<R>(_ rest: ArraySlice<OutputArray>, _ done: [UnsafeMutableBufferPointer<Float>],
-                            _ body: ([UnsafeMutableBufferPointer<Float>]) throws -> R) rethrows -> R {
+private func withOutputs<R>(
+    _ rest: ArraySlice<OutputArray>, _ done: [UnsafeMutableBufferPointer<Float>],
+    _ body: ([UnsafeMutableBufferPointer<Float>]) throws -> R
+) rethrows -> R {
     guard let first = rest.first else { return try body(done) }
     return try first.values.withUnsafeMutableBufferPointer { try withOutputs(rest.dropFirst(), done + [$0], body) }
 }

@@ -30,7 +30,9 @@ struct MarginSoftmaxOperation: Operation {
 
     func validate() throws {
         try Validation.requireNonEmpty("features", rows: rows, columns: dimension)
-        guard classes > 0 else { throw LossKernelsError.shapeMismatch(tensor: "classWeights", expected: "at least one class (row)", actual: Validation.shape(classes, dimension)) }
+        guard classes > 0 else {
+            throw LossKernelsError.shapeMismatch(tensor: "classWeights", expected: "at least one class (row)", actual: Validation.shape(classes, dimension))
+        }
         try Validation.requireCount("features", features.count, rows: rows, columns: dimension)
         try Validation.requireCount("classWeights", classWeights.count, rows: classes, columns: dimension)
         try Validation.requireCount("gradFeatures", gradFeatures.count, rows: rows, columns: dimension)
@@ -43,22 +45,26 @@ struct MarginSoftmaxOperation: Operation {
 
     /// The validated problem.
     var problem: MarginSoftmaxProblem {
-        MarginSoftmaxProblem(rows: rows, dimension: dimension, classes: classes, labels: labels, head: head, reduction: reduction, gradOutput: gradOutput,
-                             memoryBudget: memoryBudget)
+        MarginSoftmaxProblem(
+            rows: rows, dimension: dimension, classes: classes, labels: labels, head: head, reduction: reduction, gradOutput: gradOutput,
+            memoryBudget: memoryBudget)
     }
 
     func runCPU(_ cpu: CPUContext) -> [Float] {
         let p = problem
         let losses = cpu.scratch.withBuffer(count: rows * p.tileColumns) { tile in
-            CPUMarginSoftmax.run(p, features: features.baseAddress!, classWeights: classWeights.baseAddress!,
-                                 gradFeatures: gradFeatures.baseAddress!, gradWeights: gradClassWeights.baseAddress!, tile: tile, threads: cpu.threads)
+            CPUMarginSoftmax.run(
+                p, features: features.baseAddress!, classWeights: classWeights.baseAddress!,
+                gradFeatures: gradFeatures.baseAddress!, gradWeights: gradClassWeights.baseAddress!, tile: tile, threads: cpu.threads)
         }
         return p.reduce(losses)
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws -> [Float] {
         let p = problem
-        return p.reduce(try OpenCLMarginSoftmax.run(device, p, features: tensors["features"], classWeights: tensors["classWeights"],
-                                                    gradFeatures: tensors["gradFeatures"], gradWeights: tensors["gradClassWeights"]))
+        return p.reduce(
+            try OpenCLMarginSoftmax.run(
+                device, p, features: tensors["features"], classWeights: tensors["classWeights"],
+                gradFeatures: tensors["gradFeatures"], gradWeights: tensors["gradClassWeights"]))
     }
 }

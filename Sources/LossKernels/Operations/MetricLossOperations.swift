@@ -30,21 +30,25 @@ struct ContrastiveOperation: Operation {
         try Validation.requireSameShape("right", rows: rightShape.rows, columns: rightShape.columns, as: "left", rows, dimension)
         try Validation.requireNonEmpty("left", rows: rows, columns: dimension)
         try Validation.requireRowVector("similar", similar.count, rows: rows)
-        guard loss.margin.isFinite, loss.margin >= 0 else { throw LossKernelsError.invalidOption(name: "margin", value: "\(loss.margin)", allowed: ">= 0 and finite") }
+        guard loss.margin.isFinite, loss.margin >= 0 else {
+            throw LossKernelsError.invalidOption(name: "margin", value: "\(loss.margin)", allowed: ">= 0 and finite")
+        }
         try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "pair")
     }
 
     var rowScale: [Float] { MetricLoss.rowScales(rows: rows, reduction: reduction, gradOutput: gradOutput) }
 
     func runCPU(_ cpu: CPUContext) -> [Float] {
-        let losses = CPUMetricLosses.contrastive(loss, left: left.baseAddress!, right: right.baseAddress!, similar: similar, rows: rows, dimension: dimension,
-                                                 rowScale: rowScale, gradLeft: gradLeft.baseAddress!, gradRight: gradRight.baseAddress!, threads: cpu.threads)
+        let losses = CPUMetricLosses.contrastive(
+            loss, left: left.baseAddress!, right: right.baseAddress!, similar: similar, rows: rows, dimension: dimension,
+            rowScale: rowScale, gradLeft: gradLeft.baseAddress!, gradRight: gradRight.baseAddress!, threads: cpu.threads)
         return reduction.reduce(losses, meanDenominator: Double(rows))
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws -> [Float] {
-        let losses = try OpenCLMetricLosses.contrastive(device, loss, left: tensors["left"], right: tensors["right"], similar: similar, rows: rows,
-                                                        dimension: dimension, rowScale: rowScale, gradLeft: tensors["gradLeft"], gradRight: tensors["gradRight"])
+        let losses = try OpenCLMetricLosses.contrastive(
+            device, loss, left: tensors["left"], right: tensors["right"], similar: similar, rows: rows,
+            dimension: dimension, rowScale: rowScale, gradLeft: tensors["gradLeft"], gradRight: tensors["gradRight"])
         return reduction.reduce(losses, meanDenominator: Double(rows))
     }
 }
@@ -94,16 +98,18 @@ struct TripletMarginOperation: Operation {
     var rowScale: [Float] { MetricLoss.rowScales(rows: rows, reduction: reduction, gradOutput: gradOutput) }
 
     func runCPU(_ cpu: CPUContext) -> [Float] {
-        let losses = CPUMetricLosses.triplet(loss, anchors: anchors.baseAddress!, positives: positives.baseAddress!, negatives: negatives.baseAddress!,
-                                             rows: rows, dimension: dimension, rowScale: rowScale, gradAnchors: gradAnchors.baseAddress!,
-                                             gradPositives: gradPositives.baseAddress!, gradNegatives: gradNegatives.baseAddress!, threads: cpu.threads)
+        let losses = CPUMetricLosses.triplet(
+            loss, anchors: anchors.baseAddress!, positives: positives.baseAddress!, negatives: negatives.baseAddress!,
+            rows: rows, dimension: dimension, rowScale: rowScale, gradAnchors: gradAnchors.baseAddress!,
+            gradPositives: gradPositives.baseAddress!, gradNegatives: gradNegatives.baseAddress!, threads: cpu.threads)
         return reduction.reduce(losses, meanDenominator: Double(rows))
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws -> [Float] {
-        let losses = try OpenCLMetricLosses.triplet(device, loss, anchors: tensors["anchors"], positives: tensors["positives"], negatives: tensors["negatives"],
-                                                    rows: rows, dimension: dimension, rowScale: rowScale, gradAnchors: tensors["gradAnchors"],
-                                                    gradPositives: tensors["gradPositives"], gradNegatives: tensors["gradNegatives"])
+        let losses = try OpenCLMetricLosses.triplet(
+            device, loss, anchors: tensors["anchors"], positives: tensors["positives"], negatives: tensors["negatives"],
+            rows: rows, dimension: dimension, rowScale: rowScale, gradAnchors: tensors["gradAnchors"],
+            gradPositives: tensors["gradPositives"], gradNegatives: tensors["gradNegatives"])
         return reduction.reduce(losses, meanDenominator: Double(rows))
     }
 }
@@ -134,7 +140,8 @@ struct CenterLossOperation: Operation {
             throw LossKernelsError.shapeMismatch(tensor: "centers", expected: "at least one class (row)", actual: Validation.shape(classes, centerColumns))
         }
         guard centerColumns == dimension else {
-            throw LossKernelsError.shapeMismatch(tensor: "centers", expected: "[\(classes), \(dimension)] (the width of features)", actual: Validation.shape(classes, centerColumns))
+            throw LossKernelsError.shapeMismatch(
+                tensor: "centers", expected: "[\(classes), \(dimension)] (the width of features)", actual: Validation.shape(classes, centerColumns))
         }
         try Validation.requireLabels(labels, rows: rows, classes: classes)
         try Validation.requireOption("alpha", loss.alpha, in: 0...1)
@@ -142,17 +149,19 @@ struct CenterLossOperation: Operation {
 
     func runCPU(_ cpu: CPUContext) -> Float {
         let classRows = MetricLoss.Center.classRows(labels: labels, classes: classes)
-        let losses = CPUMetricLosses.center(loss, features: features.baseAddress!, labels: labels, centers: centers.baseAddress!, rows: rows, classes: classes,
-                                            dimension: dimension, classRows: classRows, gradFeatures: gradFeatures.baseAddress!,
-                                            updatedCenters: updatedCenters.baseAddress!, threads: cpu.threads)
+        let losses = CPUMetricLosses.center(
+            loss, features: features.baseAddress!, labels: labels, centers: centers.baseAddress!, rows: rows, classes: classes,
+            dimension: dimension, classRows: classRows, gradFeatures: gradFeatures.baseAddress!,
+            updatedCenters: updatedCenters.baseAddress!, threads: cpu.threads)
         return MetricLoss.Center.loss(rowSquaredDistances: losses)
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws -> Float {
         let classRows = MetricLoss.Center.classRows(labels: labels, classes: classes)
-        let losses = try OpenCLMetricLosses.center(device, loss, features: tensors["features"], labels: labels, centers: tensors["centers"], rows: rows,
-                                                   classes: classes, dimension: dimension, classRows: classRows, gradFeatures: tensors["gradFeatures"],
-                                                   updatedCenters: tensors["updatedCenters"])
+        let losses = try OpenCLMetricLosses.center(
+            device, loss, features: tensors["features"], labels: labels, centers: tensors["centers"], rows: rows,
+            classes: classes, dimension: dimension, classRows: classRows, gradFeatures: tensors["gradFeatures"],
+            updatedCenters: tensors["updatedCenters"])
         return MetricLoss.Center.loss(rowSquaredDistances: losses)
     }
 }

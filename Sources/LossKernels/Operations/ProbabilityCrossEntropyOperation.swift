@@ -34,11 +34,15 @@ struct ProbabilityCrossEntropyOperation: Operation {
     }
 
     func runCPU(_ cpu: CPUContext) -> [Float] {
-        loss.reduce(CPUProbabilityCrossEntropy.run(loss, logits.baseAddress!, targets.baseAddress!, rows: rows, columns: columns, gradient.baseAddress!, threads: cpu.threads))
+        loss.reduce(
+            CPUProbabilityCrossEntropy.run(
+                loss, logits.baseAddress!, targets.baseAddress!, rows: rows, columns: columns, gradient.baseAddress!, threads: cpu.threads))
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws -> [Float] {
-        loss.reduce(try OpenCLProbabilityCrossEntropy.run(device, loss, tensors["logits"], tensors["targetProbabilities"], rows: rows, columns: columns,
-                                                          into: tensors["gradient"]))
+        loss.reduce(
+            try OpenCLProbabilityCrossEntropy.run(
+                device, loss, tensors["logits"], tensors["targetProbabilities"], rows: rows, columns: columns,
+                into: tensors["gradient"]))
     }
 }

@@ -29,8 +29,9 @@ struct ReduceOperation: Operation {
         if groupSize == 0 {
             if operation.selects {
                 if groups > 0 {
-                    throw LossKernelsError.shapeMismatch(tensor: "input", expected: "at least one element in each group reduced by \(operation.rawValue) over \(axis.rawValue)",
-                                                         actual: Validation.shape(rows, columns))
+                    throw LossKernelsError.shapeMismatch(
+                        tensor: "input", expected: "at least one element in each group reduced by \(operation.rawValue) over \(axis.rawValue)",
+                        actual: Validation.shape(rows, columns))
                 }
                 return ReductionResult(values: [], indices: [])
             }
@@ -80,12 +81,14 @@ struct ReduceBackwardOperation: Operation {
     func resultWithoutWork() -> Void? { input.isEmpty ? () : nil }
 
     func runCPU(_ cpu: CPUContext) {
-        CPUReductions.backward(operation, axis, input.baseAddress!, rows: rows, columns: columns, result: result, gradOutput: gradOutput.baseAddress!,
-                               gradInput.baseAddress!, threads: cpu.threads)
+        CPUReductions.backward(
+            operation, axis, input.baseAddress!, rows: rows, columns: columns, result: result, gradOutput: gradOutput.baseAddress!,
+            gradInput.baseAddress!, threads: cpu.threads)
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws {
-        try OpenCLReductions.backward(device, operation, axis, tensors["input"], rows: rows, columns: columns, result: result,
-                                      gradOutput: tensors["gradOutput"], into: tensors["gradInput"])
+        try OpenCLReductions.backward(
+            device, operation, axis, tensors["input"], rows: rows, columns: columns, result: result,
+            gradOutput: tensors["gradOutput"], into: tensors["gradInput"])
     }
 }

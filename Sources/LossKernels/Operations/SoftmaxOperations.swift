@@ -50,8 +50,10 @@ struct SoftmaxBackwardOperation: Operation {
     let columns: Int
 
     var inputs: [OperationInput] {
-        [OperationInput(kind.outputName, forwardOutput, finite: kind == .logSoftmax ? .finiteOrNegativeInfinity : .finite),
-         OperationInput("gradOutput", gradOutput)]
+        [
+            OperationInput(kind.outputName, forwardOutput, finite: kind == .logSoftmax ? .finiteOrNegativeInfinity : .finite),
+            OperationInput("gradOutput", gradOutput),
+        ]
     }
     var outputs: [OperationOutput] { [OperationOutput("gradLogits", gradLogits)] }
 
@@ -64,13 +66,15 @@ struct SoftmaxBackwardOperation: Operation {
     func resultWithoutWork() -> Void? { rows * columns == 0 ? () : nil }
 
     func runCPU(_ cpu: CPUContext) {
-        CPUSoftmax.backward(kind.cpu, output: forwardOutput.host!.baseAddress!, gradOutput: gradOutput.host!.baseAddress!, rows: rows, columns: columns,
-                            gradLogits.host!.baseAddress!, threads: cpu.threads)
+        CPUSoftmax.backward(
+            kind.cpu, output: forwardOutput.host!.baseAddress!, gradOutput: gradOutput.host!.baseAddress!, rows: rows, columns: columns,
+            gradLogits.host!.baseAddress!, threads: cpu.threads)
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws {
-        try OpenCLSoftmax.backward(device, output: tensors[kind.outputName], gradOutput: tensors["gradOutput"], rows: rows, columns: columns,
-                                   logarithm: kind == .logSoftmax, into: tensors["gradLogits"])
+        try OpenCLSoftmax.backward(
+            device, output: tensors[kind.outputName], gradOutput: tensors["gradOutput"], rows: rows, columns: columns,
+            logarithm: kind == .logSoftmax, into: tensors["gradLogits"])
     }
 }
 
@@ -133,12 +137,14 @@ struct LogSumExpBackwardOperation: Operation {
     func resultWithoutWork() -> Void? { logits.isEmpty ? () : nil }
 
     func runCPU(_ cpu: CPUContext) {
-        CPUSoftmax.logSumExpBackward(logits.baseAddress!, logSumExp: logSumExp.baseAddress!, gradOutput: gradOutput.baseAddress!, rows: rows, columns: columns,
-                                     gradLogits.baseAddress!, threads: cpu.threads)
+        CPUSoftmax.logSumExpBackward(
+            logits.baseAddress!, logSumExp: logSumExp.baseAddress!, gradOutput: gradOutput.baseAddress!, rows: rows, columns: columns,
+            gradLogits.baseAddress!, threads: cpu.threads)
     }
 
     func runOpenCL(_ device: OpenCLDevice, _ tensors: DeviceTensors) throws {
-        try OpenCLSoftmax.logSumExpBackward(device, tensors["logits"], logSumExp: tensors["logSumExp"], gradOutput: tensors["gradOutput"], rows: rows,
-                                            columns: columns, into: tensors["gradLogits"])
+        try OpenCLSoftmax.logSumExpBackward(
+            device, tensors["logits"], logSumExp: tensors["logSumExp"], gradOutput: tensors["gradOutput"], rows: rows,
+            columns: columns, into: tensors["gradLogits"])
     }
 }

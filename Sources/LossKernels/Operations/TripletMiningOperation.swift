@@ -20,8 +20,12 @@ struct TripletMiningOperation: Operation {
     var flops: Int { 4 * rows * rows * dimension }
 
     func validate() throws {
-        guard rows > 0 else { throw LossKernelsError.shapeMismatch(tensor: "embeddings", expected: "at least one row", actual: Validation.shape(rows, dimension)) }
-        guard dimension > 0 else { throw LossKernelsError.shapeMismatch(tensor: "embeddings", expected: "at least one column (D > 0)", actual: Validation.shape(rows, dimension)) }
+        guard rows > 0 else {
+            throw LossKernelsError.shapeMismatch(tensor: "embeddings", expected: "at least one row", actual: Validation.shape(rows, dimension))
+        }
+        guard dimension > 0 else {
+            throw LossKernelsError.shapeMismatch(tensor: "embeddings", expected: "at least one column (D > 0)", actual: Validation.shape(rows, dimension))
+        }
         try Validation.requireRowVector("labels", labels.count, rows: rows)
         for (n, label) in labels.enumerated() where label < 0 {
             throw LossKernelsError.invalidValue(tensor: "labels", index: n, value: "\(label)", allowed: ">= 0")

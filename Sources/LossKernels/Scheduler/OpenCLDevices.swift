@@ -30,7 +30,9 @@ final class OpenCLDevices: @unchecked Sendable {
             do {
                 let devices = try runtime.devices()
                 if devices.isEmpty {
-                    return .failure(.openCLUnavailable(reason: "the OpenCL loader found no platform with a device (is an ICD such as pocl-opencl-icd or the GPU driver installed?)"))
+                    return .failure(
+                        .openCLUnavailable(
+                            reason: "the OpenCL loader found no platform with a device (is an ICD such as pocl-opencl-icd or the GPU driver installed?)"))
                 }
                 return .success(devices)
             } catch let error as LossKernelsError {
@@ -67,7 +69,8 @@ final class OpenCLDevices: @unchecked Sendable {
         }
         let choice = explicit ? pinned ?? Self.explicitChoice(devices) : Self.automaticChoice(devices, filter: filter)
         guard let index = choice else {
-            throw LossKernelsError.openCLUnavailable(reason: "no OpenCL device of type \(filter.rawValue) (set LOSSKERNELS_OPENCL_DEVICE_TYPE=cpu or any to let auto use a CPU device)")
+            throw LossKernelsError.openCLUnavailable(
+                reason: "no OpenCL device of type \(filter.rawValue) (set LOSSKERNELS_OPENCL_DEVICE_TYPE=cpu or any to let auto use a CPU device)")
         }
         lock.lock()
         defer { lock.unlock() }

@@ -26,8 +26,10 @@ final class Scheduler: @unchecked Sendable {
 
     var threads: CPUThreads { cpu.threads }
 
-    init(policy: BackendPolicy, threads: CPUThreads, deviceFilter: OpenCLDeviceTypeFilter, offloadMinimumElements: Int, fault: OpenCLFault? = nil,
-         openCLDevice: Int? = nil) {
+    init(
+        policy: BackendPolicy, threads: CPUThreads, deviceFilter: OpenCLDeviceTypeFilter, offloadMinimumElements: Int, fault: OpenCLFault? = nil,
+        openCLDevice: Int? = nil
+    ) {
         self.devices = OpenCLDevices(fault: fault, pinned: openCLDevice)
         self.policy = policy
         self.cpu = CPUContext(threads: threads, scratch: ScratchPool())

@@ -17,8 +17,10 @@ final class DeviceHeadParameters: HeadParameters {
     /// Allocates `W` and `V` on `device`; `fill(tensor, rows, buffer)` writes each chunk of host rows
     /// (momentum is zeroed on the device when `hasMomentum` is false). The caller holds the
     /// device's exclusive access (`Scheduler.run`).
-    init(device: OpenCLDevice, classes: Int, dimension: Int, hasMomentum: Bool,
-         fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+    init(
+        device: OpenCLDevice, classes: Int, dimension: Int, hasMomentum: Bool,
+        fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void
+    ) throws {
         self.device = device
         self.classes = classes
         self.dimension = dimension
@@ -26,9 +28,9 @@ final class DeviceHeadParameters: HeadParameters {
         var chunk = [Float](repeating: 0, count: min(classes, Self.chunkRows) * dimension)
         for tensor in hasMomentum ? [HeadTensor.weights, .momentum] : [.weights] {
             for start in stride(from: 0, to: classes, by: Self.chunkRows) {
-                let rows = start ..< min(classes, start + Self.chunkRows)
+                let rows = start..<min(classes, start + Self.chunkRows)
                 try chunk.withUnsafeMutableBufferPointer { buffer in
-                    let part = UnsafeMutableBufferPointer(rebasing: buffer[0 ..< rows.count * dimension])
+                    let part = UnsafeMutableBufferPointer(rebasing: buffer[0..<rows.count * dimension])
                     try fill(tensor, rows, part)
                     try device.write(UnsafeRawBufferPointer(part), to: tensor == .weights ? w : v, offset: start * dimension * 4)
                 }
@@ -39,8 +41,10 @@ final class DeviceHeadParameters: HeadParameters {
         (weights, momentum) = (w, v)
     }
 
-    func step(_ p: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes sampled: [Int]?, optimizer o: SGDOptions,
-              gradFeatures: UnsafeMutableBufferPointer<Float>) throws -> [Double] {
+    func step(
+        _ p: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes sampled: [Int]?, optimizer o: SGDOptions,
+        gradFeatures: UnsafeMutableBufferPointer<Float>
+    ) throws -> [Double] {
         let d = dimension, n = sampled?.count ?? classes
         return try device.withExclusiveAccess {
             // The device's counter is shared by every engine on it; count this step's part alone.

@@ -59,7 +59,8 @@ struct HeadCheckpointManifest: Codable, Equatable {
     static func arrays(namedIn path: String) -> [String] {
         struct Names: Decodable { var weights: String, momentum: String }
         guard let bytes = try? NPYFile.readBytes(path: path),
-              let names = try? JSONDecoder().decode(Names.self, from: Data(bytes)) else { return [] }
+            let names = try? JSONDecoder().decode(Names.self, from: Data(bytes))
+        else { return [] }
         return [names.weights, names.momentum].filter { NPYFile.isPlainFileName($0) && $0.hasSuffix(".npy") }
     }
 }
@@ -127,8 +128,9 @@ extension MarginSoftmaxHead {
             format: HeadCheckpointManifest.currentFormat, iteration: iteration, classes: classes, dimension: dimension,
             sampleRate: sampleRate, samplerState: String(sampler.generator.state, radix: 16), seed: String(seed, radix: 16),
             memoryBudget: memoryBudget,
-            head: .init(kind: head.kind.rawValue, scale: Double(head.scale), margin: Double(head.margin), m1: Double(head.m1), m2: Double(head.m2),
-                        m3: Double(head.m3), lambda: Double(head.lambda), easyMargin: head.easyMargin, gradient: head.gradient.rawValue),
+            head: .init(
+                kind: head.kind.rawValue, scale: Double(head.scale), margin: Double(head.margin), m1: Double(head.m1), m2: Double(head.m2),
+                m3: Double(head.m3), lambda: Double(head.lambda), easyMargin: head.easyMargin, gradient: head.gradient.rawValue),
             lambdaSchedule: lambdaSchedule.map { .init(base: Double($0.base), gamma: Double($0.gamma), power: Double($0.power), minimum: Double($0.minimum)) },
             optimizer: .init(learningRate: Double(optimizer.learningRate), momentum: Double(optimizer.momentum), weightDecay: Double(optimizer.weightDecay)),
             weights: weights, momentum: momentum)
@@ -150,7 +152,9 @@ extension MarginSoftmaxHead {
             throw LossKernelsError.unreadableFile(file: path, reason: "not a head checkpoint: \(error)")
         }
         func refuse(_ reason: String) -> LossKernelsError { .unreadableFile(file: path, reason: reason) }
-        guard m.format == HeadCheckpointManifest.currentFormat else { throw refuse("format \(m.format) (this version reads \(HeadCheckpointManifest.currentFormat))") }
+        guard m.format == HeadCheckpointManifest.currentFormat else {
+            throw refuse("format \(m.format) (this version reads \(HeadCheckpointManifest.currentFormat))")
+        }
         guard let kind = MarginHead.Kind(rawValue: m.head.kind) else { throw refuse("unknown head kind '\(m.head.kind)'") }
         guard let gradient = MarginGradient(rawValue: m.head.gradient) else { throw refuse("unknown gradient '\(m.head.gradient)'") }
         guard let samplerState = UInt64(m.samplerState, radix: 16), let seed = UInt64(m.seed, radix: 16) else { throw refuse("bad sampler state or seed") }
@@ -161,21 +165,28 @@ extension MarginSoftmaxHead {
             let file = NPYFile.path(name, in: folder)
             let array = try NPYFile.read(path: file)
             guard array.shape == [m.classes, m.dimension], case let .float32(values) = array.elements else {
-                throw LossKernelsError.unreadableFile(file: file, reason: "expected float32 of shape [\(m.classes), \(m.dimension)], found shape \(array.shape)")
+                throw LossKernelsError.unreadableFile(
+                    file: file, reason: "expected float32 of shape [\(m.classes), \(m.dimension)], found shape \(array.shape)")
             }
             arrays.append(values)
         }
-        let head = MarginHead(kind: kind, scale: Float(m.head.scale), margin: Float(m.head.margin), m1: Float(m.head.m1), m2: Float(m.head.m2),
-                              m3: Float(m.head.m3), easyMargin: m.head.easyMargin, lambda: Float(m.head.lambda), gradient: gradient)
+        let head = MarginHead(
+            kind: kind, scale: Float(m.head.scale), margin: Float(m.head.margin), m1: Float(m.head.m1), m2: Float(m.head.m2),
+            m3: Float(m.head.m3), easyMargin: m.head.easyMargin, lambda: Float(m.head.lambda), gradient: gradient)
         let schedule = m.lambdaSchedule.map { LambdaSchedule(base: Float($0.base), gamma: Float($0.gamma), power: Float($0.power), minimum: Float($0.minimum)) }
-        let optimizer = SGDOptions(learningRate: Float(m.optimizer.learningRate), momentum: Float(m.optimizer.momentum), weightDecay: Float(m.optimizer.weightDecay))
+        let optimizer = SGDOptions(
+            learningRate: Float(m.optimizer.learningRate), momentum: Float(m.optimizer.momentum), weightDecay: Float(m.optimizer.weightDecay))
         var sampler = try ClassSampler(classes: m.classes, rate: m.sampleRate, seed: 0)
         sampler.generator.state = samplerState
         let d = m.dimension
-        try self.init(engine: engine, classes: m.classes, dimension: d, head: head, optimizer: optimizer, seed: seed,
-                      state: State(iteration: m.iteration, sampler: sampler), lambdaSchedule: schedule, memoryBudget: m.memoryBudget,
-                      hasMomentum: true) { tensor, rows, out in
-            arrays[tensor == .weights ? 0 : 1].withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress! + rows.lowerBound * d, count: out.count) }
+        try self.init(
+            engine: engine, classes: m.classes, dimension: d, head: head, optimizer: optimizer, seed: seed,
+            state: State(iteration: m.iteration, sampler: sampler), lambdaSchedule: schedule, memoryBudget: m.memoryBudget,
+            hasMomentum: true
+        ) { tensor, rows, out in
+            arrays[tensor == .weights ? 0 : 1].withUnsafeBufferPointer {
+                out.baseAddress!.update(from: $0.baseAddress! + rows.lowerBound * d, count: out.count)
+            }
         }
     }
 }

@@ -9,15 +9,19 @@ enum HeadTensor {
 protocol HeadParameters: AnyObject {
     var backend: Backend { get }
     /// Runs one step and returns the per-row losses; `gradFeatures` receives `∂L/∂X` (`B×D`).
-    func step(_ problem: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes: [Int]?, optimizer: SGDOptions,
-              gradFeatures: UnsafeMutableBufferPointer<Float>) throws -> [Double]
+    func step(
+        _ problem: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes: [Int]?, optimizer: SGDOptions,
+        gradFeatures: UnsafeMutableBufferPointer<Float>
+    ) throws -> [Double]
     /// Calls `body` with rows `rows` of `tensor` (row-major, `rows.count × D`) on the host.
     func withRows<T>(_ tensor: HeadTensor, _ rows: Range<Int>, _ body: (UnsafeBufferPointer<Float>) throws -> T) throws -> T
 }
 
 /// `torch.optim.SGD`'s update of one row of `d` values: `g' = g + wd·w; v = μ·v + g'; w = w − lr·v`.
 @inline(__always)
-func sgdUpdateRow(weights w: UnsafeMutablePointer<Float>, momentum v: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count d: Int, _ o: SGDOptions) {
+func sgdUpdateRow(
+    weights w: UnsafeMutablePointer<Float>, momentum v: UnsafeMutablePointer<Float>, gradient g: UnsafePointer<Float>, count d: Int, _ o: SGDOptions
+) {
     let (lr, mu, wd) = (o.learningRate, o.momentum, o.weightDecay)
     for k in 0..<d {
         let weight = w[k]

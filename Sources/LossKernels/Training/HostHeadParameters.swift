@@ -19,8 +19,10 @@ final class HostHeadParameters: HeadParameters {
         self.momentum = momentum ?? [Float](repeating: 0, count: classes * dimension)
     }
 
-    func step(_ p: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes sampled: [Int]?, optimizer: SGDOptions,
-              gradFeatures: UnsafeMutableBufferPointer<Float>) throws -> [Double] {
+    func step(
+        _ p: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes sampled: [Int]?, optimizer: SGDOptions,
+        gradFeatures: UnsafeMutableBufferPointer<Float>
+    ) throws -> [Double] {
         let d = dimension, n = sampled?.count ?? classes
         if gradient.count < n * d { gradient = [Float](repeating: 0, count: n * d) }
         if let sampled {
@@ -41,8 +43,9 @@ final class HostHeadParameters: HeadParameters {
                     let gradient = g.baseAddress!
                     func run(_ source: UnsafePointer<Float>) -> [Double] {
                         cpu.scratch.withBuffer(count: p.rows * p.tileColumns) { tile in
-                            CPUMarginSoftmax.run(p, features: features.baseAddress!, classWeights: source, gradFeatures: gradFeatures.baseAddress!,
-                                                 gradWeights: gradient, tile: tile, threads: threads)
+                            CPUMarginSoftmax.run(
+                                p, features: features.baseAddress!, classWeights: source, gradFeatures: gradFeatures.baseAddress!,
+                                gradWeights: gradient, tile: tile, threads: threads)
                         }
                     }
                     let losses = sampled == nil ? run(w.baseAddress!) : gathered.withUnsafeBufferPointer { run($0.baseAddress!) }
@@ -62,6 +65,6 @@ final class HostHeadParameters: HeadParameters {
     func withRows<T>(_ tensor: HeadTensor, _ rows: Range<Int>, _ body: (UnsafeBufferPointer<Float>) throws -> T) throws -> T {
         let d = dimension
         let values = tensor == .weights ? weights : momentum
-        return try values.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[rows.lowerBound * d ..< rows.upperBound * d])) }
+        return try values.withUnsafeBufferPointer { try body(UnsafeBufferPointer(rebasing: $0[rows.lowerBound * d..<rows.upperBound * d])) }
     }
 }

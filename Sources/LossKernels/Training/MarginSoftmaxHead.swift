@@ -80,20 +80,25 @@ public final class MarginSoftmaxHead {
     ///     see `defaultMemoryBudget`).
     /// - Throws: `.invalidOption` for options out of range, `.shapeMismatch` for initial weights of
     ///   another shape, `.openCLUnavailable` / `.openCLFailure` under `.opencl` without a usable device.
-    public convenience init(engine: Engine, classes: Int, dimension: Int, head: MarginHead, optimizer: SGDOptions = SGDOptions(),
-                            sampleRate: Double = 1, seed: UInt64 = 0, initialWeights: Matrix? = nil,
-                            lambdaSchedule: LambdaSchedule? = nil, memoryBudget: Int? = nil) throws {
+    public convenience init(
+        engine: Engine, classes: Int, dimension: Int, head: MarginHead, optimizer: SGDOptions = SGDOptions(),
+        sampleRate: Double = 1, seed: UInt64 = 0, initialWeights: Matrix? = nil,
+        lambdaSchedule: LambdaSchedule? = nil, memoryBudget: Int? = nil
+    ) throws {
         guard classes >= 1 else { throw LossKernelsError.invalidOption(name: "classes", value: "\(classes)", allowed: ">= 1") }
         guard dimension >= 1 else { throw LossKernelsError.invalidOption(name: "dimension", value: "\(dimension)", allowed: ">= 1") }
         if let initialWeights {
-            try Validation.requireSameShape("initialWeights", rows: initialWeights.rows, columns: initialWeights.columns, as: "classes × dimension", classes, dimension)
+            try Validation.requireSameShape(
+                "initialWeights", rows: initialWeights.rows, columns: initialWeights.columns, as: "classes × dimension", classes, dimension)
             if engine.checkFinite { try Validation.requireFinite("initialWeights", initialWeights.values) }
         }
         let state = State(iteration: 0, sampler: try ClassSampler(classes: classes, rate: sampleRate, seed: seed ^ Self.samplerSeedMask))
         let bound = 1 / Float(dimension).squareRoot()
         var generator = SplitMix64(seed: seed)
-        try self.init(engine: engine, classes: classes, dimension: dimension, head: head, optimizer: optimizer, seed: seed, state: state,
-                      lambdaSchedule: lambdaSchedule, memoryBudget: memoryBudget, hasMomentum: false) { tensor, rows, out in
+        try self.init(
+            engine: engine, classes: classes, dimension: dimension, head: head, optimizer: optimizer, seed: seed, state: state,
+            lambdaSchedule: lambdaSchedule, memoryBudget: memoryBudget, hasMomentum: false
+        ) { tensor, rows, out in
             // Called for rows in ascending order from 0 (again from 0 after a device fallback): the
             // generator runs through W row-major once.
             if rows.lowerBound == 0 { generator = SplitMix64(seed: seed) }
@@ -115,9 +120,11 @@ public final class MarginSoftmaxHead {
     }
 
     /// The designated initialiser: validates, places the parameters, fills them chunk by chunk.
-    init(engine: Engine, classes: Int, dimension: Int, head: MarginHead, optimizer: SGDOptions, seed: UInt64, state: State,
-         lambdaSchedule: LambdaSchedule?, memoryBudget: Int?, hasMomentum: Bool,
-         fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+    init(
+        engine: Engine, classes: Int, dimension: Int, head: MarginHead, optimizer: SGDOptions, seed: UInt64, state: State,
+        lambdaSchedule: LambdaSchedule?, memoryBudget: Int?, hasMomentum: Bool,
+        fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void
+    ) throws {
         try head.validate()
         try optimizer.validate()
         if let memoryBudget, memoryBudget <= 0 {
@@ -157,25 +164,34 @@ public final class MarginSoftmaxHead {
     /// device under `.opencl`; under `.auto` the automatic device when there is one; else the
     /// host) and fills them. Under `.auto`, a device that cannot hold them or fails leaves them on
     /// the CPU, as any call falls back (`fill` is then called again from row 0).
-    private static func makeParameters(engine: Engine, classes: Int, dimension: Int, hasMomentum: Bool,
-                                       fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void) throws -> HeadParameters {
+    private static func makeParameters(
+        engine: Engine, classes: Int, dimension: Int, hasMomentum: Bool,
+        fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void
+    ) throws -> HeadParameters {
         let scheduler = engine.scheduler
-        return try scheduler.run(values: nil, cpu: {
-            let count = classes * dimension
-            func filled(_ tensor: HeadTensor) throws -> [Float] {
-                var values = [Float](repeating: 0, count: count)
-                let chunk = DeviceHeadParameters.chunkRows
-                for start in stride(from: 0, to: classes, by: chunk) {
-                    let rows = start ..< min(classes, start + chunk)
-                    try values.withUnsafeMutableBufferPointer { try fill(tensor, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension ..< rows.upperBound * dimension])) }
+        return try scheduler.run(
+            values: nil,
+            cpu: {
+                let count = classes * dimension
+                func filled(_ tensor: HeadTensor) throws -> [Float] {
+                    var values = [Float](repeating: 0, count: count)
+                    let chunk = DeviceHeadParameters.chunkRows
+                    for start in stride(from: 0, to: classes, by: chunk) {
+                        let rows = start..<min(classes, start + chunk)
+                        try values.withUnsafeMutableBufferPointer {
+                            try fill(tensor, rows, UnsafeMutableBufferPointer(rebasing: $0[rows.lowerBound * dimension..<rows.upperBound * dimension]))
+                        }
+                    }
+                    return values
                 }
-                return values
+                return HostHeadParameters(
+                    cpu: scheduler.cpu, classes: classes, dimension: dimension, weights: try filled(.weights),
+                    momentum: hasMomentum ? try filled(.momentum) : nil)
+            },
+            opencl: { device in
+                try DeviceHeadParameters(device: device, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
             }
-            return HostHeadParameters(cpu: scheduler.cpu, classes: classes, dimension: dimension, weights: try filled(.weights),
-                                      momentum: hasMomentum ? try filled(.momentum) : nil)
-        }, opencl: { device in
-            try DeviceHeadParameters(device: device, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
-        }).0
+        ).0
     }
 
     private func applySchedule() {
@@ -187,7 +203,9 @@ public final class MarginSoftmaxHead {
     /// `features` must have D columns.
     private func requireWidth(_ features: Matrix) throws {
         guard features.columns == dimension else {
-            throw LossKernelsError.shapeMismatch(tensor: "features", expected: "[\(features.rows), \(dimension)] (D = \(dimension) columns)", actual: Validation.shape(features.rows, features.columns))
+            throw LossKernelsError.shapeMismatch(
+                tensor: "features", expected: "[\(features.rows), \(dimension)] (D = \(dimension) columns)",
+                actual: Validation.shape(features.rows, features.columns))
         }
     }
 
@@ -210,14 +228,15 @@ public final class MarginSoftmaxHead {
         if engine.checkFinite { try Validation.requireFinite("features", features.values) }
         var options = optimizer
         if let learningRate { options.learningRate = learningRate }
-        try options.validate()  // `optimizer` is settable: check what this step will use
+        try options.validate()   // `optimizer` is settable: check what this step will use
 
         let rows = features.rows
         var nextSampler = sampler
         let sample = nextSampler.sample(labels: labels)
         let all = sample.classes.count == classes
-        let problem = MarginSoftmaxProblem(rows: rows, dimension: dimension, classes: sample.classes.count, labels: sample.labels, head: head,
-                                           reduction: .mean, gradOutput: nil, memoryBudget: memoryBudget)
+        let problem = MarginSoftmaxProblem(
+            rows: rows, dimension: dimension, classes: sample.classes.count, labels: sample.labels, head: head,
+            reduction: .mean, gradOutput: nil, memoryBudget: memoryBudget)
         WorkRecorder.current?.add(Self.stepWork(rows: rows, sampledClasses: sample.classes.count, dimension: dimension))
         var gradFeatures = Matrix(rows: rows, columns: dimension, repeating: 0)
         let losses = try features.values.withUnsafeBufferPointer { x in
@@ -225,7 +244,8 @@ public final class MarginSoftmaxHead {
                 try parameters.step(problem, features: x, classes: all ? nil : sample.classes, optimizer: options, gradFeatures: dx)
             }
         }
-        let result = Step(loss: problem.reduce(losses)[0], gradFeatures: gradFeatures, sampledClasses: sample.classes.count, lambda: head.lambda, backend: backend)
+        let result = Step(
+            loss: problem.reduce(losses)[0], gradFeatures: gradFeatures, sampledClasses: sample.classes.count, lambda: head.lambda, backend: backend)
         optimizer = options
         sampler = nextSampler
         iteration += 1
@@ -258,9 +278,11 @@ public final class MarginSoftmaxHead {
     }
 
     /// Calls `body` with consecutive chunks of rows of `tensor` (bounded host memory on OpenCL).
-    func forEachChunk(_ tensor: HeadTensor, rows chunk: Int = DeviceHeadParameters.chunkRows, _ body: (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void) throws {
+    func forEachChunk(_ tensor: HeadTensor, rows chunk: Int = DeviceHeadParameters.chunkRows, _ body: (Range<Int>, UnsafeBufferPointer<Float>) throws -> Void)
+        throws
+    {
         for start in stride(from: 0, to: classes, by: chunk) {
-            let rows = start ..< min(classes, start + chunk)
+            let rows = start..<min(classes, start + chunk)
             try parameters.withRows(tensor, rows) { try body(rows, $0) }
         }
     }
@@ -282,7 +304,9 @@ public final class MarginSoftmaxHead {
             try forEachChunk(.weights, rows: chunk) { rows, w in
                 let n = rows.count
                 products.withUnsafeMutableBufferPointer { out in
-                    BLAS.gemm(transposeA: false, transposeB: true, m: b, n: n, k: d, a: x.baseAddress!, lda: d, b: w.baseAddress!, ldb: d, beta: 0, c: out.baseAddress!, ldc: n)
+                    BLAS.gemm(
+                        transposeA: false, transposeB: true, m: b, n: n, k: d, a: x.baseAddress!, lda: d, b: w.baseAddress!, ldb: d, beta: 0,
+                        c: out.baseAddress!, ldc: n)
                 }
                 var scale = [Float](repeating: 1, count: n)
                 if cosine {
@@ -291,7 +315,7 @@ public final class MarginSoftmaxHead {
                 for i in 0..<b {
                     for j in 0..<n {
                         let value = products[i * n + j] * scale[j]
-                        if value > best[i] {  // NaN never wins; all −∞ or NaN leaves class 0
+                        if value > best[i] {   // NaN never wins; all −∞ or NaN leaves class 0
                             best[i] = value
                             bestIndex[i] = rows.lowerBound + j
                         }

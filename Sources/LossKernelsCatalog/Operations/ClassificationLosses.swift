@@ -6,27 +6,35 @@ import LossKernelsReference
 extension Catalog {
     static let classLogits = TensorSpec("logits", .floats, .dims([.batch, .classes]), values: .uniform(scale: 4), help: "Logits, [B, C]: one row per sample.")
     static let classLabels = TensorSpec("labels", .labels, .dims([.batch]), values: .classIndices, help: "Class indices, [B]: one per row.")
-    static let classWeights = TensorSpec("class-weights", .floats, .dims([.classes]), .optional, values: .uniform(scale: 0.5, offset: 1),
-                                         help: "Per-class weights, [C].")
+    static let classWeights = TensorSpec(
+        "class-weights", .floats, .dims([.classes]), .optional, values: .uniform(scale: 0.5, offset: 1),
+        help: "Per-class weights, [C].")
     /// The upstream gradient of reduction none, one value per row.
     static func rowUpstream(_ of: String) -> TensorSpec {
-        TensorSpec("grad-output", .floats, .rowsOf(of), .optional, values: .uniform(scale: 1), help: "Upstream gradient of reduction none, one value per row of --\(of).")
+        TensorSpec(
+            "grad-output", .floats, .rowsOf(of), .optional, values: .uniform(scale: 1),
+            help: "Upstream gradient of reduction none, one value per row of --\(of).")
     }
 
     static let crossEntropy = CatalogOperation(
         name: "cross-entropy",
         summary: "Softmax cross-entropy of logits against class indices (class weights, ignore index, label smoothing): the loss and its gradient.",
-        tensors: [classLogits, TensorSpec("labels", .labels, .dims([.batch]), .oneOf("targets"), values: .classIndices, help: "Class indices, [B]: one per row."),
-                  TensorSpec("target-probs", .floats, .sameAs("logits"), .oneOf("targets"), values: .uniform(scale: 0.5, offset: 0.5),
-                             help: "Probability targets instead of --labels, [B, C]: finite and >= 0."),
-                  classWeights, rowUpstream("logits")],
+        tensors: [
+            classLogits, TensorSpec("labels", .labels, .dims([.batch]), .oneOf("targets"), values: .classIndices, help: "Class indices, [B]: one per row."),
+            TensorSpec(
+                "target-probs", .floats, .sameAs("logits"), .oneOf("targets"), values: .uniform(scale: 0.5, offset: 0.5),
+                help: "Probability targets instead of --labels, [B, C]: finite and >= 0."),
+            classWeights, rowUpstream("logits"),
+        ],
         options: [Flags.reduction, OptionSpec("ignore-index"), OptionSpec("label-smoothing")],
         results: ["loss", "grad_logits"],
         bench: BenchSpec(sizes: [.batch, .classes]),
         verification: [
-            VerifyCase("cross-entropy", OperationOptions(["label-smoothing": .number(0.1)]), tensors: ["class-weights"], shape: BenchShape(batch: 8, classes: 257)),
-            VerifyCase("cross-entropy --target-probs", OperationOptions(["label-smoothing": .number(0.1)]), tensors: ["target-probs", "class-weights"],
-                       shape: BenchShape(batch: 8, classes: 257)),
+            VerifyCase(
+                "cross-entropy", OperationOptions(["label-smoothing": .number(0.1)]), tensors: ["class-weights"], shape: BenchShape(batch: 8, classes: 257)),
+            VerifyCase(
+                "cross-entropy --target-probs", OperationOptions(["label-smoothing": .number(0.1)]), tensors: ["target-probs", "class-weights"],
+                shape: BenchShape(batch: 8, classes: 257)),
         ],
         exclusions: [("ignore-index", "target-probs")],
         prepare: { setup in
@@ -38,31 +46,44 @@ extension Catalog {
             let reduction = options.reduction, ignoreIndex = options.integer("ignore-index") ?? -100, smoothing = options.float("label-smoothing", default: 0)
             let x = Buffer(z.floats), dz = Buffer(count: z.count)
             var loss: [Float] = []
-            return PreparedCall(run: {
-                let out = try x.read(into: dz) { z, dz in
-                    if let probabilities {
-                        return try probabilities.withUnsafeBufferPointer { t in
-                            try engine.crossEntropy(logits: z, rows: rows, columns: columns, targetProbabilities: t, classWeights: weights,
-                                                    labelSmoothing: smoothing, reduction: reduction, gradOutput: upstream, gradient: dz)
+            return PreparedCall(
+                run: {
+                    let out = try x.read(into: dz) { z, dz in
+                        if let probabilities {
+                            return try probabilities.withUnsafeBufferPointer { t in
+                                try engine.crossEntropy(
+                                    logits: z, rows: rows, columns: columns, targetProbabilities: t, classWeights: weights,
+                                    labelSmoothing: smoothing, reduction: reduction, gradOutput: upstream, gradient: dz)
+                            }
                         }
+                        return try engine.crossEntropy(
+                            logits: z, rows: rows, columns: columns, labels: labels ?? [], classWeights: weights, ignoreIndex: ignoreIndex,
+                            labelSmoothing: smoothing, reduction: reduction, gradOutput: upstream, gradient: dz)
                     }
-                    return try engine.crossEntropy(logits: z, rows: rows, columns: columns, labels: labels ?? [], classWeights: weights, ignoreIndex: ignoreIndex,
-                                                   labelSmoothing: smoothing, reduction: reduction, gradOutput: upstream, gradient: dz)
-                }
-                loss = out.loss
-                return out.backend
-            }, results: { [NamedResult("loss", loss, shape: lossShape(options.word("reduction"), perRow: [rows])), NamedResult("grad_logits", dz.values, shape: z.shape)] })
+                    loss = out.loss
+                    return out.backend
+                },
+                results: {
+                    [
+                        NamedResult("loss", loss, shape: lossShape(options.word("reduction"), perRow: [rows])),
+                        NamedResult("grad_logits", dz.values, shape: z.shape),
+                    ]
+                })
         },
         reference: { setup in
             let z = setup.tensor("logits"), options = setup.options
             let smoothing = options.float("label-smoothing", default: 0)
-            let result = setup.optional("target-probs").map {
-                LossReference.crossEntropy(logits: z.floats, rows: z.matrix.rows, columns: z.matrix.columns, probabilityTargets: $0.floats,
-                                           classWeights: setup.optional("class-weights")?.floats, labelSmoothing: smoothing, reduction: options.reduction,
-                                           gradOutput: setup.optional("grad-output")?.floats)
-            } ?? LossReference.crossEntropy(logits: z.floats, rows: z.matrix.rows, columns: z.matrix.columns, labels: setup.tensor("labels").integers,
-                                            classWeights: setup.optional("class-weights")?.floats, ignoreIndex: options.integer("ignore-index") ?? -100,
-                                            labelSmoothing: smoothing, reduction: options.reduction, gradOutput: setup.optional("grad-output")?.floats)
+            let result =
+                setup.optional("target-probs").map {
+                    LossReference.crossEntropy(
+                        logits: z.floats, rows: z.matrix.rows, columns: z.matrix.columns, probabilityTargets: $0.floats,
+                        classWeights: setup.optional("class-weights")?.floats, labelSmoothing: smoothing, reduction: options.reduction,
+                        gradOutput: setup.optional("grad-output")?.floats)
+                }
+                ?? LossReference.crossEntropy(
+                    logits: z.floats, rows: z.matrix.rows, columns: z.matrix.columns, labels: setup.tensor("labels").integers,
+                    classWeights: setup.optional("class-weights")?.floats, ignoreIndex: options.integer("ignore-index") ?? -100,
+                    labelSmoothing: smoothing, reduction: options.reduction, gradOutput: setup.optional("grad-output")?.floats)
             return [.loss(result.loss), ReferenceResult("grad_logits", result.gradient)]
         })
 
@@ -82,25 +103,35 @@ extension Catalog {
             let reduction = options.reduction, gamma = options.float("gamma", default: 2), alpha = options.float("alpha", default: 1)
             let x = Buffer(z.floats), dz = Buffer(count: z.count)
             var loss: [Float] = []
-            return PreparedCall(run: {
-                let out = try x.read(into: dz) { z, dz in
-                    try engine.focalLoss(logits: z, rows: rows, columns: columns, labels: labels, gamma: gamma, alpha: .scalar(alpha), reduction: reduction,
-                                         gradOutput: upstream, gradient: dz)
-                }
-                loss = out.loss
-                return out.backend
-            }, results: { [NamedResult("loss", loss, shape: lossShape(options.word("reduction"), perRow: [rows])), NamedResult("grad_logits", dz.values, shape: z.shape)] })
+            return PreparedCall(
+                run: {
+                    let out = try x.read(into: dz) { z, dz in
+                        try engine.focalLoss(
+                            logits: z, rows: rows, columns: columns, labels: labels, gamma: gamma, alpha: .scalar(alpha), reduction: reduction,
+                            gradOutput: upstream, gradient: dz)
+                    }
+                    loss = out.loss
+                    return out.backend
+                },
+                results: {
+                    [
+                        NamedResult("loss", loss, shape: lossShape(options.word("reduction"), perRow: [rows])),
+                        NamedResult("grad_logits", dz.values, shape: z.shape),
+                    ]
+                })
         },
         reference: { setup in
             let z = setup.tensor("logits"), options = setup.options
-            let result = LossReference.focal(logits: z.floats, rows: z.matrix.rows, columns: z.matrix.columns, labels: setup.tensor("labels").integers,
-                                             gamma: options.float("gamma", default: 2), alpha: .scalar(options.float("alpha", default: 1)),
-                                             reduction: options.reduction, gradOutput: setup.optional("grad-output")?.floats)
+            let result = LossReference.focal(
+                logits: z.floats, rows: z.matrix.rows, columns: z.matrix.columns, labels: setup.tensor("labels").integers,
+                gamma: options.float("gamma", default: 2), alpha: .scalar(options.float("alpha", default: 1)),
+                reduction: options.reduction, gradOutput: setup.optional("grad-output")?.floats)
             return [.loss(result.loss), ReferenceResult("grad_logits", result.gradient)]
         })
 
-    static let logProbabilities = TensorSpec("log-probs", .floats, .dims([.batch, .classes]), values: .logProbabilities(scale: 4),
-                                             help: "Log-probabilities, [B, C] (a log-softmax output); −∞ allowed.")
+    static let logProbabilities = TensorSpec(
+        "log-probs", .floats, .dims([.batch, .classes]), values: .logProbabilities(scale: 4),
+        help: "Log-probabilities, [B, C] (a log-softmax output); −∞ allowed.")
 
     static let nll = CatalogOperation(
         name: "nll",
@@ -116,39 +147,51 @@ extension Catalog {
             let weights = setup.optional("class-weights")?.floats, upstream = setup.optional("grad-output")?.floats
             let xm = x.matrix
             var output: LossOutput?
-            return PreparedCall(run: {
-                let out = try engine.nllLoss(logProbabilities: xm, labels: labels, classWeights: weights, ignoreIndex: options.integer("ignore-index") ?? -100,
-                                             reduction: options.reduction, gradOutput: upstream)
-                output = out
-                return out.backend
-            }, results: {
-                guard let o = output else { return [] }
-                return [NamedResult("loss", o.loss, shape: lossShape(options.word("reduction"), perRow: [xm.rows])), o.gradient.result("grad_log_probs", shape: x.shape)]
-            })
+            return PreparedCall(
+                run: {
+                    let out = try engine.nllLoss(
+                        logProbabilities: xm, labels: labels, classWeights: weights, ignoreIndex: options.integer("ignore-index") ?? -100,
+                        reduction: options.reduction, gradOutput: upstream)
+                    output = out
+                    return out.backend
+                },
+                results: {
+                    guard let o = output else { return [] }
+                    return [
+                        NamedResult("loss", o.loss, shape: lossShape(options.word("reduction"), perRow: [xm.rows])),
+                        o.gradient.result("grad_log_probs", shape: x.shape),
+                    ]
+                })
         },
         reference: { setup in
             let x = setup.tensor("log-probs"), options = setup.options
-            let result = LossReference.nllLoss(logProbabilities: x.floats, rows: x.matrix.rows, columns: x.matrix.columns, labels: setup.tensor("labels").integers,
-                                               classWeights: setup.optional("class-weights")?.floats, ignoreIndex: options.integer("ignore-index") ?? -100,
-                                               reduction: options.reduction, gradOutput: setup.optional("grad-output")?.floats)
+            let result = LossReference.nllLoss(
+                logProbabilities: x.floats, rows: x.matrix.rows, columns: x.matrix.columns, labels: setup.tensor("labels").integers,
+                classWeights: setup.optional("class-weights")?.floats, ignoreIndex: options.integer("ignore-index") ?? -100,
+                reduction: options.reduction, gradOutput: setup.optional("grad-output")?.floats)
             return [.loss(result.loss), ReferenceResult("grad_log_probs", result.gradient)]
         })
 
     static let klDivergence = CatalogOperation(
         name: "kl-div",
         summary: "KL divergence t·(log t − x) of log-probabilities x against targets (--log-target: log t), PyTorch's kl_div: the loss and its gradient.",
-        tensors: [TensorSpec("log-probs", .floats, .rowsOfClasses, values: .logProbabilities(scale: 4),
-                             help: "Log-probabilities of any rank ≥ 1; B is the first dimension (batchmean divides by it); −∞ allowed."),
-                  TensorSpec("targets", .floats, .sameAs("log-probs"), values: .uniform(scale: 0.5, offset: 0.5),
-                             help: "Targets, the shape of --log-probs: probabilities (finite, >= 0), or with --log-target their logarithms."),
-                  elementUpstream("log-probs")],
+        tensors: [
+            TensorSpec(
+                "log-probs", .floats, .rowsOfClasses, values: .logProbabilities(scale: 4),
+                help: "Log-probabilities of any rank ≥ 1; B is the first dimension (batchmean divides by it); −∞ allowed."),
+            TensorSpec(
+                "targets", .floats, .sameAs("log-probs"), values: .uniform(scale: 0.5, offset: 0.5),
+                help: "Targets, the shape of --log-probs: probabilities (finite, >= 0), or with --log-target their logarithms."),
+            elementUpstream("log-probs"),
+        ],
         options: [Flags.klReduction, OptionSpec("log-target")],
         results: ["loss", "grad_log_probs"],
         bench: BenchSpec(sizes: [.batch, .classes]),
         verification: [
             VerifyCase("kl-div", shape: BenchShape(batch: 8, classes: 257)),
-            VerifyCase("kl-div --log-target --reduction batchmean", OperationOptions(["log-target": .on, "reduction": .word("batchmean")]),
-                       shape: BenchShape(batch: 8, classes: 257)),
+            VerifyCase(
+                "kl-div --log-target --reduction batchmean", OperationOptions(["log-target": .on, "reduction": .word("batchmean")]),
+                shape: BenchShape(batch: 8, classes: 257)),
         ],
         prepare: { setup in
             let engine = setup.requireEngine(), options = setup.options
@@ -156,22 +199,26 @@ extension Catalog {
             let (xm, tm, gm) = (x.leadingRowsMatrix, t.leadingRowsMatrix, g?.leadingRowsMatrix)
             let reduction = options.word("reduction").flatMap(KLDivReduction.init(rawValue:)) ?? .mean
             var output: LossOutput?
-            return PreparedCall(run: {
-                let out = try engine.klDivLoss(logProbabilities: xm, targets: tm, logTarget: options.isOn("log-target"), reduction: reduction, gradOutput: gm)
-                output = out
-                return out.backend
-            }, results: {
-                guard let o = output else { return [] }
-                return [NamedResult("loss", o.loss, shape: reduction == .none ? x.shape : []), o.gradient.result("grad_log_probs", shape: x.shape)]
-            })
+            return PreparedCall(
+                run: {
+                    let out = try engine.klDivLoss(
+                        logProbabilities: xm, targets: tm, logTarget: options.isOn("log-target"), reduction: reduction, gradOutput: gm)
+                    output = out
+                    return out.backend
+                },
+                results: {
+                    guard let o = output else { return [] }
+                    return [NamedResult("loss", o.loss, shape: reduction == .none ? x.shape : []), o.gradient.result("grad_log_probs", shape: x.shape)]
+                })
         },
         reference: { setup in
             let x = setup.tensor("log-probs"), options = setup.options
             let m = x.leadingRowsMatrix
-            let result = LossReference.klDivergence(input: x.floats, targets: setup.tensor("targets").floats, rows: m.rows, columns: m.columns,
-                                                    logTarget: options.isOn("log-target"),
-                                                    reduction: options.word("reduction").flatMap(KLDivReduction.init(rawValue:)) ?? .mean,
-                                                    gradOutput: setup.optional("grad-output")?.floats)
+            let result = LossReference.klDivergence(
+                input: x.floats, targets: setup.tensor("targets").floats, rows: m.rows, columns: m.columns,
+                logTarget: options.isOn("log-target"),
+                reduction: options.word("reduction").flatMap(KLDivReduction.init(rawValue:)) ?? .mean,
+                gradOutput: setup.optional("grad-output")?.floats)
             return [.loss(result.loss), ReferenceResult("grad_log_probs", result.gradient)]
         })
 }

@@ -32,7 +32,7 @@ extension Catalog {
     /// - Throws: `.invalidOption` outside 1…2^20 MiB.
     public static func memoryBudget(_ options: OperationOptions) throws -> Int? {
         guard let mb = options.integer("memory-budget-mb") else { return nil }
-        guard (1 ... maximumMemoryBudgetMb).contains(mb) else {
+        guard (1...maximumMemoryBudgetMb).contains(mb) else {
             throw LossKernelsError.invalidOption(name: "--memory-budget-mb", value: "\(mb)", allowed: "1...\(maximumMemoryBudgetMb) MiB")
         }
         return mb << 20
@@ -54,9 +54,11 @@ extension Catalog {
     static let marginSoftmax = CatalogOperation(
         name: "margin-softmax",
         summary: "A normalised-cosine margin head (--head): softmax cross-entropy of features against class weights; the loss, ∂L/∂X and ∂L/∂W.",
-        tensors: [TensorSpec("features", .floats, .dims([.batch, .dim]), values: .uniform(scale: 1), help: "Features X, [B, D]: one embedding per row."),
-                  TensorSpec("weights", .floats, .dims([.classes, .dim]), values: .uniform(scale: 0.05), help: "Class weights W, [C, D]: one row per class."),
-                  classLabels, rowUpstream("features")],
+        tensors: [
+            TensorSpec("features", .floats, .dims([.batch, .dim]), values: .uniform(scale: 1), help: "Features X, [B, D]: one embedding per row."),
+            TensorSpec("weights", .floats, .dims([.classes, .dim]), values: .uniform(scale: 0.05), help: "Class weights W, [C, D]: one row per class."),
+            classLabels, rowUpstream("features"),
+        ],
         options: [Flags.reduction] + Flags.head,
         results: ["loss", "grad_features", "grad_weights"],
         bench: BenchSpec(sizes: [.batch, .classes, .dim], defaultDim: 512),
@@ -72,36 +74,46 @@ extension Catalog {
         prepare: { setup in
             let engine = setup.requireEngine()
             let head = Catalog.head(setup.options), budget = try memoryBudget(setup.options), reduction = setup.options.reduction
-            let x = setup.tensor("features"), w = setup.tensor("weights"), labels = setup.tensor("labels").integers, upstream = setup.optional("grad-output")?.floats
+            let x = setup.tensor("features"), w = setup.tensor("weights"), labels = setup.tensor("labels").integers,
+                upstream = setup.optional("grad-output")?.floats
             let (b, d, c) = (x.matrix.rows, x.matrix.columns, w.matrix.rows)
             let features = Buffer(x.floats), weights = Buffer(w.floats), dx = Buffer(count: x.count), dw = Buffer(count: w.count)
             var loss: [Float] = []
-            return PreparedCall(gemmShape: (b, d, c), run: {
-                let out = try features.read(into: dx) { x, dx in
-                    try weights.read(into: dw) { w, dw in
-                        try engine.marginSoftmax(features: x, classWeights: w, rows: b, classes: c, dimension: d, labels: labels, head: head,
-                                                 reduction: reduction, gradOutput: upstream, memoryBudget: budget, gradFeatures: dx, gradClassWeights: dw)
+            return PreparedCall(
+                gemmShape: (b, d, c),
+                run: {
+                    let out = try features.read(into: dx) { x, dx in
+                        try weights.read(into: dw) { w, dw in
+                            try engine.marginSoftmax(
+                                features: x, classWeights: w, rows: b, classes: c, dimension: d, labels: labels, head: head,
+                                reduction: reduction, gradOutput: upstream, memoryBudget: budget, gradFeatures: dx, gradClassWeights: dw)
+                        }
                     }
-                }
-                loss = out.loss
-                return out.backend
-            }, results: {
-                [NamedResult("loss", loss, shape: lossShape(setup.options.word("reduction"), perRow: [b])), NamedResult("grad_features", dx.values, shape: x.shape),
-                 NamedResult("grad_weights", dw.values, shape: w.shape)]
-            })
+                    loss = out.loss
+                    return out.backend
+                },
+                results: {
+                    [
+                        NamedResult("loss", loss, shape: lossShape(setup.options.word("reduction"), perRow: [b])),
+                        NamedResult("grad_features", dx.values, shape: x.shape),
+                        NamedResult("grad_weights", dw.values, shape: w.shape),
+                    ]
+                })
         },
         reference: { setup in
             let x = setup.tensor("features"), w = setup.tensor("weights")
-            let problem = HeadLossReference.Problem(x: x.floats.map(Double.init), w: w.floats.map(Double.init), labels: setup.tensor("labels").integers,
-                                                    b: x.matrix.rows, c: w.matrix.rows, d: x.matrix.columns, head: Catalog.head(setup.options),
-                                                    reduction: setup.options.reduction, gradOutput: setup.optional("grad-output")?.floats.map(Double.init))
+            let problem = HeadLossReference.Problem(
+                x: x.floats.map(Double.init), w: w.floats.map(Double.init), labels: setup.tensor("labels").integers,
+                b: x.matrix.rows, c: w.matrix.rows, d: x.matrix.columns, head: Catalog.head(setup.options),
+                reduction: setup.options.reduction, gradOutput: setup.optional("grad-output")?.floats.map(Double.init))
             let result = HeadAnalyticReference.evaluate(problem)
             return [.loss(result.loss, .gemm), ReferenceResult("grad_features", result.dx, .gemm), ReferenceResult("grad_weights", result.dw, .gemm)]
         })
 
     static let trainStep = CatalogOperation(
         name: "train-step",
-        summary: "One training step of a MarginSoftmaxHead: the loss, ∂L/∂X and the SGD update of the sampled classes (Partial FC), W staying where the head keeps it.",
+        summary:
+            "One training step of a MarginSoftmaxHead: the loss, ∂L/∂X and the SGD update of the sampled classes (Partial FC), W staying where the head keeps it.",
         tensors: [TensorSpec("features", .floats, .dims([.batch, .dim]), values: .uniform(scale: 1), help: "Features X, [B, D]."), classLabels],
         options: Flags.head + Flags.training,
         results: ["loss", "grad_features"],
@@ -113,24 +125,29 @@ extension Catalog {
             let x = setup.tensor("features"), labels = setup.tensor("labels").integers
             let features = x.matrix
             let classes = setup.shape?.classes ?? (labels.max() ?? 0) + 1
-            let head = try MarginSoftmaxHead(engine: engine, classes: classes, dimension: features.columns, head: Catalog.head(options),
-                                             optimizer: optimizer(options), sampleRate: options.number("sample-rate") ?? 1, seed: setup.seed,
-                                             memoryBudget: try memoryBudget(options))
+            let head = try MarginSoftmaxHead(
+                engine: engine, classes: classes, dimension: features.columns, head: Catalog.head(options),
+                optimizer: optimizer(options), sampleRate: options.number("sample-rate") ?? 1, seed: setup.seed,
+                memoryBudget: try memoryBudget(options))
             let sampled = max(head.sampler.targetCount, Set(labels).count)
             var step: MarginSoftmaxHead.Step?
-            return PreparedCall(gemmShape: (features.rows, features.columns, sampled), run: {
-                let out = try head.step(features: features, labels: labels)
-                step = out
-                return out.backend
-            }, results: {
-                guard let step else { return [] }
-                return [NamedResult("loss", [step.loss], shape: []), step.gradFeatures.result("grad_features", shape: x.shape)]
-            })
+            return PreparedCall(
+                gemmShape: (features.rows, features.columns, sampled),
+                run: {
+                    let out = try head.step(features: features, labels: labels)
+                    step = out
+                    return out.backend
+                },
+                results: {
+                    guard let step else { return [] }
+                    return [NamedResult("loss", [step.loss], shape: []), step.gradFeatures.result("grad_features", shape: x.shape)]
+                })
         })
 
     /// The SGD options `--learning-rate`, `--momentum`, `--weight-decay` describe.
     public static func optimizer(_ options: OperationOptions) -> SGDOptions {
-        SGDOptions(learningRate: options.float("learning-rate", default: 0.1), momentum: options.float("momentum", default: 0.9),
-                   weightDecay: options.float("weight-decay", default: 5e-4))
+        SGDOptions(
+            learningRate: options.float("learning-rate", default: 0.1), momentum: options.float("momentum", default: 0.9),
+            weightDecay: options.float("weight-decay", default: 5e-4))
     }
 }

@@ -43,7 +43,10 @@ final class BenchCeilingComparison {
             let sets = try Ceilings.openCL(device: device, kinds: Set(kinds)).get()
             let measured = try kinds.map { kind in
                 guard let set = sets.first, let ceiling = set.ceiling(kind) else {
-                    throw CommandFailure(message: "--vs-ceiling: \(kind.rawValue) of \(device.name) could not be measured: \(sets.first?.problems.joined(separator: "; ") ?? "device not found")")
+                    throw CommandFailure(
+                        message:
+                            "--vs-ceiling: \(kind.rawValue) of \(device.name) could not be measured: \(sets.first?.problems.joined(separator: "; ") ?? "device not found")"
+                    )
                 }
                 return ceiling
             }

@@ -20,7 +20,8 @@ struct BenchCeilingsCommand: ParsableCommand {
             """)
 
     @Option(name: .long, help: "MiB copied by memcpy and by the OpenCL copies and transfers (1…4096).") var copyMib: Int = 256
-    @Option(name: .long, help: "B,D,C of the CPU SGEMM ceiling (three GEMMs of a margin-head step; B·D, C·D and B·C each at most 2^28).") var gemm: String = "256,512,100000"
+    @Option(name: .long, help: "B,D,C of the CPU SGEMM ceiling (three GEMMs of a margin-head step; B·D, C·D and B·C each at most 2^28).") var gemm: String =
+        "256,512,100000"
     @Option(name: .long, help: "n of the OpenCL n×n×n SGEMM (1…16384; default by device type).") var deviceGemm: Int?
     @Option(name: .long, help: "Runs per bandwidth figure (best is kept).") var repeats: Int = 7
     @Flag(name: .long, help: "CPU ceilings only.") var cpuOnly = false
@@ -61,9 +62,12 @@ struct BenchCeilingsCommand: ParsableCommand {
 
     func run() throws {
         let shape = gemmShape!
-        var report = Report(cpu: [Ceilings.memcpy(bytes: copyMib << 20, repeats: repeats),
-                                  Ceilings.sgemm(batch: shape.batch, dim: shape.dim, classes: shape.classes)],
-                            opencl: [], opencl_unavailable: nil)
+        var report = Report(
+            cpu: [
+                Ceilings.memcpy(bytes: copyMib << 20, repeats: repeats),
+                Ceilings.sgemm(batch: shape.batch, dim: shape.dim, classes: shape.classes),
+            ],
+            opencl: [], opencl_unavailable: nil)
         if cpuOnly {
             report.opencl_unavailable = "not measured (--cpu-only)"
         } else {
@@ -88,10 +92,14 @@ struct BenchCeilingsCommand: ParsableCommand {
             for row in rows { print(row.map(BenchCSV.quoted).joined(separator: ",")) }
             return
         }
-        TextTable.print([["where", "ceiling", "value", "unit", "seconds", "how"]] + rows.map { row in
-            [row[0], row[1], Double(row[2]).map { String(format: "%.2f", $0) } ?? row[2], row[3],
-             Double(row[4]).map { String(format: "%.6f", $0) } ?? row[4], row[5]]
-        })
+        TextTable.print(
+            [["where", "ceiling", "value", "unit", "seconds", "how"]]
+                + rows.map { row in
+                    [
+                        row[0], row[1], Double(row[2]).map { String(format: "%.2f", $0) } ?? row[2], row[3],
+                        Double(row[4]).map { String(format: "%.6f", $0) } ?? row[4], row[5],
+                    ]
+                })
         if let reason = report.opencl_unavailable { print("opencl: \(reason)") }
     }
 

@@ -91,8 +91,13 @@ struct BenchRunCommand: ParsableCommand {
 struct BenchTimingOptions: ParsableArguments {
     @Option(name: .long, help: "Untimed runs first (default: 3, and more until --warmup-seconds have passed).")
     var warmup: Int?
-    @Option(name: .long, help: ArgumentHelp("Keep warming up until this many seconds have passed (default 0.25 without --warmup, 0 with it).",
-                                            discussion: "Small operations run 3-4x slower for their first hundred or so calls in a process (cold caches, the second thread waking), so a fixed count of warm-up runs misreports them."))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Keep warming up until this many seconds have passed (default 0.25 without --warmup, 0 with it).",
+            discussion:
+                "Small operations run 3-4x slower for their first hundred or so calls in a process (cold caches, the second thread waking), so a fixed count of warm-up runs misreports them."
+        ))
     var warmupSeconds: Double?
 
     /// At least this many untimed runs…
@@ -103,7 +108,8 @@ struct BenchTimingOptions: ParsableArguments {
     @Option(name: .long, help: "Seed of the random inputs.") var seed: UInt64 = 42
 
     @Option(name: .long, help: "forward or both (forward + backward).") var pass: CatalogOperation.Pass?
-    @Flag(name: .long, help: "Keep inputs and outputs on the OpenCL device (time excludes transfers): softmax, log-softmax, logsumexp (forward).") var deviceResident = false
+    @Flag(name: .long, help: "Keep inputs and outputs on the OpenCL device (time excludes transfers): softmax, log-softmax, logsumexp (forward).")
+    var deviceResident = false
 
     /// Checks the timing flags, and the operation's flags against its row of the table (exit 2).
     func validate(_ operation: CatalogOperation, options: OperationOptions, backend: BackendPolicy?) throws {
@@ -116,14 +122,18 @@ struct BenchTimingOptions: ParsableArguments {
             throw ValidationError("\(operation.name) computes the loss and its gradient in one call: --pass \(chosen.rawValue) does not apply (only both)")
         }
         guard warmupRuns >= 0 else { throw ValidationError("--warmup must not be negative, got \(warmupRuns)") }
-        guard warmupDuration >= 0, warmupDuration.isFinite else { throw ValidationError("--warmup-seconds must be a non-negative number, got \(warmupDuration)") }
+        guard warmupDuration >= 0, warmupDuration.isFinite else {
+            throw ValidationError("--warmup-seconds must be a non-negative number, got \(warmupDuration)")
+        }
         guard iterations >= 1 else { throw ValidationError("--iterations must be at least 1, got \(iterations)") }
         if deviceResident {
             if backend == .cpu { throw ValidationError("--device-resident needs --backend opencl or auto") }
             if !operation.deviceResidentPasses.contains(chosen) {
                 let supported = Catalog.operations.filter { !$0.deviceResidentPasses.isEmpty }
                     .map { "\($0.name) (\($0.deviceResidentPasses.map(\.rawValue).sorted().joined(separator: ", ")))" }
-                throw ValidationError("bench \(operation.name) --pass \(chosen.rawValue) --device-resident is not supported; device-resident: \(supported.joined(separator: ", "))")
+                throw ValidationError(
+                    "bench \(operation.name) --pass \(chosen.rawValue) --device-resident is not supported; device-resident: \(supported.joined(separator: ", "))"
+                )
             }
         }
     }
@@ -156,18 +166,24 @@ extension BenchShape {
     static func warnAboutUnused(_ operation: CatalogOperation, _ given: Set<BenchSpec.SizeFlag>) {
         let unused = given.subtracting(operation.bench.sizes).map { "--" + $0.rawValue }.sorted()
         guard !unused.isEmpty else { return }
-        FileHandle.standardError.write(Data("losskernels: note: \(operation.name) does not use \(unused.joined(separator: ", ")) (it sizes itself by \(operation.bench.sizes.map { "--" + $0.rawValue }.sorted().joined(separator: ", ")))\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "losskernels: note: \(operation.name) does not use \(unused.joined(separator: ", ")) (it sizes itself by \(operation.bench.sizes.map { "--" + $0.rawValue }.sorted().joined(separator: ", ")))\n"
+                    .utf8))
     }
 }
 
 /// Runs one prepared benchmark: warm-up, timed iterations, the contract's result.
 enum BenchMeasurement {
-    static func measure(_ operation: CatalogOperation, shape requested: BenchShape, engine: Engine, timing: BenchTimingOptions,
-                        options: OperationOptions) throws -> BenchResult {
+    static func measure(
+        _ operation: CatalogOperation, shape requested: BenchShape, engine: Engine, timing: BenchTimingOptions,
+        options: OperationOptions
+    ) throws -> BenchResult {
         let shape = operation.benchShape(requested)
         let chosenPass = timing.pass ?? operation.bench.defaultPass
         let inputs = operation.makeInputs(shape: shape, pass: chosenPass, seed: timing.seed)
-        let call = try operation.prepare(engine: engine, inputs: inputs, options: options, deviceResident: timing.deviceResident, shape: shape, seed: timing.seed)
+        let call = try operation.prepare(
+            engine: engine, inputs: inputs, options: options, deviceResident: timing.deviceResident, shape: shape, seed: timing.seed)
         // The first warm-up run records the work the library's descriptions state for the calls.
         let work = try call.runRecordingWork()
         var backend = work.backend
@@ -175,7 +191,8 @@ enum BenchMeasurement {
         let warmupStart = DispatchTime.now().uptimeNanoseconds
         var warmupRuns = 1
         while warmupRuns < timing.warmupRuns
-                || (warmupRuns < 100_000 && Double(DispatchTime.now().uptimeNanoseconds - warmupStart) / 1e9 < timing.warmupDuration) {
+            || (warmupRuns < 100_000 && Double(DispatchTime.now().uptimeNanoseconds - warmupStart) / 1e9 < timing.warmupDuration)
+        {
             backend = try call.run()
             warmupRuns += 1
         }

@@ -51,20 +51,23 @@ struct BenchResult: Codable {
     }
 
     func printTable() {
-        let rows: [(String, String)] = [
-            ("operation", "\(op) (\(pass))"),
-            ("backend", "\(backend): \(device)" + (device_resident ? " (device-resident)" : "")),
-            ("shape", "batch \(batch), classes \(classes), dim \(dim), elements \(elements)"),
-            ("iterations", "\(iterations)"),
-            ("median", String(format: "%.6f s (min %.6f, max %.6f)", median_seconds, min_seconds, max_seconds)),
-            ("bytes", "\(bytes) (\(String(format: "%.2f", gb_per_second)) GB/s)"),
-            ("flops", "\(flops) (\(String(format: "%.2f", gflop_per_second)) GFLOP/s)"),
-            ("peak RSS", "\(peak_rss_bytes >> 20) MiB"),
-        ] + (samples_per_second.map { [("samples/s", String(format: "%.0f", $0))] } ?? [])
-          + (ceiling.map { c in
-            [("ceiling", String(format: "%@ %.2f %@ (%@)", c.kind, c.value, c.unit, c.method)),
-             ("vs ceiling", String(format: "%.1f %%", 100 * (fraction_of_ceiling ?? 0)))]
-        } ?? [])
+        let rows: [(String, String)] =
+            [
+                ("operation", "\(op) (\(pass))"),
+                ("backend", "\(backend): \(device)" + (device_resident ? " (device-resident)" : "")),
+                ("shape", "batch \(batch), classes \(classes), dim \(dim), elements \(elements)"),
+                ("iterations", "\(iterations)"),
+                ("median", String(format: "%.6f s (min %.6f, max %.6f)", median_seconds, min_seconds, max_seconds)),
+                ("bytes", "\(bytes) (\(String(format: "%.2f", gb_per_second)) GB/s)"),
+                ("flops", "\(flops) (\(String(format: "%.2f", gflop_per_second)) GFLOP/s)"),
+                ("peak RSS", "\(peak_rss_bytes >> 20) MiB"),
+            ] + (samples_per_second.map { [("samples/s", String(format: "%.0f", $0))] } ?? [])
+            + (ceiling.map { c in
+                [
+                    ("ceiling", String(format: "%@ %.2f %@ (%@)", c.kind, c.value, c.unit, c.method)),
+                    ("vs ceiling", String(format: "%.1f %%", 100 * (fraction_of_ceiling ?? 0))),
+                ]
+            } ?? [])
         let width = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows { print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
     }

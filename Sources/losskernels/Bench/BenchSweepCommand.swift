@@ -110,8 +110,10 @@ struct BenchSweepCommand: ParsableCommand {
         var rows = [header]
         for r in results {
             let size = name == "batch" ? r.batch : name == "dim" ? r.dim : name == "elements" ? r.elements : r.classes
-            var row = ["\(size)", String(format: "%.6f", r.median_seconds), String(format: "%.3e", r.seconds_per_unit ?? 0),
-                       String(format: "%.2f", r.gb_per_second), String(format: "%.2f", r.gflop_per_second)]
+            var row = [
+                "\(size)", String(format: "%.6f", r.median_seconds), String(format: "%.3e", r.seconds_per_unit ?? 0),
+                String(format: "%.2f", r.gb_per_second), String(format: "%.2f", r.gflop_per_second),
+            ]
             if let c = r.ceiling {
                 row += [String(format: "%.1f %%", 100 * (r.fraction_of_ceiling ?? 0)), String(format: "%@ %.2f %@", c.kind, c.value, c.unit)]
             }
@@ -120,4 +122,3 @@ struct BenchSweepCommand: ParsableCommand {
         TextTable.print(rows)
     }
 }
-

@@ -1,5 +1,5 @@
-import Foundation
 import ArgumentParser
+import Foundation
 
 /// A list of sizes for `bench sweep`: comma-separated items, each an integer (`4096`), a
 /// power-of-ten shorthand (`1e6`), or a range `A...B` (decades: A, 10A, 100A, … up to B) or

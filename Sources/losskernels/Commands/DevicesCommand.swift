@@ -47,12 +47,15 @@ struct DevicesCommand: ParsableCommand {
         case .success(let devices):
             let choices = engine.openCLChoices()
             let listed = devices.enumerated().map { index, d in
-                Report.Device(platform: d.platformName, name: d.name, vendor: d.vendor, type: d.kind.rawValue, compute_units: d.computeUnits,
-                              global_memory_bytes: d.globalMemoryBytes, local_memory_bytes: d.localMemoryBytes, max_allocation_bytes: d.maxAllocationBytes,
-                              opencl_c_version: d.openCLCVersion, driver_version: d.driverVersion,
-                              used_by_auto: index == choices.automatic, used_by_opencl: index == choices.explicit)
+                Report.Device(
+                    platform: d.platformName, name: d.name, vendor: d.vendor, type: d.kind.rawValue, compute_units: d.computeUnits,
+                    global_memory_bytes: d.globalMemoryBytes, local_memory_bytes: d.localMemoryBytes, max_allocation_bytes: d.maxAllocationBytes,
+                    opencl_c_version: d.openCLCVersion, driver_version: d.driverVersion,
+                    used_by_auto: index == choices.automatic, used_by_opencl: index == choices.explicit)
             }
-            let auto = choices.automatic.map { "opencl (\(devices[$0].name)) for calls of at least \(engine.offloadMinimumElements) values, cpu below" } ?? "cpu (no OpenCL GPU; set LOSSKERNELS_OPENCL_DEVICE_TYPE=cpu or any to allow CPU devices)"
+            let auto =
+                choices.automatic.map { "opencl (\(devices[$0].name)) for calls of at least \(engine.offloadMinimumElements) values, cpu below" }
+                ?? "cpu (no OpenCL GPU; set LOSSKERNELS_OPENCL_DEVICE_TYPE=cpu or any to allow CPU devices)"
             report = Report(cpu: cpuReport(engine), opencl_available: true, opencl_unavailable_reason: nil, opencl_devices: listed, auto_backend: auto)
         }
         if json {
@@ -71,7 +74,9 @@ struct DevicesCommand: ParsableCommand {
                 if d.used_by_auto { marks.append("auto") }
                 if d.used_by_opencl { marks.append("--backend opencl") }
                 let mark = marks.isEmpty ? "" : "  <- " + marks.joined(separator: ", ")
-                print("  [\(d.platform)] \(d.name) (\(d.vendor)), \(d.type), \(d.compute_units) compute units, global \(d.global_memory_bytes >> 20) MiB, local \(d.local_memory_bytes >> 10) KiB, \(d.opencl_c_version)\(mark)")
+                print(
+                    "  [\(d.platform)] \(d.name) (\(d.vendor)), \(d.type), \(d.compute_units) compute units, global \(d.global_memory_bytes >> 20) MiB, local \(d.local_memory_bytes >> 10) KiB, \(d.opencl_c_version)\(mark)"
+                )
             }
         }
         print("--backend auto: \(report.auto_backend)")

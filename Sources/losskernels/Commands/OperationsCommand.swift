@@ -36,14 +36,17 @@ struct OperationsCommand: ParsableCommand {
     }
 
     static func entry(_ op: CatalogOperation) -> Entry {
-        Entry(name: op.name, summary: op.summary, computable: op.computable,
-              inputs: op.tensors.map { Entry.Tensor(flag: $0.flag, kind: $0.kind.rawValue, shape: $0.shapeDescription, need: need($0.need), values: values($0.values)) },
-              options: op.options.map { option in option.words.map { "\(option.flag) \($0.joined(separator: "|"))" } ?? option.flag }, results: op.results,
-              bench_sizes: BenchSpec.SizeFlag.allCases.filter(op.bench.sizes.contains).map(\.rawValue),
-              bench_default_dim: op.bench.defaultDim == 0 ? nil : op.bench.defaultDim, bench_default_elements: op.bench.defaultElements,
-              bench_passes: op.bench.passes.map(\.rawValue), bound: op.bound.rawValue,
-              device_resident_passes: CatalogOperation.Pass.allCases.filter(op.deviceResidentPasses.contains).map(\.rawValue),
-              verify_cases: op.verification.map(\.label))
+        Entry(
+            name: op.name, summary: op.summary, computable: op.computable,
+            inputs: op.tensors.map {
+                Entry.Tensor(flag: $0.flag, kind: $0.kind.rawValue, shape: $0.shapeDescription, need: need($0.need), values: values($0.values))
+            },
+            options: op.options.map { option in option.words.map { "\(option.flag) \($0.joined(separator: "|"))" } ?? option.flag }, results: op.results,
+            bench_sizes: BenchSpec.SizeFlag.allCases.filter(op.bench.sizes.contains).map(\.rawValue),
+            bench_default_dim: op.bench.defaultDim == 0 ? nil : op.bench.defaultDim, bench_default_elements: op.bench.defaultElements,
+            bench_passes: op.bench.passes.map(\.rawValue), bound: op.bound.rawValue,
+            device_resident_passes: CatalogOperation.Pass.allCases.filter(op.deviceResidentPasses.contains).map(\.rawValue),
+            verify_cases: op.verification.map(\.label))
     }
 
     static func need(_ need: TensorSpec.Need) -> String {
@@ -76,9 +79,12 @@ struct OperationsCommand: ParsableCommand {
         var rows = [["operation", "inputs", "options", "results", "bench sizes", "passes", "ceiling", "device-resident"]]
         for e in entries {
             let inputs = e.inputs.map { $0.need == "required" ? $0.flag : "[\($0.flag)]" }.joined(separator: " ")
-            rows.append([e.name + (e.computable ? "" : " (bench only)"), inputs, e.options.map { $0.split(separator: " ").first.map(String.init) ?? $0 }.joined(separator: " "),
-                         e.results.joined(separator: " "), e.bench_sizes.joined(separator: ","), e.bench_passes.joined(separator: ","),
-                         e.bound == "gemm" ? "sgemm" : "copy", e.device_resident_passes.isEmpty ? "-" : e.device_resident_passes.joined(separator: ",")])
+            rows.append([
+                e.name + (e.computable ? "" : " (bench only)"), inputs,
+                e.options.map { $0.split(separator: " ").first.map(String.init) ?? $0 }.joined(separator: " "),
+                e.results.joined(separator: " "), e.bench_sizes.joined(separator: ","), e.bench_passes.joined(separator: ","),
+                e.bound == "gemm" ? "sgemm" : "copy", e.device_resident_passes.isEmpty ? "-" : e.device_resident_passes.joined(separator: ","),
+            ])
         }
         TextTable.print(rows)
     }

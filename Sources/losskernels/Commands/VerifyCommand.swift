@@ -61,14 +61,17 @@ struct VerifyCommand: ParsableCommand {
             let inputs = operation.makeInputs(shape: verifyCase.shape, pass: .both, seed: seed &+ UInt64(index), including: verifyCase.tensors)
             let references = try operation.referenceResults(inputs: inputs, options: verifyCase.options) ?? []
             for (backend, device, position, engine) in engines {
-                var outcome = Outcome(op: verifyCase.label, backend: backend, device: device, device_index: position, passed: false, max_error: nil, failed_outputs: [], error: nil)
+                var outcome = Outcome(
+                    op: verifyCase.label, backend: backend, device: device, device_index: position, passed: false, max_error: nil, failed_outputs: [],
+                    error: nil)
                 do {
                     let call = try operation.prepare(engine: engine, inputs: inputs, options: verifyCase.options)
                     let ran = try call.run()
                     let results = Dictionary(uniqueKeysWithValues: try call.results().map { ($0.name, $0.values) })
                     let checks = references.map { reference in
-                        VerifyCheck(output: reference.name, actual: results[reference.name] ?? [], reference: reference.values,
-                                    rule: reference.rule == .gemm ? .gemm : .elementwise(VerifyCheck.tolerance(reference.rule)))
+                        VerifyCheck(
+                            output: reference.name, actual: results[reference.name] ?? [], reference: reference.values,
+                            rule: reference.rule == .gemm ? .gemm : .elementwise(VerifyCheck.tolerance(reference.rule)))
                     }
                     outcome.max_error = checks.map(\.maxError).max() ?? 0
                     outcome.failed_outputs = checks.filter { !$0.passed }.map(\.output)
@@ -103,7 +106,9 @@ struct VerifyCommand: ParsableCommand {
         TextTable.print(rows)
         print("")
         var listed: [String] = []
-        for line in report.results.map({ "\($0.device_index.map { "opencl \($0)" } ?? $0.backend): \($0.device)" }) where !listed.contains(line) { listed.append(line) }
+        for line in report.results.map({ "\($0.device_index.map { "opencl \($0)" } ?? $0.backend): \($0.device)" }) where !listed.contains(line) {
+            listed.append(line)
+        }
         for line in listed { print(line) }
         if let reason = report.opencl_unavailable { print("opencl: not checked (\(reason))") }
         let passed = report.results.filter(\.passed).count

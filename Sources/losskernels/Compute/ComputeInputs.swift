@@ -28,8 +28,10 @@ enum ComputeInputs {
     }
 
     /// Checks `tensor`'s shape against its spec and the tensors read before it.
-    static func check(_ spec: TensorSpec, _ tensor: HostTensor, path: String, tensors: [String: HostTensor],
-                      sizes: inout [TensorSpec.Dimension: (size: Int, from: String)]) throws {
+    static func check(
+        _ spec: TensorSpec, _ tensor: HostTensor, path: String, tensors: [String: HostTensor],
+        sizes: inout [TensorSpec.Dimension: (size: Int, from: String)]
+    ) throws {
         let shape = tensor.shape
         func mismatch(_ expected: [Int], _ why: String) -> CommandFailure {
             CommandFailure(message: "\(path): --\(spec.flag) has shape \(shape) but must be \(expected) (\(why))")
@@ -37,7 +39,10 @@ enum ComputeInputs {
         switch spec.shape {
         case .dims(let dims):
             guard shape.count == dims.count else {
-                throw CommandFailure(message: "\(path): --\(spec.flag) must have \(dims.count) dimension\(dims.count == 1 ? "" : "s") (\(spec.shapeDescription): \(spec.help)), got shape \(shape)")
+                throw CommandFailure(
+                    message:
+                        "\(path): --\(spec.flag) must have \(dims.count) dimension\(dims.count == 1 ? "" : "s") (\(spec.shapeDescription): \(spec.help)), got shape \(shape)"
+                )
             }
             for (dim, size) in zip(dims, shape) {
                 if let bound = sizes[dim], bound.size != size {

@@ -47,7 +47,9 @@ struct ComputeOperation {
         let required = Set(requiredInputs)
         let inputs = entry.tensors.map { required.contains(ComputeFlag(rawValue: $0.flag)) ? "--" + $0.flag : "[--\($0.flag)]" }
         let headFlags = Set(["scale", "margin", "m1", "m2", "m3", "lambda", "easy-margin", "gradient", "memory-budget-mb"])
-        let options = entry.options.filter { !headFlags.contains($0.flag) || entry.option("head") == nil }.map { $0.flag == "head" ? "the head flags" : "--" + $0.flag }
+        let options = entry.options.filter { !headFlags.contains($0.flag) || entry.option("head") == nil }.map {
+            $0.flag == "head" ? "the head flags" : "--" + $0.flag
+        }
         let indent = String(repeating: " ", count: 18)
         var lines = ["  " + rawValue.padding(toLength: 16, withPad: " ", startingAt: 0) + inputs.joined(separator: " ")]
         if !options.isEmpty { lines.append(indent + "options: " + options.joined(separator: " ")) }

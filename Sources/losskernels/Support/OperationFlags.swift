@@ -9,7 +9,9 @@ struct OperationFlags: ParsableArguments {
     @Option(name: .long, parsing: .unconditional, help: "Label of rows that count for nothing (cross-entropy, nll; default -100).") var ignoreIndex: Int?
     @Option(name: .long, parsing: .unconditional, help: "Label smoothing in [0, 1] (cross-entropy; default 0).") var labelSmoothing: Float?
     @Option(name: .long, parsing: .unconditional, help: "Focusing parameter γ ≥ 0 (focal, sigmoid-focal; default 2).") var gamma: Float?
-    @Option(name: .long, parsing: .unconditional, help: "Scalar α: focal class weighting (default 1); sigmoid-focal (default 0.25, negative for none); center update rate in [0, 1] (default 0.5).")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Scalar α: focal class weighting (default 1); sigmoid-focal (default 0.25, negative for none); center update rate in [0, 1] (default 0.5).")
     var alpha: Float?
     @Option(name: .long, parsing: .unconditional, help: "Smooth-L1 threshold β ≥ 0 (smooth-l1; default 1; 0 is l1).") var beta: Float?
     @Option(name: .long, parsing: .unconditional, help: "Huber threshold δ > 0 (huber; default 1).") var delta: Float?
@@ -44,7 +46,9 @@ struct OperationFlags: ParsableArguments {
 struct HeadFlags: ParsableArguments {
     @Option(name: .long, help: "Head: normalized, cosface, arcface, combined, sphereface, large-margin (default cosface).") var head: String?
     @Option(name: .long, parsing: .unconditional, help: "Scale s (default: the head's, 64; sphereface 1).") var scale: Float?
-    @Option(name: .long, parsing: .unconditional, help: "Margin m (cosface 0.35, arcface 0.5; sphereface/large-margin: integer, 4; contrastive, triplet, triplet-mined: 1).")
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: "Margin m (cosface 0.35, arcface 0.5; sphereface/large-margin: integer, 4; contrastive, triplet, triplet-mined: 1).")
     var margin: Float?
     @Option(name: .long, parsing: .unconditional, help: "Combined margin m1 (1).") var m1: Float?
     @Option(name: .long, parsing: .unconditional, help: "Combined margin m2 (0.3).") var m2: Float?

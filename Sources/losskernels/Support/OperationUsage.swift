@@ -40,7 +40,9 @@ enum OperationUsage {
                 throw ValidationError("\(name): --\(flag) \(word) is not allowed (one of: \(words.joined(separator: ", ")))")
             }
         }
-        if let (a, b) = operation.exclusions.first(where: { (tensors.contains($0.0) || options.flags.contains($0.0)) && (tensors.contains($0.1) || options.flags.contains($0.1)) }) {
+        if let (a, b) = operation.exclusions.first(where: {
+            (tensors.contains($0.0) || options.flags.contains($0.0)) && (tensors.contains($0.1) || options.flags.contains($0.1))
+        }) {
             throw ValidationError("\(name) does not use --\(a) together with --\(b)")
         }
         let reduction = options.word("reduction") ?? "mean"

@@ -3,11 +3,20 @@ import ArgumentParser
 /// The input files of `compute`, one flag per tensor of the table (`TensorSpec.flag`); which ones
 /// an operation reads is the table's to say.
 struct TensorFlags: ParsableArguments {
-    @Option(name: .long, help: "Logits, float .npy: [B, C] for the softmax losses; any rank for softmax, log-softmax, logsumexp (last dimension: classes), sigmoid-focal and bce-with-logits.")
+    @Option(
+        name: .long,
+        help:
+            "Logits, float .npy: [B, C] for the softmax losses; any rank for softmax, log-softmax, logsumexp (last dimension: classes), sigmoid-focal and bce-with-logits."
+    )
     var logits: String?
-    @Option(name: .long, help: "Class indices, integer .npy of shape [B] (cross-entropy, focal, nll, margin-softmax, triplet-mined, center).") var labels: String?
+    @Option(name: .long, help: "Class indices, integer .npy of shape [B] (cross-entropy, focal, nll, margin-softmax, triplet-mined, center).") var labels:
+        String?
     @Option(name: .long, help: "Probability targets instead of --labels, [B, C], every value finite and >= 0 (cross-entropy).") var targetProbs: String?
-    @Option(name: .long, help: "Targets: in [0, 1] with the shape of --logits (sigmoid-focal, bce-with-logits); the shape of --predictions (regression losses); of --log-probs (kl-div).")
+    @Option(
+        name: .long,
+        help:
+            "Targets: in [0, 1] with the shape of --logits (sigmoid-focal, bce-with-logits); the shape of --predictions (regression losses); of --log-probs (kl-div)."
+    )
     var targets: String?
     @Option(name: .long, help: "Log-probabilities: [B, C] (nll); any rank ≥ 1, B the first dimension (kl-div).") var logProbs: String?
     @Option(name: .long, help: "Predictions, float .npy of any rank (mse, l1, smooth-l1, huber, msle, mape).") var predictions: String?
@@ -24,15 +33,19 @@ struct TensorFlags: ParsableArguments {
     @Option(name: .long, help: "Negatives, [B, D] (triplet).") var negatives: String?
     @Option(name: .long, help: "Embeddings, [B, D] (triplet-mined).") var embeddings: String?
     @Option(name: .long, help: "Class centers, [C, D] (center); the updated centers are written to centers.npy.") var centers: String?
-    @Option(name: .long, help: """
-        Upstream gradient. softmax, log-softmax: the output's shape, adds grad_logits.npy; logsumexp: one value per row. Losses: \
-        only with --reduction none (else exit 2); one value per row, or the input's shape for the elementwise losses.
-        """)
+    @Option(
+        name: .long,
+        help: """
+            Upstream gradient. softmax, log-softmax: the output's shape, adds grad_logits.npy; logsumexp: one value per row. Losses: \
+            only with --reduction none (else exit 2); one value per row, or the input's shape for the elementwise losses.
+            """)
     var gradOutput: String?
 
     /// Every tensor flag this command parses, without `--`.
-    static let flags = ["logits", "labels", "target-probs", "targets", "log-probs", "predictions", "element-weights", "pos-weight", "class-weights",
-                        "features", "weights", "left", "right", "similar", "anchors", "positives", "negatives", "embeddings", "centers", "grad-output"]
+    static let flags = [
+        "logits", "labels", "target-probs", "targets", "log-probs", "predictions", "element-weights", "pos-weight", "class-weights",
+        "features", "weights", "left", "right", "similar", "anchors", "positives", "negatives", "embeddings", "centers", "grad-output",
+    ]
 
     /// The files given, by flag.
     var given: [String: String] {

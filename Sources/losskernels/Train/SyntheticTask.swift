@@ -52,7 +52,7 @@ struct SyntheticTask {
         features.values.withUnsafeMutableBufferPointer { buffer in
             for (row, i) in indices.enumerated() {
                 var g = generator(.training, i)
-                sample(label: labels[row], noiseGenerator: &g, into: UnsafeMutableBufferPointer(rebasing: buffer[row * dimension ..< (row + 1) * dimension]))
+                sample(label: labels[row], noiseGenerator: &g, into: UnsafeMutableBufferPointer(rebasing: buffer[row * dimension..<(row + 1) * dimension]))
             }
         }
         return (features, labels)
@@ -70,7 +70,7 @@ struct SyntheticTask {
                 var l = generator(.heldOutLabel, i)
                 labels[i] = Int(l.next() % UInt64(coveredClasses))
                 var g = generator(.heldOut, i)
-                sample(label: labels[i], noiseGenerator: &g, into: UnsafeMutableBufferPointer(rebasing: buffer[i * dimension ..< (i + 1) * dimension]))
+                sample(label: labels[i], noiseGenerator: &g, into: UnsafeMutableBufferPointer(rebasing: buffer[i * dimension..<(i + 1) * dimension]))
             }
         }
         return (features, labels)

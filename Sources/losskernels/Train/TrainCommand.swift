@@ -24,9 +24,11 @@ struct TrainCommand: ParsableCommand {
     @Option(name: .long, help: "Embedding width (D).") var dim: Int = 64
     @Option(name: .long, help: "Rows per step (B).") var batch: Int = 256
     @Option(name: .long, help: "Total steps.") var steps: Int = 400
-    @Option(name: .long, help: "Epochs the steps are divided into (the training split holds ceil(steps/epochs)·batch samples, at most 2^24).") var epochs: Int = 4
+    @Option(name: .long, help: "Epochs the steps are divided into (the training split holds ceil(steps/epochs)·batch samples, at most 2^24).") var epochs: Int =
+        4
     @Option(name: .long, parsing: .unconditional, help: "Noise norm σ around each prototype.") var noise: Float = 0.3
-    @Option(name: .long, help: "Samples of each split the accuracy is measured on (at most 2^20, and eval-samples·dim at most 2^28).") var evalSamples: Int = 1024
+    @Option(name: .long, help: "Samples of each split the accuracy is measured on (at most 2^20, and eval-samples·dim at most 2^28).") var evalSamples: Int =
+        1024
     @Option(name: .long, help: "Seed of the task, the initial weights and the class sampler.") var seed: UInt64 = 42
     @Option(name: .long, help: "Save a checkpoint into this folder after each epoch.") var checkpoint: String?
     @Option(name: .long, help: "Resume from the checkpoint in this folder.") var resume: String?
@@ -111,7 +113,9 @@ struct TrainCommand: ParsableCommand {
         if let resume {
             head = try MarginSoftmaxHead(engine: engine, checkpoint: resume)
             guard head.classes == classes, head.dimension == dim, head.seed == seed else {
-                throw CommandFailure(message: "checkpoint \(resume) is of --classes \(head.classes) --dim \(head.dimension) --seed \(head.seed), not \(classes), \(dim), \(seed)")
+                throw CommandFailure(
+                    message: "checkpoint \(resume) is of --classes \(head.classes) --dim \(head.dimension) --seed \(head.seed), not \(classes), \(dim), \(seed)"
+                )
             }
             try requireFlagsMatch(head, checkpoint: resume)
             guard head.iteration < steps else {
@@ -120,8 +124,9 @@ struct TrainCommand: ParsableCommand {
         } else {
             let margin = Catalog.head(options)
             let schedule: LambdaSchedule? = (margin.kind == .sphereFace || margin.kind == .largeMargin) && headOptions.lambda == nil ? LambdaSchedule() : nil
-            head = try MarginSoftmaxHead(engine: engine, classes: classes, dimension: dim, head: margin, optimizer: Catalog.optimizer(options),
-                                         sampleRate: training.sampleRate ?? 1, seed: seed, lambdaSchedule: schedule, memoryBudget: try Catalog.memoryBudget(options))
+            head = try MarginSoftmaxHead(
+                engine: engine, classes: classes, dimension: dim, head: margin, optimizer: Catalog.optimizer(options),
+                sampleRate: training.sampleRate ?? 1, seed: seed, lambdaSchedule: schedule, memoryBudget: try Catalog.memoryBudget(options))
         }
         let stepsPerEpoch = (steps + epochs - 1) / epochs
         let task = SyntheticTask(classes: classes, dimension: dim, seed: seed, noise: noise, trainingSize: stepsPerEpoch * batch)
@@ -146,7 +151,7 @@ struct TrainCommand: ParsableCommand {
                 orderEpoch = epoch
                 progress = ProgressBar(total: min(steps, (epoch + 1) * stepsPerEpoch) - epoch * stepsPerEpoch, label: "epoch \(epoch + 1)")
             }
-            let batchData = task.trainingBatch(Array(order[position * batch ..< (position + 1) * batch]))
+            let batchData = task.trainingBatch(Array(order[position * batch..<(position + 1) * batch]))
             let began = DispatchTime.now().uptimeNanoseconds
             let result = try head.step(features: batchData.features, labels: batchData.labels)
             stepSeconds += Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
@@ -159,12 +164,16 @@ struct TrainCommand: ParsableCommand {
             progress.update(position + 1, detail: String(format: "loss %.4f", loss))
             if position == stepsPerEpoch - 1 || t == steps - 1 {
                 progress.finish()
-                let report = EpochReport(epoch: epoch + 1, iteration: t + 1, loss: epochLoss / Double(epochSteps),
-                                         train_accuracy: try accuracy(evalTrain), held_out_accuracy: try accuracy(evalHeld))
+                let report = EpochReport(
+                    epoch: epoch + 1, iteration: t + 1, loss: epochLoss / Double(epochSteps),
+                    train_accuracy: try accuracy(evalTrain), held_out_accuracy: try accuracy(evalHeld))
                 epochReports.append(report)
                 if !json {
-                    print(String(format: "epoch %d/%d  step %d  loss %.4f  train accuracy %.4f  held-out accuracy %.4f",
-                                 report.epoch, (steps + stepsPerEpoch - 1) / stepsPerEpoch, report.iteration, report.loss, report.train_accuracy, report.held_out_accuracy))
+                    print(
+                        String(
+                            format: "epoch %d/%d  step %d  loss %.4f  train accuracy %.4f  held-out accuracy %.4f",
+                            report.epoch, (steps + stepsPerEpoch - 1) / stepsPerEpoch, report.iteration, report.loss, report.train_accuracy,
+                            report.held_out_accuracy))
                 }
                 if let checkpoint { try head.save(checkpoint: checkpoint) }
                 epochLoss = 0
@@ -173,19 +182,22 @@ struct TrainCommand: ParsableCommand {
         }
         let ran = steps - start
         let last = epochReports.last!
-        let report = Report(head: head.head.kind.rawValue, backend: head.backend.rawValue, classes: classes, dim: dim, batch: batch,
-                            sample_rate: head.sampleRate, sampled_classes: sampled, start_iteration: start, iteration: head.iteration, steps: ran,
-                            first_loss: firstLoss, last_loss: lastLoss, train_accuracy: last.train_accuracy, held_out_accuracy: last.held_out_accuracy,
-                            seconds: stepSeconds, samples_per_second: Double(ran * batch) / max(stepSeconds, 1e-9),
-                            peak_rss_bytes: PeakMemory.residentBytes(), epochs: epochReports)
+        let report = Report(
+            head: head.head.kind.rawValue, backend: head.backend.rawValue, classes: classes, dim: dim, batch: batch,
+            sample_rate: head.sampleRate, sampled_classes: sampled, start_iteration: start, iteration: head.iteration, steps: ran,
+            first_loss: firstLoss, last_loss: lastLoss, train_accuracy: last.train_accuracy, held_out_accuracy: last.held_out_accuracy,
+            seconds: stepSeconds, samples_per_second: Double(ran * batch) / max(stepSeconds, 1e-9),
+            peak_rss_bytes: PeakMemory.residentBytes(), epochs: epochReports)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
         } else {
-            print("\(report.head) on \(report.backend): \(ran) steps, loss " + String(format: "%.4f → %.4f, %.0f samples/s", firstLoss, lastLoss, report.samples_per_second)
-                  + ", peak RSS \(report.peak_rss_bytes >> 20) MiB")
+            print(
+                "\(report.head) on \(report.backend): \(ran) steps, loss "
+                    + String(format: "%.4f → %.4f, %.0f samples/s", firstLoss, lastLoss, report.samples_per_second)
+                    + ", peak RSS \(report.peak_rss_bytes >> 20) MiB")
         }
     }
 
@@ -195,7 +207,9 @@ struct TrainCommand: ParsableCommand {
     func requireFlagsMatch(_ head: MarginSoftmaxHead, checkpoint: String) throws {
         let given = options, wanted = Catalog.head(given), saved = head.head
         var differing: [(String, String, String)] = []
-        func compare(_ flag: String, _ value: String, _ held: String) { if given.flags.contains(flag) && value != held { differing.append((flag, value, held)) } }
+        func compare(_ flag: String, _ value: String, _ held: String) {
+            if given.flags.contains(flag) && value != held { differing.append((flag, value, held)) }
+        }
         compare("head", wanted.kind.rawValue, saved.kind.rawValue)
         compare("scale", "\(wanted.scale)", "\(saved.scale)")
         compare("margin", "\(wanted.margin)", "\(saved.margin)")
@@ -205,15 +219,18 @@ struct TrainCommand: ParsableCommand {
         compare("lambda", "\(wanted.lambda)", head.lambdaSchedule == nil ? "\(saved.lambda)" : "annealed by its schedule")
         compare("easy-margin", "on", saved.easyMargin ? "on" : "off")
         compare("gradient", wanted.gradient.rawValue, saved.gradient.rawValue)
-        compare("memory-budget-mb", "\(given.integer("memory-budget-mb") ?? 0)",
-                head.memoryBudget % (1 << 20) == 0 ? "\(head.memoryBudget >> 20)" : "\(head.memoryBudget) bytes")
+        compare(
+            "memory-budget-mb", "\(given.integer("memory-budget-mb") ?? 0)",
+            head.memoryBudget % (1 << 20) == 0 ? "\(head.memoryBudget >> 20)" : "\(head.memoryBudget) bytes")
         compare("sample-rate", "\(given.number("sample-rate") ?? 0)", "\(head.sampleRate)")
         let optimizer = Catalog.optimizer(given)
         compare("learning-rate", "\(optimizer.learningRate)", "\(head.optimizer.learningRate)")
         compare("momentum", "\(optimizer.momentum)", "\(head.optimizer.momentum)")
         compare("weight-decay", "\(optimizer.weightDecay)", "\(head.optimizer.weightDecay)")
         if let (flag, value, held) = differing.first {
-            throw CommandFailure(message: "--\(flag) \(value) differs from checkpoint \(checkpoint), which holds \(held); --resume continues the checkpoint's head and optimizer")
+            throw CommandFailure(
+                message: "--\(flag) \(value) differs from checkpoint \(checkpoint), which holds \(held); --resume continues the checkpoint's head and optimizer"
+            )
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// Smoke tests of `bench --csv`, `bench --vs-ceiling`, `bench sweep` and `bench ceilings` on tiny
@@ -76,9 +77,13 @@ import Testing
     }
 
     /// `sweep --json`: one contract object per size, in order, with `swept` and `seconds_per_unit`.
-    @Test(arguments: [(["--classes", "10,20,40"], "classes", [10, 20, 40]), (["--batch", "1...16*4"], "batch", [1, 4, 16]), (["--classes", "1e1...1e3"], "classes", [10, 100, 1000])])
+    @Test(arguments: [
+        (["--classes", "10,20,40"], "classes", [10, 20, 40]), (["--batch", "1...16*4"], "batch", [1, 4, 16]),
+        (["--classes", "1e1...1e3"], "classes", [10, 100, 1000]),
+    ])
     func sweepPrintsOneObjectPerSize(flags: [String], swept: String, sizes: [Int]) throws {
-        let result = try CLIRunner.run(["bench", "sweep", "softmax", "--batch", "2", "--warmup", "0", "--iterations", "1", "--backend", "cpu", "--json"] + flags)
+        let result = try CLIRunner.run(
+            ["bench", "sweep", "softmax", "--batch", "2", "--warmup", "0", "--iterations", "1", "--backend", "cpu", "--json"] + flags)
         #expect(result.status == 0, "stderr: \(result.stderr)")
         let objects = try Self.jsonObjects(result.stdout)
         #expect(objects.map { $0[swept] as? Int ?? -1 } == sizes)
@@ -100,7 +105,9 @@ import Testing
         #expect(csv.status == 0)
         let lines = csv.stdout.split(separator: "\n")
         #expect(lines.count == 3 && lines[0].hasSuffix("swept,seconds_per_unit"), "\(csv.stdout)")
-        for arguments in [["--classes", "10,20", "--batch", "1,2"], ["--classes", "10..20"], ["--classes", "0"], ["--classes", "1...100*1"], ["--json", "--csv"]] {
+        for arguments in [
+            ["--classes", "10,20", "--batch", "1,2"], ["--classes", "10..20"], ["--classes", "0"], ["--classes", "1...100*1"], ["--json", "--csv"],
+        ] {
             let bad = try CLIRunner.run(["bench", "sweep", "softmax", "--iterations", "1"] + arguments)
             #expect(bad.status == 2, "\(arguments): \(bad.status) \(bad.stderr)")
             #expect(!bad.stderr.isEmpty)
@@ -133,8 +140,10 @@ import Testing
     /// Sizes that would overflow or allocate tens of gigabytes are refused with exit 2 before
     /// anything is measured.
     @Test func ceilingsRefusesHugeSizes() throws {
-        for arguments in [["--device-gemm", "100000"], ["--device-gemm", "0"], ["--gemm", "100000,100000,8"], ["--gemm", "8,16,\(Int.max)"],
-                          ["--gemm", "65536,8,65536"], ["--copy-mib", "65536"], ["--copy-mib", "0"]] {
+        for arguments in [
+            ["--device-gemm", "100000"], ["--device-gemm", "0"], ["--gemm", "100000,100000,8"], ["--gemm", "8,16,\(Int.max)"],
+            ["--gemm", "65536,8,65536"], ["--copy-mib", "65536"], ["--copy-mib", "0"],
+        ] {
             let bad = try CLIRunner.run(Self.smallCeilings + arguments)
             #expect(bad.status == 2, "\(arguments): \(bad.status) \(bad.stderr)")
             #expect(!bad.stderr.isEmpty, "\(arguments)")
@@ -150,8 +159,9 @@ import Testing
         #expect((object["opencl_unavailable"] as? String ?? "").contains("OpenCL"))
         let table = try CLIRunner.run(["bench", "ceilings", "--copy-mib", "4", "--gemm", "8,8,8", "--repeats", "1"], environment: Self.noOpenCL)
         #expect(table.status == 0 && table.stdout.contains("memcpy") && table.stdout.contains("opencl:"), "\(table.stdout) \(table.stderr)")
-        let sweep = try CLIRunner.run(["bench", "sweep", "softmax", "--classes", "8,16", "--batch", "2", "--warmup", "0", "--iterations", "1", "--csv", "--vs-ceiling"],
-                                      environment: Self.noOpenCL)
+        let sweep = try CLIRunner.run(
+            ["bench", "sweep", "softmax", "--classes", "8,16", "--batch", "2", "--warmup", "0", "--iterations", "1", "--csv", "--vs-ceiling"],
+            environment: Self.noOpenCL)
         #expect(sweep.status == 0, "stderr: \(sweep.stderr)")
         #expect(sweep.stdout.split(separator: "\n").count == 3)
         let bench = try CLIRunner.run(["bench", "softmax"] + Self.tiny + ["--json"], environment: Self.noOpenCL)

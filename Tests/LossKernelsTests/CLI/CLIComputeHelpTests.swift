@@ -1,4 +1,5 @@
 import Testing
+
 @testable import losskernels
 
 /// The help of `losskernels compute` names every operation with its inputs and result files, and
@@ -10,9 +11,11 @@ import Testing
             #expect(help.contains("  \(operation.rawValue) "), "help lacks \(operation.rawValue)")
             #expect(help.contains(operation.outputs), "help lacks the files of \(operation.rawValue)")
         }
-        for flag in ["--labels", "--targets", "--class-weights", "--features", "--weights", "--grad-output", "--reduction",
-                     "--ignore-index", "--label-smoothing", "--gamma", "--alpha", "--head", "--scale", "--margin", "--m1",
-                     "--lambda", "--easy-margin", "--gradient", "--memory-budget-mb", "--output-dir", "--backend"] {
+        for flag in [
+            "--labels", "--targets", "--class-weights", "--features", "--weights", "--grad-output", "--reduction",
+            "--ignore-index", "--label-smoothing", "--gamma", "--alpha", "--head", "--scale", "--margin", "--m1",
+            "--lambda", "--easy-margin", "--gradient", "--memory-budget-mb", "--output-dir", "--backend",
+        ] {
             #expect(help.contains(flag), "help lacks \(flag)")
         }
         #expect(help.contains("only with --reduction none (else exit 2)"), "help documents --grad-output with mean/sum")

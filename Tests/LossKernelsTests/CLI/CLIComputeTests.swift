@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `losskernels compute` end to end: results against the float64 reference on both backends,
 /// refused inputs (exit 1 or 2, one message, no files), and the no-OpenCL paths.
@@ -33,7 +34,7 @@ import LossKernelsReference
         var rng = TestRNG(seed: 7)
         let (rows, columns) = (5, 37)
         var logits = TestData.logits(rows: rows, columns: columns, scale: 50, maskProbability: 0.1, rng: &rng)
-        logits[3 * columns ..< 4 * columns] = ArraySlice(repeating: -.infinity, count: columns)
+        logits[3 * columns..<4 * columns] = ArraySlice(repeating: -.infinity, count: columns)
         let grad = TestData.normal(rows * columns, rng: &rng)
         let z = try writeNPY(folder, "z.npy", shape: [rows, columns], logits)
         let g = try writeNPY(folder, "g.npy", shape: [rows, columns], grad)
@@ -46,7 +47,8 @@ import LossKernelsReference
         let reference = logarithm ? Reference.logSoftmax(logits, rows: rows, columns: columns) : Reference.softmax(logits, rows: rows, columns: columns)
         expectClose(y.values, reference, "\(operation) on \(backend) through compute")
         let dz = try readFloats(out.appendingPathComponent("grad_logits.npy").path)
-        let referenceGrad = logarithm
+        let referenceGrad =
+            logarithm
             ? Reference.logSoftmaxBackward(logProbabilities: y.values, gradOutput: grad, rows: rows, columns: columns)
             : Reference.softmaxBackward(probabilities: y.values, gradOutput: grad, rows: rows, columns: columns)
         expectClose(dz.values, referenceGrad, "\(operation) backward on \(backend) through compute")
@@ -108,12 +110,14 @@ import LossKernelsReference
         defer { try? FileManager.default.removeItem(at: folder) }
         let logits: [Float] = [1, 2, 3, 4, 5, 6]
         let z = try writeNPY(folder, "z.npy", shape: [2, 3], logits)
-        let auto = try CLIRunner.run(["compute", "softmax", "--logits", z, "--output-dir", folder.appendingPathComponent("a").path, "--backend", "auto"],
-                                     environment: environment.merging(["LOSSKERNELS_OPENCL_DEVICE_TYPE": "any", "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS": "0"]) { $1 })
+        let auto = try CLIRunner.run(
+            ["compute", "softmax", "--logits", z, "--output-dir", folder.appendingPathComponent("a").path, "--backend", "auto"],
+            environment: environment.merging(["LOSSKERNELS_OPENCL_DEVICE_TYPE": "any", "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS": "0"]) { $1 })
         #expect(auto.status == 0, "stderr: \(auto.stderr)")
         let y = try readFloats(folder.appendingPathComponent("a/probs.npy").path)
         expectClose(y.values, Reference.softmax(logits, rows: 2, columns: 3), "auto without OpenCL")
-        let explicit = try CLIRunner.run(["compute", "softmax", "--logits", z, "--output-dir", folder.appendingPathComponent("b").path, "--backend", "opencl"], environment: environment)
+        let explicit = try CLIRunner.run(
+            ["compute", "softmax", "--logits", z, "--output-dir", folder.appendingPathComponent("b").path, "--backend", "opencl"], environment: environment)
         #expect(explicit.status == 1)
         #expect(explicit.stderr.contains("OpenCL is unavailable"), "\(explicit.stderr)")
         #expect(explicit.stderr.split(separator: "\n").count == 1, "one line: \(explicit.stderr)")

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `losskernels compute` for the losses (cross-entropy, focal, sigmoid-focal, bce-with-logits,
 /// margin-softmax) end to end on tiny arrays: the files, their shapes and dtypes, values against the
@@ -89,8 +90,10 @@ import LossKernelsReference
         let matrix = try Matrix(rows: b, columns: c, values: z)
 
         let mean = ws.path("mean")
-        try compute(["cross-entropy", "--logits", logits, "--labels", labels, "--class-weights", weights, "--label-smoothing", "0.1",
-                     "--output-dir", mean, "--backend", backend])
+        try compute([
+            "cross-entropy", "--logits", logits, "--labels", labels, "--class-weights", weights, "--label-smoothing", "0.1",
+            "--output-dir", mean, "--backend", backend,
+        ])
         #expect(ws.files(mean) == ["grad_logits.npy", "loss.npy"])
         let expected = try engine.crossEntropy(logits: matrix, labels: y, classWeights: w, labelSmoothing: 0.1)
         let loss = try ws.read(mean, "loss.npy"), dz = try ws.read(mean, "grad_logits.npy")
@@ -100,8 +103,10 @@ import LossKernelsReference
         expectClose(dz.values, Self.widen(expected.gradient.values), "cross-entropy mean gradient on \(backend)")
 
         let none = ws.path("none")
-        try compute(["cross-entropy", "--logits", logits, "--labels", labels, "--ignore-index", "-100", "--reduction", "none",
-                     "--grad-output", grad, "--output-dir", none, "--backend", backend])
+        try compute([
+            "cross-entropy", "--logits", logits, "--labels", labels, "--ignore-index", "-100", "--reduction", "none",
+            "--grad-output", grad, "--output-dir", none, "--backend", backend,
+        ])
         let each = try engine.crossEntropy(logits: matrix, labels: y, reduction: .none, gradOutput: g)
         let lossNone = try ws.read(none, "loss.npy"), dzNone = try ws.read(none, "grad_logits.npy")
         #expect(lossNone.shape == [b])
@@ -125,8 +130,10 @@ import LossKernelsReference
         let matrix = try Matrix(rows: b, columns: c, values: z)
         for reduction in LossReduction.allCases {
             let out = ws.path("out-\(reduction.rawValue)")
-            try compute(["focal", "--logits", logits, "--labels", labels, "--gamma", "1.5", "--alpha", "0.5", "--reduction", reduction.rawValue,
-                         "--output-dir", out, "--backend", backend])
+            try compute([
+                "focal", "--logits", logits, "--labels", labels, "--gamma", "1.5", "--alpha", "0.5", "--reduction", reduction.rawValue,
+                "--output-dir", out, "--backend", backend,
+            ])
             #expect(ws.files(out) == ["grad_logits.npy", "loss.npy"])
             let expected = try Backends.cpuEngine.focalLoss(logits: matrix, labels: y.map(Int.init), gamma: 1.5, alpha: .scalar(0.5), reduction: reduction)
             let loss = try ws.read(out, "loss.npy"), dz = try ws.read(out, "grad_logits.npy")
@@ -156,7 +163,8 @@ import LossKernelsReference
         let focal = operation == "sigmoid-focal"
         let options = focal ? ["--gamma", "1", "--alpha", "0.3"] : []
         func expected(_ reduction: LossReduction, _ gradOutput: Matrix?) throws -> LossOutput {
-            focal ? try Backends.cpuEngine.sigmoidFocalLoss(logits: zm, targets: tm, gamma: 1, alpha: 0.3, reduction: reduction, gradOutput: gradOutput)
+            focal
+                ? try Backends.cpuEngine.sigmoidFocalLoss(logits: zm, targets: tm, gamma: 1, alpha: 0.3, reduction: reduction, gradOutput: gradOutput)
                 : try Backends.cpuEngine.binaryCrossEntropyWithLogits(logits: zm, targets: tm, reduction: reduction, gradOutput: gradOutput)
         }
 
@@ -171,8 +179,11 @@ import LossKernelsReference
         expectClose(dz.values, Self.widen(reference.gradient.values), "\(operation) sum gradient on \(backend)")
 
         let none = ws.path("none")
-        try compute([operation, "--logits", logits, "--targets", targets, "--reduction", "none", "--grad-output", grad,
-                     "--output-dir", none, "--backend", backend] + options)
+        try compute(
+            [
+                operation, "--logits", logits, "--targets", targets, "--reduction", "none", "--grad-output", grad,
+                "--output-dir", none, "--backend", backend,
+            ] + options)
         let each = try expected(.none, gm)
         let lossNone = try ws.read(none, "loss.npy"), dzNone = try ws.read(none, "grad_logits.npy")
         #expect(lossNone.shape == shape)
@@ -207,8 +218,9 @@ import LossKernelsReference
         case "msle": regression = .msle
         default: regression = .mape
         }
-        let expected = try Engine(policy: .cpu).regressionLoss(regression, predictions: Matrix(rows: 1, columns: 24, values: p),
-                                                              targets: Matrix(rows: 1, columns: 24, values: t), reduction: .none)
+        let expected = try Engine(policy: .cpu).regressionLoss(
+            regression, predictions: Matrix(rows: 1, columns: 24, values: p),
+            targets: Matrix(rows: 1, columns: 24, values: t), reduction: .none)
         expectClose(loss.values, expected.loss.map(Double.init), "\(operation[0]) loss through compute on \(backend)")
         expectClose(grad.values, expected.gradient.values.map(Double.init), "\(operation[0]) gradient through compute on \(backend)")
         // The default reduction writes a 0-d loss.
@@ -265,12 +277,16 @@ import LossKernelsReference
         expectClose(try ws.read(ws.path("c"), "grad_left.npy").values, contrastive.gradLeft.values.map(Double.init), "contrastive grad_left")
         expectClose(try ws.read(ws.path("c"), "grad_right.npy").values, contrastive.gradRight.values.map(Double.init), "contrastive grad_right")
 
-        try compute(["triplet", "--anchors", fx, "--positives", fy, "--negatives", fz, "--p", "1", "--swap", "--reduction", "none",
-                     "--output-dir", ws.path("t"), "--backend", backend])
+        try compute([
+            "triplet", "--anchors", fx, "--positives", fy, "--negatives", fz, "--p", "1", "--swap", "--reduction", "none",
+            "--output-dir", ws.path("t"), "--backend", backend,
+        ])
         let triplet = try library.tripletMarginLoss(anchors: mx, positives: my, negatives: mz, p: 1, swap: true, reduction: .none)
         #expect(try ws.read(ws.path("t"), "loss.npy").shape == [b])
         expectClose(try ws.read(ws.path("t"), "loss.npy").values, triplet.loss.map(Double.init), "triplet loss on \(backend)")
-        for (file, values) in [("grad_anchors.npy", triplet.gradAnchors), ("grad_positives.npy", triplet.gradPositives), ("grad_negatives.npy", triplet.gradNegatives)] {
+        for (file, values) in [
+            ("grad_anchors.npy", triplet.gradAnchors), ("grad_positives.npy", triplet.gradPositives), ("grad_negatives.npy", triplet.gradNegatives),
+        ] {
             expectClose(try ws.read(ws.path("t"), file).values, values.values.map(Double.init), "triplet \(file)")
         }
 
@@ -333,12 +349,15 @@ import LossKernelsReference
         let features = try ws.floats("x.npy", [b, d], x)
         let weights = try ws.floats("w.npy", [c, d], w)
         let labels = try ws.labels("y.npy", [b], y)
-        var problem = HeadLossReference.Problem(x: Self.widen(x), w: Self.widen(w), labels: y, b: b, c: c, d: d,
-                                                head: .arcFace(scale: 8, margin: 0.3), reduction: .sum)
+        var problem = HeadLossReference.Problem(
+            x: Self.widen(x), w: Self.widen(w), labels: y, b: b, c: c, d: d,
+            head: .arcFace(scale: 8, margin: 0.3), reduction: .sum)
 
         let sum = ws.path("sum")
-        try compute(["margin-softmax", "--features", features, "--weights", weights, "--labels", labels, "--head", "arcface",
-                     "--scale", "8", "--margin", "0.3", "--reduction", "sum", "--memory-budget-mb", "1", "--output-dir", sum, "--backend", backend])
+        try compute([
+            "margin-softmax", "--features", features, "--weights", weights, "--labels", labels, "--head", "arcface",
+            "--scale", "8", "--margin", "0.3", "--reduction", "sum", "--memory-budget-mb", "1", "--output-dir", sum, "--backend", backend,
+        ])
         #expect(ws.files(sum) == ["grad_features.npy", "grad_weights.npy", "loss.npy"])
         let loss = try ws.read(sum, "loss.npy"), dx = try ws.read(sum, "grad_features.npy"), dw = try ws.read(sum, "grad_weights.npy")
         #expect(loss.shape == [])
@@ -355,9 +374,11 @@ import LossKernelsReference
         problem.reduction = .none
         problem.gradOutput = Self.widen(g)
         let none = ws.path("none")
-        try compute(["margin-softmax", "--features", features, "--weights", weights, "--labels", labels, "--head", "sphereface",
-                     "--margin", "3", "--scale", "1.5", "--lambda", "1", "--reduction", "none", "--grad-output", grad,
-                     "--output-dir", none, "--backend", backend])
+        try compute([
+            "margin-softmax", "--features", features, "--weights", weights, "--labels", labels, "--head", "sphereface",
+            "--margin", "3", "--scale", "1.5", "--lambda", "1", "--reduction", "none", "--grad-output", grad,
+            "--output-dir", none, "--backend", backend,
+        ])
         let lossNone = try ws.read(none, "loss.npy")
         #expect(lossNone.shape == [b])
         expectClose(lossNone.values, HeadLossReference.rowLosses(problem), tolerance: 1e-4, "sphereface per-row losses on \(backend)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// The four operations added with the operation table — cross-entropy with probability targets,
@@ -31,16 +32,22 @@ import Testing
         let library = try Engine(policy: .cpu)
         let zm = try Matrix(rows: b, columns: c, values: z), xm = try Matrix(rows: b, columns: c, values: logProbabilities)
 
-        try Self.compute(["cross-entropy", "--logits", fz, "--target-probs", fp, "--class-weights", fw, "--label-smoothing", "0.1",
-                          "--output-dir", ws.path("ce"), "--backend", backend])
-        let ce = try library.crossEntropy(logits: zm, targetProbabilities: Matrix(rows: b, columns: c, values: probabilities), classWeights: weights, labelSmoothing: 0.1)
+        try Self.compute([
+            "cross-entropy", "--logits", fz, "--target-probs", fp, "--class-weights", fw, "--label-smoothing", "0.1",
+            "--output-dir", ws.path("ce"), "--backend", backend,
+        ])
+        let ce = try library.crossEntropy(
+            logits: zm, targetProbabilities: Matrix(rows: b, columns: c, values: probabilities), classWeights: weights, labelSmoothing: 0.1)
         expectClose(try ws.read(ws.path("ce"), "loss.npy").values, ce.loss.map(Double.init), "probability cross-entropy loss")
         expectClose(try ws.read(ws.path("ce"), "grad_logits.npy").values, ce.gradient.values.map(Double.init), "probability cross-entropy gradient")
 
-        try Self.compute(["bce-with-logits", "--logits", fz, "--targets", ft, "--element-weights", fw, "--pos-weight", fw, "--reduction", "none",
-                          "--output-dir", ws.path("bce"), "--backend", backend])
-        let bce = try library.binaryCrossEntropyWithLogits(logits: zm, targets: Matrix(rows: b, columns: c, values: targets),
-                                                           weight: Matrix(rows: 1, columns: c, values: weights), posWeight: weights, reduction: .none)
+        try Self.compute([
+            "bce-with-logits", "--logits", fz, "--targets", ft, "--element-weights", fw, "--pos-weight", fw, "--reduction", "none",
+            "--output-dir", ws.path("bce"), "--backend", backend,
+        ])
+        let bce = try library.binaryCrossEntropyWithLogits(
+            logits: zm, targets: Matrix(rows: b, columns: c, values: targets),
+            weight: Matrix(rows: 1, columns: c, values: weights), posWeight: weights, reduction: .none)
         #expect(try ws.read(ws.path("bce"), "loss.npy").shape == [b, c])
         expectClose(try ws.read(ws.path("bce"), "loss.npy").values, bce.loss.map(Double.init), "weighted BCE losses")
         expectClose(try ws.read(ws.path("bce"), "grad_logits.npy").values, bce.gradient.values.map(Double.init), "weighted BCE gradient")
@@ -53,8 +60,9 @@ import Testing
         for (arguments, reduction, logTarget) in [([String](), KLDivReduction.mean, false), (["--reduction", "batchmean", "--log-target"], .batchMean, true)] {
             let out = ws.path("kl-\(reduction.rawValue)")
             try Self.compute(["kl-div", "--log-probs", fx, "--targets", logTarget ? fx : ft] + arguments + ["--output-dir", out, "--backend", backend])
-            let kl = try library.klDivLoss(logProbabilities: xm, targets: logTarget ? xm : Matrix(rows: b, columns: c, values: targets), logTarget: logTarget,
-                                           reduction: reduction)
+            let kl = try library.klDivLoss(
+                logProbabilities: xm, targets: logTarget ? xm : Matrix(rows: b, columns: c, values: targets), logTarget: logTarget,
+                reduction: reduction)
             expectClose(try ws.read(out, "loss.npy").values, kl.loss.map(Double.init), "kl-div \(reduction) loss")
             expectClose(try ws.read(out, "grad_log_probs.npy").values, kl.gradient.values.map(Double.init), "kl-div \(reduction) gradient")
         }
@@ -79,7 +87,8 @@ import Testing
         let negative = try ws.floats("neg.npy", [2, 3], [0.5, 0.5, 0, 0, -0.25, 1])
         let t = try ws.floats("t.npy", [2, 3], [0, 1, 0.5, 1, 0, 1]), tRange = try ws.floats("tr.npy", [2, 3], [0, 1, 0.5, 1, 2, 1])
         let pw2 = try ws.floats("pw2.npy", [2], [1, 1]), ew = try ws.floats("ew.npy", [3, 2], [1, 1, 1, 1, 1, 1])
-        let logT = try ws.floats("lt.npy", [2, 3], [0, -1, .nan, -2, -3, -1]), y = try ws.labels("y.npy", [2], [2, 0]), yOut = try ws.labels("yo.npy", [2], [3, 0])
+        let logT = try ws.floats("lt.npy", [2, 3], [0, -1, .nan, -2, -3, -1]), y = try ws.labels("y.npy", [2], [2, 0]),
+            yOut = try ws.labels("yo.npy", [2], [3, 0])
         let out = ws.path("out")
         let cases: [([String], Int32, [String])] = [
             (["cross-entropy", "--logits", z, "--target-probs", negative], 1, ["targetProbabilities", "-0.25"]),
@@ -107,7 +116,9 @@ import Testing
     @Test(arguments: ["nll", "kl-div"], ["cpu", "opencl"])
     func benchRunsTheNewOperations(operation: String, backend: String) throws {
         if backend == "opencl" { try Backends.requireOpenCL() }
-        let result = try CLIRunner.run(["bench", operation, "--batch", "4", "--classes", "30", "--warmup", "0", "--iterations", "1", "--backend", backend, "--json"])
+        let result = try CLIRunner.run([
+            "bench", operation, "--batch", "4", "--classes", "30", "--warmup", "0", "--iterations", "1", "--backend", backend, "--json",
+        ])
         #expect(result.status == 0, "\(result.stderr)")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["op"] as? String == operation && object["backend"] as? String == backend)

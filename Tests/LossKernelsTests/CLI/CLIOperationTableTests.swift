@@ -1,6 +1,7 @@
 import Foundation
 import LossKernelsCatalog
 import Testing
+
 @testable import LossKernels
 @testable import losskernels
 
@@ -54,10 +55,13 @@ import Testing
         for arguments in refused {
             let result = try CLIRunner.run(["bench"] + arguments + Self.tiny + ["--backend", "cpu", "--json"])
             #expect(result.status == 2, "\(arguments): \(result.status) \(result.stderr)")
-            #expect(result.stderr.contains("--" + (arguments.last(where: { $0.hasPrefix("--") }) ?? "").dropFirst(2)) || result.stderr.contains(arguments[0]),
-                    "\(arguments): \(result.stderr)")
+            #expect(
+                result.stderr.contains("--" + (arguments.last(where: { $0.hasPrefix("--") }) ?? "").dropFirst(2)) || result.stderr.contains(arguments[0]),
+                "\(arguments): \(result.stderr)")
         }
-        let unusedSize = try CLIRunner.run(["bench", "mse", "--batch", "3", "--elements", "64", "--warmup", "0", "--iterations", "1", "--backend", "cpu", "--json"])
+        let unusedSize = try CLIRunner.run([
+            "bench", "mse", "--batch", "3", "--elements", "64", "--warmup", "0", "--iterations", "1", "--backend", "cpu", "--json",
+        ])
         #expect(unusedSize.status == 0, "\(unusedSize.stderr)")
         #expect(unusedSize.stderr.contains("does not use --batch"), "\(unusedSize.stderr)")
     }

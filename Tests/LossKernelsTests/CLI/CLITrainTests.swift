@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// `losskernels train` and `bench train-step` at tiny shapes: the JSON fields, checkpoint and
@@ -43,7 +44,8 @@ import Testing
         let early = folder.appendingPathComponent("early").path
         let six = try CLIRunner.run(Self.tiny + ["--steps", "6", "--epochs", "1", "--backend", "cpu", "--checkpoint", early])
         #expect(six.status == 0, "\(six.stderr)")
-        let resumed = try Self.json(try CLIRunner.run(Self.tiny + ["--steps", "12", "--epochs", "2", "--backend", "cpu", "--resume", early, "--json"]), "resumed")
+        let resumed = try Self.json(
+            try CLIRunner.run(Self.tiny + ["--steps", "12", "--epochs", "2", "--backend", "cpu", "--resume", early, "--json"]), "resumed")
         #expect(resumed["start_iteration"] as? Int == 6)
         #expect(resumed["steps"] as? Int == 6)
         #expect(resumed["last_loss"] as? Double == whole["last_loss"] as? Double)
@@ -53,12 +55,14 @@ import Testing
     }
 
     @Test func badInput() throws {
-        for (arguments, status) in [(["--sample-rate", "0"], Int32(1)), (["--learning-rate", "-1"], 1), (["--momentum", "1"], 1),
-                                    (["--steps", "0"], 2), (["--classes", "0"], 2), (["--resume", "/nonexistent/ckpt"], 1),
-                                    // Inputs that would allocate gigabytes (or overflow) before the first step.
-                                    (["--steps", "1000000", "--batch", "1024", "--epochs", "1"], 2), (["--eval-samples", "2000000"], 2),
-                                    (["--eval-samples", "1048576", "--dim", "512"], 2), (["--batch", "1048576", "--dim", "1024"], 2),
-                                    (["--dim", "4611686018427387904"], 2), (["--classes", "3", "--dim", "\(Int.max / 2)"], 2)] {
+        for (arguments, status) in [
+            (["--sample-rate", "0"], Int32(1)), (["--learning-rate", "-1"], 1), (["--momentum", "1"], 1),
+            (["--steps", "0"], 2), (["--classes", "0"], 2), (["--resume", "/nonexistent/ckpt"], 1),
+            // Inputs that would allocate gigabytes (or overflow) before the first step.
+            (["--steps", "1000000", "--batch", "1024", "--epochs", "1"], 2), (["--eval-samples", "2000000"], 2),
+            (["--eval-samples", "1048576", "--dim", "512"], 2), (["--batch", "1048576", "--dim", "1024"], 2),
+            (["--dim", "4611686018427387904"], 2), (["--classes", "3", "--dim", "\(Int.max / 2)"], 2),
+        ] {
             let result = try CLIRunner.run(Self.tiny + ["--steps", "2", "--backend", "cpu"] + arguments)
             #expect(result.status == status, "\(arguments): \(result.status) \(result.stderr)")
             #expect(!result.stderr.isEmpty && (status == 2 || result.stderr.split(separator: "\n").count == 1), "\(arguments): \(result.stderr)")
@@ -68,8 +72,10 @@ import Testing
     @Test(arguments: ["cpu", "opencl"])
     func benchTrainStep(backend: String) throws {
         if backend == "opencl" { try Backends.requireOpenCL() }
-        let result = try CLIRunner.run(["bench", "train-step", "--batch", "8", "--classes", "100", "--dim", "16", "--sample-rate", "0.25",
-                                        "--warmup", "1", "--iterations", "2", "--backend", backend, "--json"])
+        let result = try CLIRunner.run([
+            "bench", "train-step", "--batch", "8", "--classes", "100", "--dim", "16", "--sample-rate", "0.25",
+            "--warmup", "1", "--iterations", "2", "--backend", backend, "--json",
+        ])
         let object = try Self.json(result, backend)
         #expect(Set(object.keys) == CLIBenchTests.contractFields.union(["samples_per_second"]))
         #expect(object["op"] as? String == "train-step")
@@ -84,8 +90,10 @@ import Testing
     /// not ⌈r·C⌉.
     @Test func benchTrainStepCeilingSpansTheSampledClasses() throws {
         let (b, d) = (8, 16)
-        let result = try CLIRunner.run(["bench", "train-step", "--batch", "\(b)", "--classes", "100", "--dim", "\(d)", "--sample-rate", "0.01",
-                                        "--warmup", "1", "--iterations", "1", "--backend", "cpu", "--vs-ceiling", "--json"])
+        let result = try CLIRunner.run([
+            "bench", "train-step", "--batch", "\(b)", "--classes", "100", "--dim", "\(d)", "--sample-rate", "0.01",
+            "--warmup", "1", "--iterations", "1", "--backend", "cpu", "--vs-ceiling", "--json",
+        ])
         let object = try Self.json(result, "vs-ceiling")
         let flops = try #require(object["flops"] as? Int)
         let sampled = flops / (3 * 2 * b * d)

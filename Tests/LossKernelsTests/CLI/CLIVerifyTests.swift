@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// `losskernels verify`: every operation on every available backend against the float64

@@ -1,14 +1,16 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
 
+@testable import LossKernels
 
 // MARK: - Validation of the analytic reference
 
 /// Checks a float64 result against a float64 reference: `|a − r| ≤ tolerance·max(1, |r|)`, no NaN.
-func expectCloseFloat64(_ actual: [Double], _ reference: [Double], tolerance: Double, _ context: String,
-                        sourceLocation: SourceLocation = #_sourceLocation) {
+func expectCloseFloat64(
+    _ actual: [Double], _ reference: [Double], tolerance: Double, _ context: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     guard actual.count == reference.count else {
         Issue.record("\(context): \(actual.count) values, reference has \(reference.count)", sourceLocation: sourceLocation)
         return
@@ -19,8 +21,9 @@ func expectCloseFloat64(_ actual: [Double], _ reference: [Double], tolerance: Do
         if !ok { bad += 1; if first == nil { first = k } }
     }
     if let k = first {
-        Issue.record("\(context): \(bad) of \(actual.count) values off; first at index \(k): \(actual[k]) vs reference \(reference[k])",
-                     sourceLocation: sourceLocation)
+        Issue.record(
+            "\(context): \(bad) of \(actual.count) values off; first at index \(k): \(actual[k]) vs reference \(reference[k])",
+            sourceLocation: sourceLocation)
     }
 }
 
@@ -90,7 +93,8 @@ func expectCloseFloat64(_ actual: [Double], _ reference: [Double], tolerance: Do
         let exact = HeadAnalyticReference.evaluate(p), detached = HeadAnalyticReference.evaluate(q)
         let difference = zip(exact.dx + exact.dw, detached.dx + detached.dw).map { abs($0 - $1) }.max()!
         // F' ≡ 1 for normalized, cosFace, and sphereFace/largeMargin with m = 1 (ψ = c).
-        let bends = !(p.head.kind == .normalized || p.head.kind == .cosFace || p.head.margin == 1 && (p.head.kind == .sphereFace || p.head.kind == .largeMargin))
+        let bends =
+            !(p.head.kind == .normalized || p.head.kind == .cosFace || p.head.margin == 1 && (p.head.kind == .sphereFace || p.head.kind == .largeMargin))
         if bends {
             #expect(difference > 1e-3, "\(name): detached and exact gradients agree (max |Δ| \(difference))")
         } else {

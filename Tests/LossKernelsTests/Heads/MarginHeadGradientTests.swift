@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// Every head's loss and both gradients against the float64 reference loss and its central
 /// differences, on small shapes, tiled and untiled.
@@ -28,8 +29,9 @@ import LossKernelsReference
         let w = (0..<(c * d)).map { _ in Float(rng.normal() * 0.7) }
         let labels = (0..<b).map { _ in rng.index(c) }
         let engine = try Backends.engine(for: run.backend)
-        let out = try engine.marginSoftmax(features: Matrix(rows: b, columns: d, values: x), classWeights: Matrix(rows: c, columns: d, values: w),
-                                           labels: labels, head: head, memoryBudget: tiled ? b * 4 * 4 : nil)
+        let out = try engine.marginSoftmax(
+            features: Matrix(rows: b, columns: d, values: x), classWeights: Matrix(rows: c, columns: d, values: w),
+            labels: labels, head: head, memoryBudget: tiled ? b * 4 * 4 : nil)
         let problem = HeadLossReference.Problem(x: x.map(Double.init), w: w.map(Double.init), labels: labels, b: b, c: c, d: d, head: head)
         #expect(out.backend.rawValue == run.backend.rawValue)
         let refLoss = HeadLossReference.loss(problem)

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// Shared pieces of the margin-head parity tests: the heads, inputs, one library call, and the
 /// spec's GEMM tolerance against `HeadAnalyticReference`.
@@ -32,8 +33,9 @@ enum MarginParity {
         var classWeights: Matrix { try! Matrix(rows: c, columns: d, values: w) }
 
         func problem(_ head: MarginHead, _ reduction: LossReduction, _ gradOutput: [Float]? = nil) -> HeadLossReference.Problem {
-            HeadLossReference.Problem(x: x.map(Double.init), w: w.map(Double.init), labels: labels, b: b, c: c, d: d, head: head,
-                                      reduction: reduction, gradOutput: gradOutput?.map(Double.init))
+            HeadLossReference.Problem(
+                x: x.map(Double.init), w: w.map(Double.init), labels: labels, b: b, c: c, d: d, head: head,
+                reduction: reduction, gradOutput: gradOutput?.map(Double.init))
         }
     }
 
@@ -47,10 +49,13 @@ enum MarginParity {
         return Inputs(b: b, c: c, d: d, x: x, w: w, labels: labels)
     }
 
-    static func call(_ engine: Engine, _ inputs: Inputs, _ head: MarginHead, _ reduction: LossReduction = .mean,
-                     gradOutput: [Float]? = nil, memoryBudget: Int? = nil) throws -> Engine.MarginSoftmaxOutput {
-        try engine.marginSoftmax(features: inputs.features, classWeights: inputs.classWeights, labels: inputs.labels, head: head,
-                                 reduction: reduction, gradOutput: gradOutput, memoryBudget: memoryBudget)
+    static func call(
+        _ engine: Engine, _ inputs: Inputs, _ head: MarginHead, _ reduction: LossReduction = .mean,
+        gradOutput: [Float]? = nil, memoryBudget: Int? = nil
+    ) throws -> Engine.MarginSoftmaxOutput {
+        try engine.marginSoftmax(
+            features: inputs.features, classWeights: inputs.classWeights, labels: inputs.labels, head: head,
+            reduction: reduction, gradOutput: gradOutput, memoryBudget: memoryBudget)
     }
 
     /// docs/OPERATIONS.md's rule for results through a GEMM: `‖out − ref‖/‖ref‖ ≤ 1e-4` (when `ref ≠ 0`), no
@@ -80,8 +85,10 @@ enum MarginParity {
     }
 
     /// The library's output against the analytic reference: loss, ∂L/∂X, ∂L/∂W, backend.
-    static func expectMatches(_ out: Engine.MarginSoftmaxOutput, _ ref: HeadAnalyticReference.Result, backend: TestBackend, _ context: String,
-                              sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectMatches(
+        _ out: Engine.MarginSoftmaxOutput, _ ref: HeadAnalyticReference.Result, backend: TestBackend, _ context: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(out.backend == backend.expected, "\(context): ran on \(out.backend)", sourceLocation: sourceLocation)
         expectGEMMClose(out.loss, ref.loss, "\(context) loss", sourceLocation: sourceLocation)
         expectGEMMClose(out.gradFeatures.values, ref.dx, "\(context) dX", sourceLocation: sourceLocation)
@@ -109,8 +116,9 @@ enum MarginParity {
         backend == .cpu ? [(7, 300, 33), (64, 2_000, 48)] : [(7, 300, 33), (16, 500, 24), (4, 1_500, 16)]
     }
 
-    @Test(arguments: MarginParity.heads.map(\.0),
-          [(TestBackend.cpu, MarginGradient.exact), (.cpu, .detached), (.opencl, .exact), (.opencl, .detached)])
+    @Test(
+        arguments: MarginParity.heads.map(\.0),
+        [(TestBackend.cpu, MarginGradient.exact), (.cpu, .detached), (.opencl, .exact), (.opencl, .detached)])
     func matchesAnalyticReference(name: String, run: (backend: TestBackend, mode: MarginGradient)) throws {
         let (backend, mode) = run
         let head = MarginParity.head(name, mode)
@@ -121,14 +129,16 @@ enum MarginParity {
             let gradOutput = TestData.normal(b, rng: &rng)
             // The reference for sum; mean's is sum's scaled by 1/B (the gradient is linear in the row scale).
             let sum = HeadAnalyticReference.evaluate(inputs.problem(head, .sum))
-            let mean = HeadAnalyticReference.Result(rowLosses: sum.rowLosses, loss: sum.loss.map { $0 / Double(b) }, objective: sum.objective / Double(b),
-                                                    dx: sum.dx.map { $0 / Double(b) }, dw: sum.dw.map { $0 / Double(b) })
+            let mean = HeadAnalyticReference.Result(
+                rowLosses: sum.rowLosses, loss: sum.loss.map { $0 / Double(b) }, objective: sum.objective / Double(b),
+                dx: sum.dx.map { $0 / Double(b) }, dw: sum.dw.map { $0 / Double(b) })
             let none = HeadAnalyticReference.evaluate(inputs.problem(head, .none, gradOutput))
             let context = "\(name) \(mode) \(backend) B=\(b) C=\(c) D=\(d)"
             MarginParity.expectMatches(try MarginParity.call(engine, inputs, head, .mean), mean, backend: backend, "\(context) mean")
             MarginParity.expectMatches(try MarginParity.call(engine, inputs, head, .sum), sum, backend: backend, "\(context) sum")
-            MarginParity.expectMatches(try MarginParity.call(engine, inputs, head, .none, gradOutput: gradOutput), none, backend: backend,
-                                       "\(context) none+gradOutput")
+            MarginParity.expectMatches(
+                try MarginParity.call(engine, inputs, head, .none, gradOutput: gradOutput), none, backend: backend,
+                "\(context) none+gradOutput")
             // `.none` without an upstream gradient is the gradient of Σ loss_i: sum's gradient, per-row losses.
             let plain = try MarginParity.call(engine, inputs, head, .none)
             MarginParity.expectGEMMClose(plain.loss, sum.rowLosses, "\(context) none loss")
@@ -165,8 +175,9 @@ enum MarginParity {
             }
             // The mean reduction, tiled into 3.
             let mean = HeadAnalyticReference.evaluate(inputs.problem(head, .mean))
-            MarginParity.expectMatches(try MarginParity.call(engine, inputs, head, .mean, memoryBudget: budgets[0]), mean, backend: backend,
-                                       "\(name) \(mode) \(backend) mean, 3 tiles")
+            MarginParity.expectMatches(
+                try MarginParity.call(engine, inputs, head, .mean, memoryBudget: budgets[0]), mean, backend: backend,
+                "\(name) \(mode) \(backend) mean, 3 tiles")
         }
     }
 
@@ -184,8 +195,9 @@ enum MarginParity {
                 try inputs.w.withUnsafeBufferPointer { w in
                     try dx.withUnsafeMutableBufferPointer { gx in
                         try dw.withUnsafeMutableBufferPointer { gw in
-                            try engine.marginSoftmax(features: x, classWeights: w, rows: inputs.b, classes: inputs.c, dimension: inputs.d,
-                                                     labels: inputs.labels, head: head, reduction: .sum, gradFeatures: gx, gradClassWeights: gw)
+                            try engine.marginSoftmax(
+                                features: x, classWeights: w, rows: inputs.b, classes: inputs.c, dimension: inputs.d,
+                                labels: inputs.labels, head: head, reduction: .sum, gradFeatures: gx, gradClassWeights: gw)
                         }
                     }
                 }
@@ -218,8 +230,10 @@ enum MarginParity {
         func row(_ i: Int) -> [Double] { (0..<inputs.d).map { Double(inputs.x[i * inputs.d + $0]) } }
     }
 
-    static func check(_ engine: Engine, _ backend: TestBackend, _ inputs: MarginParity.Inputs, _ head: MarginHead, _ context: String,
-                      reduction: LossReduction = .mean, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func check(
+        _ engine: Engine, _ backend: TestBackend, _ inputs: MarginParity.Inputs, _ head: MarginHead, _ context: String,
+        reduction: LossReduction = .mean, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let out = try MarginParity.call(engine, inputs, head, reduction)
         let reference = HeadAnalyticReference.evaluate(inputs.problem(head, reduction))
         MarginParity.expectMatches(out, reference, backend: backend, "\(context) \(backend) \(reduction)", sourceLocation: sourceLocation)
@@ -282,10 +296,12 @@ enum MarginParity {
             }
             for lambda: Float in [0, 2] {
                 for mode in Self.modes {
-                    try Self.check(engine, backend, builder.inputs, .sphereFace(margin: m, scale: 1.5, lambda: lambda, gradient: mode),
-                                   "kπ/m sphereFace m=\(m) λ=\(lambda) \(mode)")
-                    try Self.check(engine, backend, builder.inputs, .largeMargin(margin: m, lambda: lambda, gradient: mode),
-                                   "kπ/m largeMargin m=\(m) λ=\(lambda) \(mode)", reduction: .sum)
+                    try Self.check(
+                        engine, backend, builder.inputs, .sphereFace(margin: m, scale: 1.5, lambda: lambda, gradient: mode),
+                        "kπ/m sphereFace m=\(m) λ=\(lambda) \(mode)")
+                    try Self.check(
+                        engine, backend, builder.inputs, .largeMargin(margin: m, lambda: lambda, gradient: mode),
+                        "kπ/m largeMargin m=\(m) λ=\(lambda) \(mode)", reduction: .sum)
                 }
             }
         }
@@ -397,7 +413,8 @@ enum MarginParity {
         let arcFace = MarginHead.arcFace()
         #expect(arcFace.kind == .arcFace && arcFace.scale == 64 && arcFace.margin == 0.5 && !arcFace.easyMargin && arcFace.gradient == .exact)
         let combined = MarginHead.combined()
-        #expect(combined.kind == .combined && combined.scale == 64 && combined.m1 == 1 && combined.m2 == 0.3 && combined.m3 == 0.2 && combined.gradient == .exact)
+        #expect(
+            combined.kind == .combined && combined.scale == 64 && combined.m1 == 1 && combined.m2 == 0.3 && combined.m3 == 0.2 && combined.gradient == .exact)
         let sphereFace = MarginHead.sphereFace()
         #expect(sphereFace.kind == .sphereFace && sphereFace.margin == 4 && sphereFace.scale == 1 && sphereFace.lambda == 0 && sphereFace.gradient == .exact)
         let largeMargin = MarginHead.largeMargin()
@@ -431,7 +448,9 @@ enum MarginParity {
         }
         let published = LambdaSchedule()
         #expect(published.base == 1000 && published.gamma == 0.12 && published.power == 1 && published.minimum == 5)
-        let schedules = [published, LambdaSchedule(base: 1500, gamma: 0.2, power: 2, minimum: 0), LambdaSchedule(base: 10, gamma: 1e-3, power: 0.5, minimum: 1)]
+        let schedules = [
+            published, LambdaSchedule(base: 1500, gamma: 0.2, power: 2, minimum: 0), LambdaSchedule(base: 10, gamma: 1e-3, power: 0.5, minimum: 1),
+        ]
         for s in schedules {
             for iteration in [0, 1, 2, 10, 100, 1_000, 1_650, 10_000, 1_000_000] {
                 let expected = formula(s, iteration), actual = Double(s.lambda(at: iteration))

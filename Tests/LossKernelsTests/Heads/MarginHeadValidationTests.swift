@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// Bad input to `marginSoftmax` throws the right `LossKernelsError`, whose description names the
@@ -51,26 +52,32 @@ import Testing
         }
     }
 
-    static func expectError(_ expected: Expected, _ context: String, sourceLocation: SourceLocation = #_sourceLocation,
-                            _ body: () throws -> Void) {
+    static func expectError(
+        _ expected: Expected, _ context: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () throws -> Void
+    ) {
         do {
             try body()
             Issue.record("\(context): no error thrown, expected \(expected)", sourceLocation: sourceLocation)
         } catch let error as LossKernelsError {
             #expect(expected.matches(error), "\(context): threw \(error), expected \(expected)", sourceLocation: sourceLocation)
             for text in expected.named {
-                #expect(error.description.contains(text), "\(context): description \"\(error.description)\" does not name \(text)",
-                        sourceLocation: sourceLocation)
+                #expect(
+                    error.description.contains(text), "\(context): description \"\(error.description)\" does not name \(text)",
+                    sourceLocation: sourceLocation)
             }
         } catch {
             Issue.record("\(context): threw \(type(of: error)) \(error), expected a LossKernelsError \(expected)", sourceLocation: sourceLocation)
         }
     }
 
-    static func call(_ engine: Engine, features: Matrix = features, classWeights: Matrix = classWeights, labels: [Int] = labels,
-                     head: MarginHead = .cosFace(), reduction: LossReduction = .mean, gradOutput: [Float]? = nil, memoryBudget: Int? = nil) throws {
-        _ = try engine.marginSoftmax(features: features, classWeights: classWeights, labels: labels, head: head,
-                                     reduction: reduction, gradOutput: gradOutput, memoryBudget: memoryBudget)
+    static func call(
+        _ engine: Engine, features: Matrix = features, classWeights: Matrix = classWeights, labels: [Int] = labels,
+        head: MarginHead = .cosFace(), reduction: LossReduction = .mean, gradOutput: [Float]? = nil, memoryBudget: Int? = nil
+    ) throws {
+        _ = try engine.marginSoftmax(
+            features: features, classWeights: classWeights, labels: labels, head: head,
+            reduction: reduction, gradOutput: gradOutput, memoryBudget: memoryBudget)
     }
 
     /// The valid call succeeds (so each refusal below is caused by its one bad input).
@@ -113,8 +120,10 @@ import Testing
         Self.expectError(.option(name: "margin"), "sphereFace margin 0") { try Self.call(engine, head: .sphereFace(margin: 0)) }
         Self.expectError(.option(name: "margin"), "largeMargin margin 0") { try Self.call(engine, head: .largeMargin(margin: 0)) }
         for scale: Float in [0, -1, .nan] {
-            let heads: [MarginHead] = [.normalized(scale: scale), .cosFace(scale: scale), .arcFace(scale: scale), .combined(scale: scale),
-                                       .sphereFace(scale: scale)]
+            let heads: [MarginHead] = [
+                .normalized(scale: scale), .cosFace(scale: scale), .arcFace(scale: scale), .combined(scale: scale),
+                .sphereFace(scale: scale),
+            ]
             for head in heads {
                 Self.expectError(.option(name: "scale"), "\(head.kind) scale \(scale)") { try Self.call(engine, head: head) }
             }
@@ -165,8 +174,9 @@ import Testing
                 try Self.classWeights.values.withUnsafeBufferPointer { w in
                     try dx.withUnsafeMutableBufferPointer { gx in
                         try dw.withUnsafeMutableBufferPointer { gw in
-                            try engine.marginSoftmax(features: x, classWeights: w, rows: Self.b, classes: Self.c, dimension: Self.d,
-                                                     labels: labels, head: .arcFace(), gradFeatures: gx, gradClassWeights: gw)
+                            try engine.marginSoftmax(
+                                features: x, classWeights: w, rows: Self.b, classes: Self.c, dimension: Self.d,
+                                labels: labels, head: .arcFace(), gradFeatures: gx, gradClassWeights: gw)
                         }
                     }
                 }
@@ -185,8 +195,9 @@ import Testing
                 try Self.classWeights.values.withUnsafeBufferPointer { w in
                     try dx.withUnsafeMutableBufferPointer { gx in
                         try dw.withUnsafeMutableBufferPointer { gw in
-                            try engine.marginSoftmax(features: x, classWeights: w, rows: Self.b, classes: Self.c, dimension: Self.d,
-                                                     labels: [0, 9, 1, 2], head: .arcFace(), gradFeatures: gx, gradClassWeights: gw)
+                            try engine.marginSoftmax(
+                                features: x, classWeights: w, rows: Self.b, classes: Self.c, dimension: Self.d,
+                                labels: [0, 9, 1, 2], head: .arcFace(), gradFeatures: gx, gradClassWeights: gw)
                         }
                     }
                 }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `binaryCrossEntropyWithLogits` and `sigmoidFocalLoss` on every backend against the float64
 /// reference (LossReference.swift): hard, soft and mixed targets, logits of ±100 (no overflow,
@@ -49,7 +50,7 @@ import LossKernelsReference
             let count = rows * columns
             var rng = TestRNG(seed: seed &* 0x9E37_79B9 &+ UInt64(rows * 7919 + columns))
             var z = TestData.normal(count, scale: scale, rng: &rng)
-            var t = (0 ..< count).map { _ -> Float in
+            var t = (0..<count).map { _ -> Float in
                 let u = rng.unit()
                 switch targets {
                 case .hard: return u < 0.5 ? 0 : 1
@@ -58,7 +59,7 @@ import LossKernelsReference
                 }
             }
             if extremes {
-                for i in 0 ..< min(count, BinaryLossTests.extremeLogits.count) {
+                for i in 0..<min(count, BinaryLossTests.extremeLogits.count) {
                     z[i] = BinaryLossTests.extremeLogits[i]
                     if targets != .soft || (0 < BinaryLossTests.extremeTargets[i] && BinaryLossTests.extremeTargets[i] < 1) {
                         t[i] = BinaryLossTests.extremeTargets[i]
@@ -68,8 +69,10 @@ import LossKernelsReference
                 for i in stride(from: BinaryLossTests.extremeLogits.count, to: count, by: 997) { z[i] = rng.unit() < 0.5 ? -100 : 100 }
             }
             let g = TestData.normal(count, scale: 2, rng: &rng)
-            return (try Matrix(rows: rows, columns: columns, values: z), try Matrix(rows: rows, columns: columns, values: t),
-                    try Matrix(rows: rows, columns: columns, values: g))
+            return (
+                try Matrix(rows: rows, columns: columns, values: z), try Matrix(rows: rows, columns: columns, values: t),
+                try Matrix(rows: rows, columns: columns, values: g)
+            )
         }
     }
 
@@ -120,8 +123,9 @@ import LossKernelsReference
             }
             let reference = Self.reference(c.loss, logits, targets, reduction, g)
             #expect(reference.loss.allSatisfy { $0.isFinite } && reference.gradient.allSatisfy { $0.isFinite }, "reference not finite")
-            LossCheck.expectMatches(output, reference, backend: backend, rows: c.rows, columns: c.columns,
-                                    "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
+            LossCheck.expectMatches(
+                output, reference, backend: backend, rows: c.rows, columns: c.columns,
+                "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
         }
     }
 
@@ -130,11 +134,13 @@ import LossKernelsReference
     func defaults(_ backend: TestBackend) throws {
         let engine = try Backends.engine(for: backend)
         let (logits, targets, _) = try Case(loss: .bce, rows: 5, columns: 6, targets: .mixed, extremes: true).inputs()
-        LossCheck.expectMatches(try engine.binaryCrossEntropyWithLogits(logits: logits, targets: targets),
-                                LossReference.binaryCrossEntropyWithLogits(logits: logits.values, targets: targets.values),
-                                backend: backend, rows: 5, columns: 6, "\(backend) BCE defaults")
-        LossCheck.expectMatches(try engine.sigmoidFocalLoss(logits: logits, targets: targets),
-                                LossReference.sigmoidFocal(logits: logits.values, targets: targets.values, gamma: 2, alpha: 0.25),
-                                backend: backend, rows: 5, columns: 6, "\(backend) sigmoid focal defaults")
+        LossCheck.expectMatches(
+            try engine.binaryCrossEntropyWithLogits(logits: logits, targets: targets),
+            LossReference.binaryCrossEntropyWithLogits(logits: logits.values, targets: targets.values),
+            backend: backend, rows: 5, columns: 6, "\(backend) BCE defaults")
+        LossCheck.expectMatches(
+            try engine.sigmoidFocalLoss(logits: logits, targets: targets),
+            LossReference.sigmoidFocal(logits: logits.values, targets: targets.values, gamma: 2, alpha: 0.25),
+            backend: backend, rows: 5, columns: 6, "\(backend) sigmoid focal defaults")
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `crossEntropy` on every backend against the float64 reference (LossReference.swift), for every
 /// reduction, class weights, ignore index, label smoothing, masks and large C.
@@ -23,7 +24,11 @@ import LossKernelsReference
         var testDescription: String {
             var text = "\(rows)×\(columns) scale \(scale)"
             if weighted { text += " weights" }
-            if ignoredRows > 0 { text += " ignore \(ignoredRows) rows (index \(ignoreIndex))" } else if ignoreIndex != -100 { text += " ignoreIndex \(ignoreIndex)" }
+            if ignoredRows > 0 {
+                text += " ignore \(ignoredRows) rows (index \(ignoreIndex))"
+            } else if ignoreIndex != -100 {
+                text += " ignoreIndex \(ignoreIndex)"
+            }
             if smoothing != 0 { text += " smoothing \(smoothing)" }
             if maskProbability > 0 { text += " masks \(maskProbability)" }
             return text
@@ -39,7 +44,7 @@ import LossKernelsReference
         func inputs() throws -> Inputs {
             var rng = TestRNG(seed: seed &* 0x9E37_79B9 &+ UInt64(rows * 7919 + columns))
             let z = TestData.logits(rows: rows, columns: columns, scale: scale, maskProbability: maskProbability, rng: &rng)
-            var labels = (0 ..< rows).map { r -> Int in
+            var labels = (0..<rows).map { r -> Int in
                 // A label whose logit is finite (never a masked target).
                 while true {
                     let j = rng.index(columns)
@@ -47,15 +52,15 @@ import LossKernelsReference
                 }
             }
             if ignoredRows > 0 {
-                var order = Array(0 ..< rows)
+                var order = Array(0..<rows)
                 order.shuffle(using: &rng)
                 for r in order.prefix(ignoredRows) { labels[r] = ignoreIndex }
             }
             if ignoredRows < rows, !labels.contains(where: { $0 != ignoreIndex }), columns > 1 {
                 // The ignore index is a class that every row drew: keep one row counted.
-                labels[0] = (0 ..< columns).first { $0 != ignoreIndex && z[$0].isFinite }!
+                labels[0] = (0..<columns).first { $0 != ignoreIndex && z[$0].isFinite }!
             }
-            let weights = weighted ? (0 ..< columns).map { _ in Float(0.1 + 2.9 * rng.unit()) } : nil
+            let weights = weighted ? (0..<columns).map { _ in Float(0.1 + 2.9 * rng.unit()) } : nil
             let gradOutput = TestData.normal(rows, scale: 2, rng: &rng)
             return Inputs(logits: try Matrix(rows: rows, columns: columns, values: z), labels: labels, weights: weights, gradOutput: gradOutput)
         }
@@ -97,17 +102,20 @@ import LossKernelsReference
         let input = try c.inputs()
         for (reduction, withGradOutput) in LossCheck.variants {
             let g = withGradOutput ? input.gradOutput : nil
-            let output = try engine.crossEntropy(logits: input.logits, labels: input.labels, classWeights: input.weights, ignoreIndex: c.ignoreIndex,
-                                                 labelSmoothing: c.smoothing, reduction: reduction, gradOutput: g)
-            let reference = LossReference.crossEntropy(logits: input.logits.values, rows: c.rows, columns: c.columns, labels: input.labels,
-                                                       classWeights: input.weights, ignoreIndex: c.ignoreIndex, labelSmoothing: c.smoothing,
-                                                       reduction: reduction, gradOutput: g)
+            let output = try engine.crossEntropy(
+                logits: input.logits, labels: input.labels, classWeights: input.weights, ignoreIndex: c.ignoreIndex,
+                labelSmoothing: c.smoothing, reduction: reduction, gradOutput: g)
+            let reference = LossReference.crossEntropy(
+                logits: input.logits.values, rows: c.rows, columns: c.columns, labels: input.labels,
+                classWeights: input.weights, ignoreIndex: c.ignoreIndex, labelSmoothing: c.smoothing,
+                reduction: reduction, gradOutput: g)
             if c.maskProbability > 0 || c.smoothing == 0 {
                 // Sanity of the case itself: the reference is finite here (masked targets never occur).
                 #expect(reference.loss.allSatisfy { $0.isFinite }, "reference loss not finite")
             }
-            LossCheck.expectMatches(output, reference, backend: backend, rows: c.rows, columns: c.columns,
-                                    "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
+            LossCheck.expectMatches(
+                output, reference, backend: backend, rows: c.rows, columns: c.columns,
+                "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
         }
     }
 
@@ -118,20 +126,23 @@ import LossKernelsReference
         var rng = TestRNG(seed: 77)
         let rows = 5, columns = 7
         let logits = try Matrix(rows: rows, columns: columns, values: TestData.normal(rows * columns, scale: 3, rng: &rng))
-        let weights = (0 ..< columns).map { _ in Float(0.5 + rng.unit()) }
+        let weights = (0..<columns).map { _ in Float(0.5 + rng.unit()) }
         let setups: [(ignoreIndex: Int, weights: [Float]?, smoothing: Float)] = [(-100, nil, 0), (3, weights, 0.1), (3, weights, 1.0)]
         for setup in setups {
             let labels = [Int](repeating: setup.ignoreIndex, count: rows)
             for (reduction, withGradOutput) in LossCheck.variants {
                 let g: [Float]? = withGradOutput ? TestData.normal(rows, rng: &rng) : nil
-                let output = try engine.crossEntropy(logits: logits, labels: labels, classWeights: setup.weights, ignoreIndex: setup.ignoreIndex,
-                                                     labelSmoothing: setup.smoothing, reduction: reduction, gradOutput: g)
-                let reference = LossReference.crossEntropy(logits: logits.values, rows: rows, columns: columns, labels: labels, classWeights: setup.weights,
-                                                           ignoreIndex: setup.ignoreIndex, labelSmoothing: setup.smoothing, reduction: reduction, gradOutput: g)
+                let output = try engine.crossEntropy(
+                    logits: logits, labels: labels, classWeights: setup.weights, ignoreIndex: setup.ignoreIndex,
+                    labelSmoothing: setup.smoothing, reduction: reduction, gradOutput: g)
+                let reference = LossReference.crossEntropy(
+                    logits: logits.values, rows: rows, columns: columns, labels: labels, classWeights: setup.weights,
+                    ignoreIndex: setup.ignoreIndex, labelSmoothing: setup.smoothing, reduction: reduction, gradOutput: g)
                 #expect(reference.gradient.allSatisfy { $0 == 0 })
                 #expect(reduction != .mean || reference.loss[0].isNaN)
-                LossCheck.expectMatches(output, reference, backend: backend, rows: rows, columns: columns,
-                                        "\(backend) all ignored (index \(setup.ignoreIndex), smoothing \(setup.smoothing)) \(LossCheck.describe(reduction, withGradOutput))")
+                LossCheck.expectMatches(
+                    output, reference, backend: backend, rows: rows, columns: columns,
+                    "\(backend) all ignored (index \(setup.ignoreIndex), smoothing \(setup.smoothing)) \(LossCheck.describe(reduction, withGradOutput))")
             }
         }
     }
@@ -146,11 +157,11 @@ import LossKernelsReference
         let rows = 5, columns = 6
         var rng = TestRNG(seed: 55)
         let regular = TestData.normal(rows * columns, scale: 3, rng: &rng)
-        let weights = (0 ..< columns).map { _ in Float(0.5 + rng.unit()) }
+        let weights = (0..<columns).map { _ in Float(0.5 + rng.unit()) }
         let gradOutput = TestData.normal(rows, scale: 2, rng: &rng)
 
         var ignoredSpecial = regular
-        for j in 0 ..< columns { ignoredSpecial[1 * columns + j] = -.infinity }
+        for j in 0..<columns { ignoredSpecial[1 * columns + j] = -.infinity }
         ignoredSpecial[2 * columns + 1] = .nan
         ignoredSpecial[3 * columns + 4] = .infinity
         var maskedTarget = regular
@@ -158,7 +169,7 @@ import LossKernelsReference
         var maskedOther = regular
         maskedOther[4 * columns + 5] = -.infinity
         var countedAllMasked = regular
-        for j in 0 ..< columns { countedAllMasked[3 * columns + j] = -.infinity }
+        for j in 0..<columns { countedAllMasked[3 * columns + j] = -.infinity }
 
         let scenarios: [(name: String, z: [Float], labels: [Int], smoothing: Float)] = [
             ("ignored rows with −∞/NaN/+∞", ignoredSpecial, [2, -100, -100, -100, 0], 0),
@@ -172,10 +183,12 @@ import LossKernelsReference
             for w in [nil, weights] {
                 for (reduction, withGradOutput) in LossCheck.variants {
                     let g = withGradOutput ? gradOutput : nil
-                    let output = try engine.crossEntropy(logits: logits, labels: s.labels, classWeights: w, labelSmoothing: s.smoothing,
-                                                         reduction: reduction, gradOutput: g)
-                    let reference = LossReference.crossEntropy(logits: s.z, rows: rows, columns: columns, labels: s.labels, classWeights: w,
-                                                               labelSmoothing: s.smoothing, reduction: reduction, gradOutput: g)
+                    let output = try engine.crossEntropy(
+                        logits: logits, labels: s.labels, classWeights: w, labelSmoothing: s.smoothing,
+                        reduction: reduction, gradOutput: g)
+                    let reference = LossReference.crossEntropy(
+                        logits: s.z, rows: rows, columns: columns, labels: s.labels, classWeights: w,
+                        labelSmoothing: s.smoothing, reduction: reduction, gradOutput: g)
                     if s.name.hasPrefix("ignored") {
                         #expect(reference.loss.allSatisfy { $0.isFinite } && reference.gradient.allSatisfy { $0.isFinite })
                     } else if s.name.hasPrefix("masked") {
@@ -183,8 +196,9 @@ import LossKernelsReference
                     } else {
                         #expect(reference.loss.contains { $0.isNaN })
                     }
-                    LossCheck.expectMatches(output, reference, backend: backend, rows: rows, columns: columns,
-                                            "\(backend) \(s.name)\(w == nil ? "" : " weights") \(LossCheck.describe(reduction, withGradOutput))")
+                    LossCheck.expectMatches(
+                        output, reference, backend: backend, rows: rows, columns: columns,
+                        "\(backend) \(s.name)\(w == nil ? "" : " weights") \(LossCheck.describe(reduction, withGradOutput))")
                 }
             }
         }
@@ -200,20 +214,22 @@ import LossKernelsReference
         var gradient = [Float](repeating: .nan, count: rows * columns)
         for (round, smoothing) in [Float(0), 0.2].enumerated() {
             let z = TestData.normal(rows * columns, scale: 4, rng: &rng)
-            var labels = (0 ..< rows).map { _ in rng.index(columns) }
+            var labels = (0..<rows).map { _ in rng.index(columns) }
             labels[1] = -100
             labels[4] = -100
-            let weights = (0 ..< columns).map { _ in Float(0.2 + rng.unit()) }
+            let weights = (0..<columns).map { _ in Float(0.2 + rng.unit()) }
             for reduction in LossReduction.allCases {
                 if round == 0 { for i in gradient.indices { gradient[i] = .nan } }
                 let (loss, ran) = try z.withUnsafeBufferPointer { zp in
                     try gradient.withUnsafeMutableBufferPointer { dz in
-                        try engine.crossEntropy(logits: zp, rows: rows, columns: columns, labels: labels, classWeights: weights,
-                                                labelSmoothing: smoothing, reduction: reduction, gradient: dz)
+                        try engine.crossEntropy(
+                            logits: zp, rows: rows, columns: columns, labels: labels, classWeights: weights,
+                            labelSmoothing: smoothing, reduction: reduction, gradient: dz)
                     }
                 }
-                let reference = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, labels: labels, classWeights: weights,
-                                                           labelSmoothing: smoothing, reduction: reduction)
+                let reference = LossReference.crossEntropy(
+                    logits: z, rows: rows, columns: columns, labels: labels, classWeights: weights,
+                    labelSmoothing: smoothing, reduction: reduction)
                 let context = "\(backend) buffer form round \(round) \(reduction)"
                 #expect(ran == backend.expected, "\(context): ran on \(ran)")
                 expectClose(loss, reference.loss, "\(context) loss")

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// Proves the float64 reference (`LossReference`) itself: every analytic gradient agrees with
 /// central differences of the reference loss, on small random inputs, for every option the
@@ -15,9 +16,11 @@ import LossKernelsReference
     /// `|fd − analytic| ≤ 1e-6·|analytic| + 1e-8` (rounding of the difference quotient is
     /// ≈ 1e-16·|f|/h ≈ 1e-9 here, truncation ≈ h²·f‴/6 ≈ 1e-12). Also requires a non-trivial
     /// gradient, so the check cannot pass vacuously.
-    static func expectMatchesFiniteDifferences(_ x: [Double], analytic: [Double], _ context: String,
-                                               sourceLocation: SourceLocation = #_sourceLocation,
-                                               objective: ([Double]) -> Double) {
+    static func expectMatchesFiniteDifferences(
+        _ x: [Double], analytic: [Double], _ context: String,
+        sourceLocation: SourceLocation = #_sourceLocation,
+        objective: ([Double]) -> Double
+    ) {
         #expect(analytic.count == x.count, "\(context): gradient count", sourceLocation: sourceLocation)
         #expect(analytic.contains { $0.isFinite && Swift.abs($0) > 1e-4 }, "\(context): gradient is trivially zero", sourceLocation: sourceLocation)
         var bad = 0
@@ -49,12 +52,12 @@ import LossKernelsReference
 
     static func normals(_ count: Int, scale: Double, seed: UInt64) -> [Double] {
         var rng = TestRNG(seed: seed)
-        return (0 ..< count).map { _ in rng.normal() * scale }
+        return (0..<count).map { _ in rng.normal() * scale }
     }
 
     static func uniforms(_ count: Int, in range: ClosedRange<Double>, seed: UInt64) -> [Double] {
         var rng = TestRNG(seed: seed)
-        return (0 ..< count).map { _ in range.lowerBound + (range.upperBound - range.lowerBound) * rng.unit() }
+        return (0..<count).map { _ in range.lowerBound + (range.upperBound - range.lowerBound) * rng.unit() }
     }
 
     // MARK: Cross-entropy
@@ -79,8 +82,9 @@ import LossKernelsReference
         CECase(name: "plain none", reduction: .none),
         CECase(name: "weights + ignore + smoothing 0.1, mean", labels: [0, -100, 2, 4], weighted: true, smoothing: 0.1),
         CECase(name: "weights + smoothing 1.0, sum", weighted: true, smoothing: 1.0, reduction: .sum),
-        CECase(name: "custom ignoreIndex 3 + weights + smoothing 0.3, none with gradOutput", labels: [3, 1, 3, 0], weighted: true,
-               ignoreIndex: 3, smoothing: 0.3, reduction: .none, withGradOutput: true),
+        CECase(
+            name: "custom ignoreIndex 3 + weights + smoothing 0.3, none with gradOutput", labels: [3, 1, 3, 0], weighted: true,
+            ignoreIndex: 3, smoothing: 0.3, reduction: .none, withGradOutput: true),
         CECase(name: "weights, mean, −∞ masks", weighted: true, masks: [(0, 1), (1, 0), (1, 4), (3, 2)]),
     ]
 
@@ -88,17 +92,18 @@ import LossKernelsReference
     func crossEntropyGradient(_ c: CECase) {
         var z = Self.normals(c.rows * c.columns, scale: 2, seed: 11)
         for (r, j) in c.masks { z[r * c.columns + j] = -.infinity }
-        let w = c.weighted ? Self.uniforms(c.columns, in: 0.2 ... 2, seed: 12) : nil
+        let w = c.weighted ? Self.uniforms(c.columns, in: 0.2...2, seed: 12) : nil
         let g = c.withGradOutput ? Self.normals(c.rows, scale: 2, seed: 13) : nil
         func run(_ x: [Double]) -> LossReference.Result {
-            LossReference.crossEntropy(logits: x, rows: c.rows, columns: c.columns, labels: c.labels, classWeights: w, ignoreIndex: c.ignoreIndex,
-                                       labelSmoothing: c.smoothing, reduction: c.reduction, gradOutput: g)
+            LossReference.crossEntropy(
+                logits: x, rows: c.rows, columns: c.columns, labels: c.labels, classWeights: w, ignoreIndex: c.ignoreIndex,
+                labelSmoothing: c.smoothing, reduction: c.reduction, gradOutput: g)
         }
         let reference = run(z)
         #expect(reference.loss.allSatisfy { $0.isFinite }, "\(c.name): loss \(reference.loss)")
         // Ignored rows have exactly zero gradient.
-        for n in 0 ..< c.rows where c.labels[n] == c.ignoreIndex {
-            #expect(reference.gradient[(n * c.columns) ..< ((n + 1) * c.columns)].allSatisfy { $0 == 0 }, "\(c.name): ignored row \(n)")
+        for n in 0..<c.rows where c.labels[n] == c.ignoreIndex {
+            #expect(reference.gradient[(n * c.columns)..<((n + 1) * c.columns)].allSatisfy { $0 == 0 }, "\(c.name): ignored row \(n)")
         }
         Self.expectMatchesFiniteDifferences(z, analytic: reference.gradient, "cross-entropy \(c.name)") {
             Self.objective(run($0).loss, c.reduction, g)
@@ -115,8 +120,10 @@ import LossKernelsReference
     }
 
     static let focalCases: [FocalCase] = [0, 0.5, 2, 5].flatMap { gamma in
-        [FocalCase(gamma: gamma, perClassAlpha: false, reduction: .mean), FocalCase(gamma: gamma, perClassAlpha: true, reduction: .sum),
-         FocalCase(gamma: gamma, perClassAlpha: true, reduction: .none)]
+        [
+            FocalCase(gamma: gamma, perClassAlpha: false, reduction: .mean), FocalCase(gamma: gamma, perClassAlpha: true, reduction: .sum),
+            FocalCase(gamma: gamma, perClassAlpha: true, reduction: .none),
+        ]
     }
 
     @Test(arguments: focalCases)
@@ -125,7 +132,7 @@ import LossKernelsReference
         var z = Self.normals(rows * columns, scale: 2, seed: 21)
         // Row 2 is a confident correct row (q ≈ 0.01), where the γ-term q^{γ−1}·p·log p matters.
         z[2 * columns + 2] = 7
-        let alpha = c.perClassAlpha ? Self.uniforms(columns, in: 0.1 ... 1, seed: 22) : [0.25]
+        let alpha = c.perClassAlpha ? Self.uniforms(columns, in: 0.1...1, seed: 22) : [0.25]
         let g = c.reduction == .none ? Self.normals(rows, scale: 2, seed: 23) : nil
         func run(_ x: [Double]) -> LossReference.Result {
             LossReference.focal(logits: x, rows: rows, columns: columns, labels: labels, gamma: c.gamma, alpha: alpha, reduction: c.reduction, gradOutput: g)
@@ -142,7 +149,7 @@ import LossKernelsReference
     @Test(arguments: LossReduction.allCases)
     func binaryCrossEntropyGradient(_ reduction: LossReduction) {
         let z = Self.normals(12, scale: 3, seed: 31)
-        let t = Self.uniforms(12, in: 0 ... 1, seed: 32)
+        let t = Self.uniforms(12, in: 0...1, seed: 32)
         let g = reduction == .none ? Self.normals(12, scale: 2, seed: 33) : nil
         func run(_ x: [Double]) -> LossReference.Result {
             LossReference.binaryCrossEntropyWithLogits(logits: x, targets: t, reduction: reduction, gradOutput: g)
@@ -159,17 +166,19 @@ import LossKernelsReference
     }
 
     static let sigmoidFocalCases: [SigmoidFocalCase] = [0, 0.5, 2, 5].flatMap { gamma in
-        [SigmoidFocalCase(gamma: gamma, alpha: 0.25, hardTargets: true, reduction: .mean),
-         SigmoidFocalCase(gamma: gamma, alpha: -1, hardTargets: false, reduction: .sum),
-         SigmoidFocalCase(gamma: gamma, alpha: 0.75, hardTargets: false, reduction: .none),
-         SigmoidFocalCase(gamma: gamma, alpha: 0, hardTargets: true, reduction: .none)]
+        [
+            SigmoidFocalCase(gamma: gamma, alpha: 0.25, hardTargets: true, reduction: .mean),
+            SigmoidFocalCase(gamma: gamma, alpha: -1, hardTargets: false, reduction: .sum),
+            SigmoidFocalCase(gamma: gamma, alpha: 0.75, hardTargets: false, reduction: .none),
+            SigmoidFocalCase(gamma: gamma, alpha: 0, hardTargets: true, reduction: .none),
+        ]
     }
 
     @Test(arguments: sigmoidFocalCases)
     func sigmoidFocalGradient(_ c: SigmoidFocalCase) {
         let count = 12
         let z = Self.normals(count, scale: 3, seed: 41)
-        var t = Self.uniforms(count, in: 0 ... 1, seed: 42)
+        var t = Self.uniforms(count, in: 0...1, seed: 42)
         if c.hardTargets { t = t.map { $0 < 0.5 ? 0 : 1 } }
         let g = c.reduction == .none ? Self.normals(count, scale: 2, seed: 43) : nil
         func run(_ x: [Double]) -> LossReference.Result {
@@ -189,7 +198,8 @@ import LossKernelsReference
     @Test func crossEntropySpotValues() {
         // z = [[1,2,3],[0.5,−1,2]], y = [0,2], w = [0.2,1,3], ε = 0.1.
         let z: [Double] = [1, 2, 3, 0.5, -1, 2]
-        let none = LossReference.crossEntropy(logits: z, rows: 2, columns: 3, labels: [0, 2], classWeights: [0.2, 1, 3], labelSmoothing: 0.1, reduction: .none)
+        let none = LossReference.crossEntropy(
+            logits: z, rows: 2, columns: 3, labels: [0, 2], classWeights: [0.2, 1, 3], labelSmoothing: 0.1, reduction: .none)
         #expect(Self.close(none.loss[0], 0.5371005752888685) && Self.close(none.loss[1], 0.795324082506326), "\(none.loss)")
         let mean = LossReference.crossEntropy(logits: z, rows: 2, columns: 3, labels: [0, 2], classWeights: [0.2, 1, 3], labelSmoothing: 0.1)
         #expect(Self.close(mean.loss[0], 0.4163827055609982), "\(mean.loss)")
@@ -231,7 +241,7 @@ import LossKernelsReference
         let sf = LossReference.sigmoidFocal(logits: [2, -1] as [Double], targets: [1, 0], gamma: 2, alpha: 0.25, reduction: .none)
         #expect(Self.close(sf.loss[0], 0.00045089070881009483) && Self.close(sf.loss[1], 0.016993543131350496), "\(sf.loss)")
         // γ = 0, α < 0 is BCE.
-        let z = FiniteDifferenceTests.normals(10, scale: 5, seed: 6), t = FiniteDifferenceTests.uniforms(10, in: 0 ... 1, seed: 7)
+        let z = FiniteDifferenceTests.normals(10, scale: 5, seed: 6), t = FiniteDifferenceTests.uniforms(10, in: 0...1, seed: 7)
         let a = LossReference.sigmoidFocal(logits: z, targets: t, gamma: 0, alpha: -1, reduction: .sum)
         let b = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: t, reduction: .sum)
         #expect(Self.close(a.loss[0], b.loss[0]) && zip(a.gradient, b.gradient).allSatisfy { Self.close($0, $1) })

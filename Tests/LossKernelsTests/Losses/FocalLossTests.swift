@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// Softmax `focalLoss` on every backend against the float64 reference (LossReference.swift): γ in
 /// {0, 0.5, 2, 5}, scalar and per-class α, every reduction, confident rows, large C; and γ = 0,
@@ -28,12 +29,12 @@ import LossKernelsReference
         func inputs() throws -> (logits: Matrix, labels: [Int], alpha: FocalAlpha, gradOutput: [Float]) {
             var rng = TestRNG(seed: seed &* 0x9E37_79B9 &+ UInt64(rows * 7919 + columns))
             var z = TestData.logits(rows: rows, columns: columns, scale: scale, rng: &rng)
-            let labels = (0 ..< rows).map { _ in rng.index(columns) }
+            let labels = (0..<rows).map { _ in rng.index(columns) }
             for (r, margin) in confidentMargins.enumerated() where r < rows {
-                let rowMax = z[(r * columns) ..< ((r + 1) * columns)].max()!
+                let rowMax = z[(r * columns)..<((r + 1) * columns)].max()!
                 z[r * columns + labels[r]] = rowMax + margin
             }
-            let a: FocalAlpha = alpha.map { .scalar($0) } ?? .perClass((0 ..< columns).map { _ in Float(0.05 + 0.95 * rng.unit()) })
+            let a: FocalAlpha = alpha.map { .scalar($0) } ?? .perClass((0..<columns).map { _ in Float(0.05 + 0.95 * rng.unit()) })
             return (try Matrix(rows: rows, columns: columns, values: z), labels, a, TestData.normal(rows, scale: 2, rng: &rng))
         }
     }
@@ -66,11 +67,13 @@ import LossKernelsReference
         for (reduction, withGradOutput) in LossCheck.variants {
             let g = withGradOutput ? gradOutput : nil
             let output = try engine.focalLoss(logits: logits, labels: labels, gamma: c.gamma, alpha: alpha, reduction: reduction, gradOutput: g)
-            let reference = LossReference.focal(logits: logits.values, rows: c.rows, columns: c.columns, labels: labels, gamma: c.gamma, alpha: alpha,
-                                                reduction: reduction, gradOutput: g)
+            let reference = LossReference.focal(
+                logits: logits.values, rows: c.rows, columns: c.columns, labels: labels, gamma: c.gamma, alpha: alpha,
+                reduction: reduction, gradOutput: g)
             #expect(reference.loss.allSatisfy { $0.isFinite } && reference.gradient.allSatisfy { $0.isFinite }, "reference not finite")
-            LossCheck.expectMatches(output, reference, backend: backend, rows: c.rows, columns: c.columns,
-                                    "\(backend) focal \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
+            LossCheck.expectMatches(
+                output, reference, backend: backend, rows: c.rows, columns: c.columns,
+                "\(backend) focal \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
         }
     }
 
@@ -101,13 +104,14 @@ import LossKernelsReference
         let engine = try Backends.engine(for: backend)
         var rng = TestRNG(seed: UInt64(s.rows * 1_000_003 + s.columns))
         let logits = try Matrix(rows: s.rows, columns: s.columns, values: TestData.logits(rows: s.rows, columns: s.columns, scale: s.scale, rng: &rng))
-        let labels = (0 ..< s.rows).map { _ in rng.index(s.columns) }
+        let labels = (0..<s.rows).map { _ in rng.index(s.columns) }
         let gradOutput = TestData.normal(s.rows, scale: 2, rng: &rng)
         for (reduction, withGradOutput) in LossCheck.variants {
             let g = withGradOutput ? gradOutput : nil
             let focal = try engine.focalLoss(logits: logits, labels: labels, gamma: 0, alpha: .scalar(1), reduction: reduction, gradOutput: g)
             let ce = try engine.crossEntropy(logits: logits, labels: labels, reduction: reduction, gradOutput: g)
-            let reference = LossReference.crossEntropy(logits: logits.values, rows: s.rows, columns: s.columns, labels: labels, reduction: reduction, gradOutput: g)
+            let reference = LossReference.crossEntropy(
+                logits: logits.values, rows: s.rows, columns: s.columns, labels: labels, reduction: reduction, gradOutput: g)
             let context = "\(backend) \(s.testDescription) \(LossCheck.describe(reduction, withGradOutput))"
             LossCheck.expectMatches(focal, reference, backend: backend, rows: s.rows, columns: s.columns, "focal γ0 α1 vs CE reference, \(context)")
             LossCheck.expectMatches(ce, reference, backend: backend, rows: s.rows, columns: s.columns, "CE vs CE reference, \(context)")
@@ -126,10 +130,12 @@ import LossKernelsReference
             var gradient = [Float](repeating: .nan, count: logits.count)
             let (loss, ran) = try logits.values.withUnsafeBufferPointer { z in
                 try gradient.withUnsafeMutableBufferPointer { dz in
-                    try engine.focalLoss(logits: z, rows: 9, columns: 13, labels: labels, gamma: 0.5, alpha: alpha, reduction: reduction, gradOutput: g, gradient: dz)
+                    try engine.focalLoss(
+                        logits: z, rows: 9, columns: 13, labels: labels, gamma: 0.5, alpha: alpha, reduction: reduction, gradOutput: g, gradient: dz)
                 }
             }
-            let reference = LossReference.focal(logits: logits.values, rows: 9, columns: 13, labels: labels, gamma: 0.5, alpha: alpha, reduction: reduction, gradOutput: g)
+            let reference = LossReference.focal(
+                logits: logits.values, rows: 9, columns: 13, labels: labels, gamma: 0.5, alpha: alpha, reduction: reduction, gradOutput: g)
             let context = "\(backend) focal buffer form \(LossCheck.describe(reduction, withGradOutput))"
             #expect(ran == backend.expected, "\(context): ran on \(ran)")
             expectClose(loss, reference.loss, "\(context) loss")

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `klDivLoss(logProbabilities:targets:logTarget:reduction:gradOutput:)` on every backend against
 /// the float64 reference (KLDivergenceReference.swift): probability and log-probability targets
@@ -30,19 +31,21 @@ import LossKernelsReference
             var rng = TestRNG(seed: seed &* 0x9E37_79B9 &+ UInt64(rows * 7919 + columns))
             // Log-probabilities of random logits, computed in double per row.
             var x = [Float](repeating: 0, count: rows * columns)
-            for r in 0 ..< rows {
-                let z = (0 ..< columns).map { _ in 2 * rng.normal() }
+            for r in 0..<rows {
+                let z = (0..<columns).map { _ in 2 * rng.normal() }
                 let m = z.max()!
                 let logSum = Foundation.log(z.reduce(0) { $0 + Foundation.exp($1 - m) })
-                for c in 0 ..< columns { x[r * columns + c] = Float(z[c] - m - logSum) }
+                for c in 0..<columns { x[r * columns + c] = Float(z[c] - m - logSum) }
             }
             var t = NewLossCheck.probabilities(rows: rows, columns: columns, zeros: zeros, normalized: !unnormalized, rng: &rng)
             if unnormalized { t = t.map { 2 * $0 } }
             for i in t.indices where t[i] == 0 && rng.unit() < maskedInputs { x[i] = -.infinity }
             let targets = logTarget ? t.map { $0 == 0 ? -Float.infinity : Foundation.log($0) } : t
             let g = TestData.normal(rows * columns, scale: 2, rng: &rng)
-            return (try Matrix(rows: rows, columns: columns, values: x), try Matrix(rows: rows, columns: columns, values: targets),
-                    try Matrix(rows: rows, columns: columns, values: g))
+            return (
+                try Matrix(rows: rows, columns: columns, values: x), try Matrix(rows: rows, columns: columns, values: targets),
+                try Matrix(rows: rows, columns: columns, values: g)
+            )
         }
     }
 
@@ -70,11 +73,13 @@ import LossKernelsReference
         for (reduction, withGradOutput) in Self.variants {
             let g = withGradOutput ? gradOutput : nil
             let output = try engine.klDivLoss(logProbabilities: x, targets: targets, logTarget: c.logTarget, reduction: reduction, gradOutput: g)
-            let reference = LossReference.klDivergence(input: x.values, targets: targets.values, rows: c.rows, columns: c.columns, logTarget: c.logTarget,
-                                                       reduction: reduction, gradOutput: g?.values)
+            let reference = LossReference.klDivergence(
+                input: x.values, targets: targets.values, rows: c.rows, columns: c.columns, logTarget: c.logTarget,
+                reduction: reduction, gradOutput: g?.values)
             #expect(reference.loss.allSatisfy { $0.isFinite } && reference.gradient.allSatisfy { $0.isFinite }, "reference not finite")
-            LossCheck.expectMatches(output, reference, backend: backend, rows: c.rows, columns: c.columns,
-                                    "\(backend) \(c.testDescription) \(reduction.rawValue)\(withGradOutput ? " + gradOutput" : "")")
+            LossCheck.expectMatches(
+                output, reference, backend: backend, rows: c.rows, columns: c.columns,
+                "\(backend) \(c.testDescription) \(reduction.rawValue)\(withGradOutput ? " + gradOutput" : "")")
         }
     }
 
@@ -107,11 +112,12 @@ import LossKernelsReference
         let targets = logTarget ? t.map { $0 == 0 ? -inf : Foundation.log($0) } : t
         let xm = try Matrix(rows: 2, columns: 4, values: x), tm = try Matrix(rows: 2, columns: 4, values: targets)
         let out = try engine.klDivLoss(logProbabilities: xm, targets: tm, logTarget: logTarget, reduction: .none)
-        #expect(Array(out.loss[0 ..< 4]) == [0, 0, 0, 0] && Array(out.gradient.values[0 ..< 4]) == [0, 0, 0, 0], "\(backend) t = 0: \(out.loss)")
+        #expect(Array(out.loss[0..<4]) == [0, 0, 0, 0] && Array(out.gradient.values[0..<4]) == [0, 0, 0, 0], "\(backend) t = 0: \(out.loss)")
         #expect(out.loss[4] == inf && out.loss[5] == -inf && out.loss[6].isNaN && out.loss[7].isFinite, "\(backend) t > 0: \(out.loss)")
-        expectClose(Array(out.gradient.values[4 ..< 8]), [-0.25, -0.5, -0.5, -1], "\(backend) gradient −t")
-        LossCheck.expectMatches(out, LossReference.klDivergence(input: x, targets: targets, rows: 2, columns: 4, logTarget: logTarget, reduction: .none),
-                                backend: backend, rows: 2, columns: 4, "\(backend) edges")
+        expectClose(Array(out.gradient.values[4..<8]), [-0.25, -0.5, -0.5, -1], "\(backend) gradient −t")
+        LossCheck.expectMatches(
+            out, LossReference.klDivergence(input: x, targets: targets, rows: 2, columns: 4, logTarget: logTarget, reduction: .none),
+            backend: backend, rows: 2, columns: 4, "\(backend) edges")
         // Only zero-target elements are non-finite in x: every reduction stays finite.
         let safe = try Matrix(rows: 1, columns: 4, values: [-inf, .nan, inf, -1])
         let safeTargets = try Matrix(rows: 1, columns: 4, values: logTarget ? [-inf, -inf, -inf, Foundation.log(0.5)] : [0, 0, 0, 0.5])
@@ -195,8 +201,9 @@ import LossKernelsReference
                 try engine.klDivLoss(logProbabilities: Matrix(rows: 1, columns: 4, values: [-1, bad, -1, -1]), targets: t)
             }
             expectError(.value(tensor: "gradOutput", index: 3, value: "\(bad)"), "\(backend) \(bad) gradOutput") {
-                try engine.klDivLoss(logProbabilities: Matrix(rows: 1, columns: 4, repeating: -1), targets: t, reduction: .none,
-                                     gradOutput: Matrix(rows: 1, columns: 4, values: [1, 1, 1, bad]))
+                try engine.klDivLoss(
+                    logProbabilities: Matrix(rows: 1, columns: 4, repeating: -1), targets: t, reduction: .none,
+                    gradOutput: Matrix(rows: 1, columns: 4, values: [1, 1, 1, bad]))
             }
         }
         let masked = try engine.klDivLoss(logProbabilities: Matrix(rows: 1, columns: 4, values: [-1, -1, -.infinity, -1]), targets: t)
@@ -208,7 +215,9 @@ import LossKernelsReference
 
     @Test func cpuAndOpenCLAgree() throws {
         let opencl = try Backends.engine(for: .opencl)
-        for c in [Case(rows: 64, columns: 16_400, zeros: 0.2, maskedInputs: 0.5), Case(rows: 17, columns: 1000, logTarget: true, zeros: 0.3, unnormalized: true)] {
+        for c in [
+            Case(rows: 64, columns: 16_400, zeros: 0.2, maskedInputs: 0.5), Case(rows: 17, columns: 1000, logTarget: true, zeros: 0.3, unnormalized: true),
+        ] {
             let (x, t, g) = try c.inputs()
             for (reduction, gradOutput) in [(KLDivReduction.batchMean, nil), (.none, g)] as [(KLDivReduction, Matrix?)] {
                 let a = try Backends.cpuEngine.klDivLoss(logProbabilities: x, targets: t, logTarget: c.logTarget, reduction: reduction, gradOutput: gradOutput)

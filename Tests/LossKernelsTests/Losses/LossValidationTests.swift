@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// Bad input to the classification losses throws the right `LossKernelsError`, on both policies,
@@ -14,7 +15,7 @@ import Testing
 
     static func targets(_ rows: Int, _ columns: Int) -> Matrix {
         var rng = TestRNG(seed: UInt64(rows * 1000 + columns))
-        return try! Matrix(rows: rows, columns: columns, values: (0 ..< rows * columns).map { _ in Float(rng.unit()) })
+        return try! Matrix(rows: rows, columns: columns, values: (0..<rows * columns).map { _ in Float(rng.unit()) })
     }
 
     // MARK: Cross-entropy
@@ -27,7 +28,9 @@ import Testing
         let b = "\(backend) crossEntropy"
 
         expectError(.value(tensor: "labels", index: 2, value: "5"), "\(b) label = C") { try engine.crossEntropy(logits: z, labels: [0, 1, 5, 2]) }
-        expectError(.value(tensor: "labels", index: 3, value: "-1"), "\(b) label −1, ignoreIndex −100") { try engine.crossEntropy(logits: z, labels: [0, 1, 2, -1]) }
+        expectError(.value(tensor: "labels", index: 3, value: "-1"), "\(b) label −1, ignoreIndex −100") {
+            try engine.crossEntropy(logits: z, labels: [0, 1, 2, -1])
+        }
         expectError(.value(tensor: "labels", index: 1, value: "-100"), "\(b) label −100 with ignoreIndex 3") {
             try engine.crossEntropy(logits: z, labels: [3, -100, 2, 1], ignoreIndex: 3)
         }
@@ -141,8 +144,10 @@ import Testing
 
     enum BinaryLoss: String, CaseIterable, Sendable { case bce, sigmoidFocal }
 
-    static func call(_ loss: BinaryLoss, _ engine: Engine, _ z: Matrix, _ t: Matrix, gamma: Float = 2, alpha: Float = 0.25,
-                     reduction: LossReduction = .mean, gradOutput: Matrix? = nil) throws -> LossOutput {
+    static func call(
+        _ loss: BinaryLoss, _ engine: Engine, _ z: Matrix, _ t: Matrix, gamma: Float = 2, alpha: Float = 0.25,
+        reduction: LossReduction = .mean, gradOutput: Matrix? = nil
+    ) throws -> LossOutput {
         switch loss {
         case .bce: return try engine.binaryCrossEntropyWithLogits(logits: z, targets: t, reduction: reduction, gradOutput: gradOutput)
         case .sigmoidFocal: return try engine.sigmoidFocalLoss(logits: z, targets: t, gamma: gamma, alpha: alpha, reduction: reduction, gradOutput: gradOutput)

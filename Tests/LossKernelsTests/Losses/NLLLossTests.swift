@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `nllLoss(logProbabilities:labels:classWeights:ignoreIndex:reduction:gradOutput:)` on every
 /// backend against the float64 reference (NLLReference.swift): class weights, ignored rows (also an
@@ -32,19 +33,19 @@ import LossKernelsReference
 
         func inputs() throws -> (x: Matrix, labels: [Int], weights: [Float]?, gradOutput: [Float]) {
             var rng = TestRNG(seed: seed &* 0x9E37_79B9 &+ UInt64(rows * 7919 + columns))
-            var x = (0 ..< rows * columns).map { _ in Float(-3 * rng.unit() - 0.01) }
-            var labels = (0 ..< rows).map { _ in rng.index(columns) }
+            var x = (0..<rows * columns).map { _ in Float(-3 * rng.unit() - 0.01) }
+            var labels = (0..<rows).map { _ in rng.index(columns) }
             if ignoredRows > 0 {
-                var order = Array(0 ..< rows)
+                var order = Array(0..<rows)
                 order.shuffle(using: &rng)
                 for r in order.prefix(ignoredRows) { labels[r] = ignoreIndex }
             }
-            for r in 0 ..< rows {
-                for j in 0 ..< columns where j != labels[r] && rng.unit() < maskProbability {
+            for r in 0..<rows {
+                for j in 0..<columns where j != labels[r] && rng.unit() < maskProbability {
                     x[r * columns + j] = labels[r] == ignoreIndex && rng.unit() < 0.5 ? .nan : -.infinity
                 }
             }
-            let weights = weighted ? (0 ..< columns).map { _ in Float(0.1 + 2.9 * rng.unit()) } : nil
+            let weights = weighted ? (0..<columns).map { _ in Float(0.1 + 2.9 * rng.unit()) } : nil
             return (try Matrix(rows: rows, columns: columns, values: x), labels, weights, TestData.normal(rows, scale: 2, rng: &rng))
         }
     }
@@ -70,12 +71,15 @@ import LossKernelsReference
         let (x, labels, weights, gradOutput) = try c.inputs()
         for (reduction, withGradOutput) in LossCheck.variants {
             let g = withGradOutput ? gradOutput : nil
-            let output = try engine.nllLoss(logProbabilities: x, labels: labels, classWeights: weights, ignoreIndex: c.ignoreIndex, reduction: reduction, gradOutput: g)
-            let reference = LossReference.nllLoss(logProbabilities: x.values, rows: c.rows, columns: c.columns, labels: labels, classWeights: weights,
-                                                  ignoreIndex: c.ignoreIndex, reduction: reduction, gradOutput: g)
+            let output = try engine.nllLoss(
+                logProbabilities: x, labels: labels, classWeights: weights, ignoreIndex: c.ignoreIndex, reduction: reduction, gradOutput: g)
+            let reference = LossReference.nllLoss(
+                logProbabilities: x.values, rows: c.rows, columns: c.columns, labels: labels, classWeights: weights,
+                ignoreIndex: c.ignoreIndex, reduction: reduction, gradOutput: g)
             #expect(reference.loss.allSatisfy { $0.isFinite }, "reference loss not finite")
-            LossCheck.expectMatches(output, reference, backend: backend, rows: c.rows, columns: c.columns,
-                                    "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
+            LossCheck.expectMatches(
+                output, reference, backend: backend, rows: c.rows, columns: c.columns,
+                "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
             // The gradient is exactly zero but at the counted rows' targets.
             let allowed = Set(labels.indices.compactMap { labels[$0] == c.ignoreIndex ? nil : $0 * c.columns + labels[$0] })
             let stray = NewLossCheck.nonZeroIndices(output.gradient.values).filter { !allowed.contains($0) }
@@ -88,9 +92,10 @@ import LossKernelsReference
     func defaults(_ backend: TestBackend) throws {
         let engine = try Backends.engine(for: backend)
         let (x, labels, _, _) = try Case(rows: 6, columns: 5).inputs()
-        LossCheck.expectMatches(try engine.nllLoss(logProbabilities: x, labels: labels),
-                                LossReference.nllLoss(logProbabilities: x.values, rows: 6, columns: 5, labels: labels),
-                                backend: backend, rows: 6, columns: 5, "\(backend) defaults")
+        LossCheck.expectMatches(
+            try engine.nllLoss(logProbabilities: x, labels: labels),
+            LossReference.nllLoss(logProbabilities: x.values, rows: 6, columns: 5, labels: labels),
+            backend: backend, rows: 6, columns: 5, "\(backend) defaults")
     }
 
     /// Every row ignored: mean NaN (0/0), sum 0, none all 0, gradient all 0 — even with NaN and ±∞
@@ -136,8 +141,9 @@ import LossKernelsReference
         let (_, plain) = try Engine.recordingWork { try Backends.cpuEngine.nllLoss(logProbabilities: x, labels: [0, 1, 2]) }
         #expect(plain == OperationWork(bytes: (2 * b * c + 1) * 4 + 8 * b))
         let (_, full) = try Engine.recordingWork {
-            try Backends.cpuEngine.nllLoss(logProbabilities: x, labels: [0, 1, 2], classWeights: [Float](repeating: 1, count: c), reduction: .none,
-                                           gradOutput: [1, 1, 1])
+            try Backends.cpuEngine.nllLoss(
+                logProbabilities: x, labels: [0, 1, 2], classWeights: [Float](repeating: 1, count: c), reduction: .none,
+                gradOutput: [1, 1, 1])
         }
         #expect(full == OperationWork(bytes: (2 * b * c + b + c + b) * 4 + 8 * b))
     }
@@ -195,8 +201,9 @@ import LossKernelsReference
         }
         let masked = try engine.nllLoss(logProbabilities: Matrix(rows: 2, columns: 3, values: [-1, -.infinity, -1, -1, -1, -.infinity]), labels: [0, 1])
         #expect(masked.loss[0] == 1, "−∞ off the targets is accepted: \(masked.loss)")
-        let unchecked = try Backends.engine(for: backend).nllLoss(logProbabilities: Matrix(rows: 2, columns: 3, values: [-1, -1, -1, -1, .nan, -1]),
-                                                                  labels: [0, 1], reduction: .none)
+        let unchecked = try Backends.engine(for: backend).nllLoss(
+            logProbabilities: Matrix(rows: 2, columns: 3, values: [-1, -1, -1, -1, .nan, -1]),
+            labels: [0, 1], reduction: .none)
         #expect(unchecked.loss[0] == 1 && unchecked.loss[1].isNaN, "without checkFinite NaN at a target flows: \(unchecked.loss)")
     }
 
@@ -220,7 +227,8 @@ import LossKernelsReference
         let (x, labels, weights, g) = try c.inputs()
         for (reduction, gradOutput) in [(LossReduction.mean, nil), (.none, g)] as [(LossReduction, [Float]?)] {
             let call = { (e: Engine) in
-                try e.nllLoss(logProbabilities: x, labels: labels, classWeights: weights, ignoreIndex: c.ignoreIndex, reduction: reduction, gradOutput: gradOutput)
+                try e.nllLoss(
+                    logProbabilities: x, labels: labels, classWeights: weights, ignoreIndex: c.ignoreIndex, reduction: reduction, gradOutput: gradOutput)
             }
             let baseline = try call(NewLossCheck.threadEngines[0])
             NewLossCheck.expectInformative(baseline, "\(c.testDescription) \(reduction)")

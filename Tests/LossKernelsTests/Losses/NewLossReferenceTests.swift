@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// Proves the float64 references of the four losses added in ProbabilityCrossEntropyReference.swift,
 /// WeightedBinaryCrossEntropyReference.swift, KLDivergenceReference.swift and NLLReference.swift,
@@ -17,8 +18,10 @@ enum NewLossReferenceSupport {
         return Swift.abs(a - b) <= tolerance * Swift.max(1, Swift.abs(b))
     }
 
-    static func expectClose(_ a: [Double], _ b: [Double], _ tolerance: Double = 1e-13, _ context: String,
-                            sourceLocation: SourceLocation = #_sourceLocation) {
+    static func expectClose(
+        _ a: [Double], _ b: [Double], _ tolerance: Double = 1e-13, _ context: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         guard a.count == b.count else {
             Issue.record("\(context): \(a.count) values vs \(b.count)", sourceLocation: sourceLocation)
             return
@@ -32,12 +35,12 @@ enum NewLossReferenceSupport {
     /// `rows` random probability rows of `columns` entries (each row sums to 1); the (row, column)
     /// entries in `zeros` are exactly 0.
     static func probabilities(rows: Int, columns: Int, zeros: [(Int, Int)] = [], seed: UInt64) -> [Double] {
-        var t = FiniteDifferenceTests.uniforms(rows * columns, in: 0.05 ... 1, seed: seed)
+        var t = FiniteDifferenceTests.uniforms(rows * columns, in: 0.05...1, seed: seed)
         for (r, c) in zeros { t[r * columns + c] = 0 }
-        for r in 0 ..< rows {
+        for r in 0..<rows {
             var s = 0.0
-            for c in 0 ..< columns { s += t[r * columns + c] }
-            for c in 0 ..< columns { t[r * columns + c] /= s }
+            for c in 0..<columns { s += t[r * columns + c] }
+            for c in 0..<columns { t[r * columns + c] /= s }
         }
         return t
     }
@@ -46,11 +49,11 @@ enum NewLossReferenceSupport {
     /// implementation independent of `LossReference.logSoftmaxRow`.
     static func naiveLogSoftmax(_ z: [Double], rows: Int, columns: Int) -> [Double] {
         var out = z
-        for r in 0 ..< rows {
+        for r in 0..<rows {
             var s = 0.0
-            for c in 0 ..< columns { s += Foundation.exp(z[r * columns + c]) }
+            for c in 0..<columns { s += Foundation.exp(z[r * columns + c]) }
             let logSum = Foundation.log(s)
-            for c in 0 ..< columns { out[r * columns + c] = z[r * columns + c] - logSum }
+            for c in 0..<columns { out[r * columns + c] = z[r * columns + c] - logSum }
         }
         return out
     }
@@ -63,7 +66,7 @@ enum NewLossReferenceSupport {
         return s
     }
 
-    static func row(_ x: [Double], _ r: Int, _ columns: Int) -> ArraySlice<Double> { x[(r * columns) ..< ((r + 1) * columns)] }
+    static func row(_ x: [Double], _ r: Int, _ columns: Int) -> ArraySlice<Double> { x[(r * columns)..<((r + 1) * columns)] }
 }
 
 // MARK: - Gradients against central differences
@@ -90,17 +93,18 @@ enum NewLossReferenceSupport {
         }
     }
 
-    static let softCECases: [SoftCECase] = [false, true].flatMap { weighted in
-        [0, 0.1, 1.0].flatMap { eps in
-            LossCheck.variants.map { SoftCECase(weighted: weighted, smoothing: eps, reduction: $0.reduction, withGradOutput: $0.withGradOutput) }
-        }
-    } + [
-        SoftCECase(weighted: true, reduction: .mean, masked: true),
-        SoftCECase(weighted: false, reduction: .sum, masked: true),
-        SoftCECase(weighted: true, reduction: .none, withGradOutput: true, masked: true),
-        SoftCECase(weighted: true, smoothing: 0.2, reduction: .sum, unnormalized: true),
-        SoftCECase(weighted: false, reduction: .none, withGradOutput: true, unnormalized: true),
-    ]
+    static let softCECases: [SoftCECase] =
+        [false, true].flatMap { weighted in
+            [0, 0.1, 1.0].flatMap { eps in
+                LossCheck.variants.map { SoftCECase(weighted: weighted, smoothing: eps, reduction: $0.reduction, withGradOutput: $0.withGradOutput) }
+            }
+        } + [
+            SoftCECase(weighted: true, reduction: .mean, masked: true),
+            SoftCECase(weighted: false, reduction: .sum, masked: true),
+            SoftCECase(weighted: true, reduction: .none, withGradOutput: true, masked: true),
+            SoftCECase(weighted: true, smoothing: 0.2, reduction: .sum, unnormalized: true),
+            SoftCECase(weighted: false, reduction: .none, withGradOutput: true, unnormalized: true),
+        ]
 
     @Test(arguments: softCECases)
     func probabilityCrossEntropyGradient(_ c: SoftCECase) {
@@ -109,17 +113,18 @@ enum NewLossReferenceSupport {
         var z = FD.normals(rows * columns, scale: 2, seed: 101)
         var t = NewLossReferenceSupport.probabilities(rows: rows, columns: columns, zeros: zeros, seed: 102)
         // Row 2 is one-hot.
-        for j in 0 ..< columns { t[2 * columns + j] = j == 3 ? 1 : 0 }
+        for j in 0..<columns { t[2 * columns + j] = j == 3 ? 1 : 0 }
         if c.masked { for (r, j) in zeros { z[r * columns + j] = -.infinity } }
         if c.unnormalized {
             let factors = [0.3, 2.5, 1, 0.7, 1.6]
-            for r in 0 ..< rows { for j in 0 ..< columns { t[r * columns + j] *= factors[r] } }
+            for r in 0..<rows { for j in 0..<columns { t[r * columns + j] *= factors[r] } }
         }
-        let w = c.weighted ? FD.uniforms(columns, in: 0.2 ... 2, seed: 103) : nil
+        let w = c.weighted ? FD.uniforms(columns, in: 0.2...2, seed: 103) : nil
         let g = c.withGradOutput ? FD.normals(rows, scale: 2, seed: 104) : nil
         func run(_ x: [Double]) -> LossReference.Result {
-            LossReference.crossEntropy(logits: x, rows: rows, columns: columns, probabilityTargets: t, classWeights: w, labelSmoothing: c.smoothing,
-                                       reduction: c.reduction, gradOutput: g)
+            LossReference.crossEntropy(
+                logits: x, rows: rows, columns: columns, probabilityTargets: t, classWeights: w, labelSmoothing: c.smoothing,
+                reduction: c.reduction, gradOutput: g)
         }
         let reference = run(z)
         #expect(reference.loss.count == (c.reduction == .none ? rows : 1))
@@ -155,18 +160,19 @@ enum NewLossReferenceSupport {
     func weightedBinaryCrossEntropyGradient(_ c: BCECase) {
         let rows = 3, columns = 5, count = rows * columns
         let z = FD.normals(count, scale: 3, seed: 201)
-        var t = FD.uniforms(count, in: 0 ... 1, seed: 202)
+        var t = FD.uniforms(count, in: 0...1, seed: 202)
         t[0] = 0; t[4] = 1; t[7] = 1; t[11] = 0
         let ew: [Double]?
         switch c.weights {
         case .none: ew = nil
-        case .perElement: ew = FD.uniforms(count, in: 0 ... 2, seed: 203)
-        case .perColumn: ew = FD.uniforms(columns, in: 0 ... 2, seed: 204)
+        case .perElement: ew = FD.uniforms(count, in: 0...2, seed: 203)
+        case .perColumn: ew = FD.uniforms(columns, in: 0...2, seed: 204)
         }
-        let pw = c.posWeight ? FD.uniforms(columns, in: 0.2 ... 4, seed: 205) : nil
+        let pw = c.posWeight ? FD.uniforms(columns, in: 0.2...4, seed: 205) : nil
         let g = c.withGradOutput ? FD.normals(count, scale: 2, seed: 206) : nil
         func run(_ x: [Double]) -> LossReference.Result {
-            LossReference.binaryCrossEntropyWithLogits(logits: x, targets: t, columns: columns, weights: ew, posWeight: pw, reduction: c.reduction, gradOutput: g)
+            LossReference.binaryCrossEntropyWithLogits(
+                logits: x, targets: t, columns: columns, weights: ew, posWeight: pw, reduction: c.reduction, gradOutput: g)
         }
         let reference = run(z)
         #expect(reference.loss.count == (c.reduction == .none ? count : 1))
@@ -199,7 +205,8 @@ enum NewLossReferenceSupport {
         let target = c.logTarget ? t.map { Foundation.log($0) } : t
         let g = c.withGradOutput ? FD.normals(rows * columns, scale: 2, seed: 303) : nil
         func run(_ input: [Double]) -> LossReference.Result {
-            LossReference.klDivergence(input: input, targets: target, rows: rows, columns: columns, logTarget: c.logTarget, reduction: c.reduction, gradOutput: g)
+            LossReference.klDivergence(
+                input: input, targets: target, rows: rows, columns: columns, logTarget: c.logTarget, reduction: c.reduction, gradOutput: g)
         }
         let reference = run(x)
         #expect(reference.loss.count == (c.reduction == .none ? rows * columns : 1))
@@ -241,16 +248,17 @@ enum NewLossReferenceSupport {
         case .defaultIndex: (labels, ignoreIndex) = ([0, -100, 1, 4, -100, 3], -100)
         case .validClass: (labels, ignoreIndex) = ([0, 3, 1, 4, 2, 3], 3)
         }
-        let w = c.weighted ? FD.uniforms(columns, in: 0.2 ... 2, seed: 402) : nil
+        let w = c.weighted ? FD.uniforms(columns, in: 0.2...2, seed: 402) : nil
         let g = c.withGradOutput ? FD.normals(rows, scale: 2, seed: 403) : nil
         func run(_ input: [Double]) -> LossReference.Result {
-            LossReference.nllLoss(logProbabilities: input, rows: rows, columns: columns, labels: labels, classWeights: w, ignoreIndex: ignoreIndex,
-                                  reduction: c.reduction, gradOutput: g)
+            LossReference.nllLoss(
+                logProbabilities: input, rows: rows, columns: columns, labels: labels, classWeights: w, ignoreIndex: ignoreIndex,
+                reduction: c.reduction, gradOutput: g)
         }
         let reference = run(x)
         #expect(reference.loss.allSatisfy { $0.isFinite })
-        for n in 0 ..< rows {
-            for j in 0 ..< columns where labels[n] == ignoreIndex || j != labels[n] {
+        for n in 0..<rows {
+            for j in 0..<columns where labels[n] == ignoreIndex || j != labels[n] {
                 #expect(reference.gradient[n * columns + j] == 0, "\(c): row \(n) column \(j) (ignored or not the label)")
             }
             if labels[n] == ignoreIndex, c.reduction == .none { #expect(reference.loss[n] == 0, "\(c): ignored row \(n)") }
@@ -278,29 +286,35 @@ enum NewLossReferenceSupport {
             // A −∞ mask on a non-target class (finite without smoothing, +∞ with it, in both).
             if masked { z[2 * columns + 0] = -.infinity }
             var t = [Double](repeating: 0, count: rows * columns)
-            for n in 0 ..< rows { t[n * columns + labels[n]] = 1 }
-            for w in [nil, FD.uniforms(columns, in: 0.2 ... 2, seed: 502)] {
+            for n in 0..<rows { t[n * columns + labels[n]] = 1 }
+            for w in [nil, FD.uniforms(columns, in: 0.2...2, seed: 502)] {
                 let context = "ε \(eps)\(w == nil ? "" : " weights")\(masked ? " mask" : "")"
                 let g = FD.normals(rows, scale: 2, seed: 503)
                 for gradOutput in [nil, g] {
-                    let soft = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, probabilityTargets: t, classWeights: w,
-                                                          labelSmoothing: eps, reduction: .none, gradOutput: gradOutput)
-                    let hard = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, labels: labels, classWeights: w,
-                                                          labelSmoothing: eps, reduction: .none, gradOutput: gradOutput)
+                    let soft = LossReference.crossEntropy(
+                        logits: z, rows: rows, columns: columns, probabilityTargets: t, classWeights: w,
+                        labelSmoothing: eps, reduction: .none, gradOutput: gradOutput)
+                    let hard = LossReference.crossEntropy(
+                        logits: z, rows: rows, columns: columns, labels: labels, classWeights: w,
+                        labelSmoothing: eps, reduction: .none, gradOutput: gradOutput)
                     S.expectClose(soft.loss, hard.loss, 1e-13, "\(context) none loss")
                     S.expectClose(soft.gradient, hard.gradient, 1e-13, "\(context) none gradient")
                     #expect(soft.loss[0].isFinite && (masked && eps > 0 ? soft.loss[2] == .infinity : soft.loss[2].isFinite), "\(context)")
                 }
-                let softSum = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, probabilityTargets: t, classWeights: w,
-                                                         labelSmoothing: eps, reduction: .sum)
-                let hardSum = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, labels: labels, classWeights: w,
-                                                         labelSmoothing: eps, reduction: .sum)
+                let softSum = LossReference.crossEntropy(
+                    logits: z, rows: rows, columns: columns, probabilityTargets: t, classWeights: w,
+                    labelSmoothing: eps, reduction: .sum)
+                let hardSum = LossReference.crossEntropy(
+                    logits: z, rows: rows, columns: columns, labels: labels, classWeights: w,
+                    labelSmoothing: eps, reduction: .sum)
                 S.expectClose(softSum.loss, hardSum.loss, 1e-13, "\(context) sum loss")
                 S.expectClose(softSum.gradient, hardSum.gradient, 1e-13, "\(context) sum gradient")
-                let softMean = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, probabilityTargets: t, classWeights: w,
-                                                          labelSmoothing: eps, reduction: .mean)
-                let hardMean = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, labels: labels, classWeights: w,
-                                                          labelSmoothing: eps, reduction: .mean)
+                let softMean = LossReference.crossEntropy(
+                    logits: z, rows: rows, columns: columns, probabilityTargets: t, classWeights: w,
+                    labelSmoothing: eps, reduction: .mean)
+                let hardMean = LossReference.crossEntropy(
+                    logits: z, rows: rows, columns: columns, labels: labels, classWeights: w,
+                    labelSmoothing: eps, reduction: .mean)
                 let b = Double(rows)
                 let weightSum = labels.reduce(0.0) { $0 + (w?[$1] ?? 1) }
                 S.expectClose(softMean.loss.map { $0 * b }, hardMean.loss.map { $0 * weightSum }, 1e-13, "\(context) mean·denominator loss")
@@ -317,17 +331,18 @@ enum NewLossReferenceSupport {
         let rows = 2, columns = 4, eps = 0.2
         let t: [Double] = [0.1, 0.2, 0.3, 0.4, 0, 0, 1, 0]
         let w: [Double] = [0.5, 1, 2, 3]
-        let r = LossReference.crossEntropy(logits: [Double](repeating: -3, count: 8), rows: rows, columns: columns, probabilityTargets: t,
-                                           classWeights: w, labelSmoothing: eps, reduction: .none)
-        for n in 0 ..< rows {
+        let r = LossReference.crossEntropy(
+            logits: [Double](repeating: -3, count: 8), rows: rows, columns: columns, probabilityTargets: t,
+            classWeights: w, labelSmoothing: eps, reduction: .none)
+        for n in 0..<rows {
             var s = 0.0
             var smoothed = [Double](repeating: 0, count: columns)
-            for c in 0 ..< columns {
+            for c in 0..<columns {
                 smoothed[c] = (1 - eps) * t[n * columns + c] + eps / Double(columns)
                 s += w[c] * smoothed[c]
             }
             #expect(S.close(r.loss[n], Foundation.log(4.0) * s), "row \(n): \(r.loss[n])")
-            for j in 0 ..< columns {
+            for j in 0..<columns {
                 #expect(S.close(r.gradient[n * columns + j], s / 4 - w[j] * smoothed[j]), "row \(n) column \(j)")
             }
         }
@@ -338,7 +353,7 @@ enum NewLossReferenceSupport {
         let z: [Double] = [1, 2, 3, 0.5, -1, 2], t: [Double] = [0.2, 0.3, 0.5, 0.6, 0, 0.4], w: [Double] = [0.2, 1, 3]
         let none = LossReference.crossEntropy(logits: z, rows: 2, columns: 3, probabilityTargets: t, classWeights: w, labelSmoothing: 0.1, reduction: .none)
         S.expectClose(none.loss, [1.1207269788087735, 0.5924614019607046], 1e-14, "ε 0.1 weights none")
-        S.expectClose(Array(none.gradient[0 ..< 3]), [0.11902824274733666, 0.13619900068108332, -0.2552272434284195], 1e-14, "ε 0.1 weights gradient row 0")
+        S.expectClose(Array(none.gradient[0..<3]), [0.11902824274733666, 0.13619900068108332, -0.2552272434284195], 1e-14, "ε 0.1 weights gradient row 0")
         let mean = LossReference.crossEntropy(logits: z, rows: 2, columns: 3, probabilityTargets: t, classWeights: w, labelSmoothing: 0.1)
         S.expectClose(mean.loss, [0.856594190384739], 1e-14, "ε 0.1 weights mean (÷ B)")
         let plain = LossReference.crossEntropy(logits: z, rows: 2, columns: 3, probabilityTargets: t, reduction: .none)
@@ -350,7 +365,7 @@ enum NewLossReferenceSupport {
     @Test func unitWeightsMatchBinaryCrossEntropy() {
         let rows = 4, columns = 6, count = rows * columns
         var z = FD.normals(count, scale: 4, seed: 601)
-        var t = FD.uniforms(count, in: 0 ... 1, seed: 602)
+        var t = FD.uniforms(count, in: 0...1, seed: 602)
         let extremes: [Double] = [100, -100, 100, -100, 30, -30, 17, -17, 0, 1e-3, -1e-3]
         let extremeTargets: [Double] = [0, 0, 1, 1, 0.5, 0.5, 1, 0, 0.5, 1, 0]
         for i in extremes.indices { z[i] = extremes[i]; t[i] = extremeTargets[i] }
@@ -363,8 +378,9 @@ enum NewLossReferenceSupport {
         for setup in setups {
             for (reduction, withGradOutput) in LossCheck.variants {
                 let gradOutput = withGradOutput ? g : nil
-                let weighted = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: t, columns: columns, weights: setup.ew, posWeight: setup.pw,
-                                                                          reduction: reduction, gradOutput: gradOutput)
+                let weighted = LossReference.binaryCrossEntropyWithLogits(
+                    logits: z, targets: t, columns: columns, weights: setup.ew, posWeight: setup.pw,
+                    reduction: reduction, gradOutput: gradOutput)
                 let plain = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: t, reduction: reduction, gradOutput: gradOutput)
                 let context = "\(setup.name) \(LossCheck.describe(reduction, withGradOutput))"
                 S.expectClose(weighted.loss, plain.loss, 1e-13, "\(context) loss")
@@ -378,25 +394,27 @@ enum NewLossReferenceSupport {
     @Test func weightsScaleBinaryCrossEntropy() {
         let rows = 3, columns = 4, count = rows * columns
         let z = FD.normals(count, scale: 3, seed: 611)
-        let hard = FD.uniforms(count, in: 0 ... 1, seed: 612).map { $0 < 0.5 ? 0.0 : 1.0 }
-        let ew = FD.uniforms(count, in: 0.1 ... 3, seed: 613), pw = FD.uniforms(columns, in: 0.1 ... 5, seed: 614)
+        let hard = FD.uniforms(count, in: 0...1, seed: 612).map { $0 < 0.5 ? 0.0 : 1.0 }
+        let ew = FD.uniforms(count, in: 0.1...3, seed: 613), pw = FD.uniforms(columns, in: 0.1...5, seed: 614)
         let weighted = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: hard, columns: columns, weights: ew, posWeight: pw, reduction: .none)
         let plain = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: hard, reduction: .none)
-        for i in 0 ..< count {
+        for i in 0..<count {
             let factor = ew[i] * (hard[i] == 1 ? pw[i % columns] : 1)
-            #expect(S.close(weighted.loss[i], factor * plain.loss[i], 1e-13) && S.close(weighted.gradient[i], factor * plain.gradient[i], 1e-13),
-                    "element \(i): \(weighted.loss[i]) vs \(factor) · \(plain.loss[i])")
+            #expect(
+                S.close(weighted.loss[i], factor * plain.loss[i], 1e-13) && S.close(weighted.gradient[i], factor * plain.gradient[i], 1e-13),
+                "element \(i): \(weighted.loss[i]) vs \(factor) · \(plain.loss[i])")
         }
-        let soft = FD.uniforms(count, in: 0 ... 1, seed: 615)
+        let soft = FD.uniforms(count, in: 0...1, seed: 615)
         let withPos = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: soft, columns: columns, posWeight: pw, reduction: .none)
         let withBoth = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: soft, columns: columns, weights: ew, posWeight: pw, reduction: .none)
         S.expectClose(withBoth.loss, zip(ew, withPos.loss).map { $0 * $1 }, 1e-13, "ew scales the loss")
         S.expectClose(withBoth.gradient, zip(ew, withPos.gradient).map { $0 * $1 }, 1e-13, "ew scales the gradient")
         // A row of weights broadcast is the same as those weights repeated on every row.
-        let row = Array(ew[0 ..< columns])
+        let row = Array(ew[0..<columns])
         let broadcast = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: soft, columns: columns, weights: row, posWeight: pw, reduction: .sum)
-        let repeated = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: soft, columns: columns, weights: (0 ..< count).map { row[$0 % columns] },
-                                                                  posWeight: pw, reduction: .sum)
+        let repeated = LossReference.binaryCrossEntropyWithLogits(
+            logits: z, targets: soft, columns: columns, weights: (0..<count).map { row[$0 % columns] },
+            posWeight: pw, reduction: .sum)
         #expect(broadcast.loss == repeated.loss && broadcast.gradient == repeated.gradient)
     }
 
@@ -405,15 +423,24 @@ enum NewLossReferenceSupport {
         let z: [Double] = [-2, 0.5, 3, -0.1, 1.5, -4], t: [Double] = [0, 0.3, 1, 0.7, 1, 0.2]
         let ew: [Double] = [0.5, 1, 2, 1.5, 0.1, 1], pw: [Double] = [2, 0.5, 3]
         let r = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: t, columns: 3, weights: ew, posWeight: pw, reduction: .none)
-        S.expectClose(r.loss, [0.06346400552148626, 0.7529654365530907, 0.29152410944245144, 1.8532114831876059, 0.01007066389913762, 2.4254098990849338],
-                      1e-14, "loss")
-        S.expectClose(r.gradient, [0.05960146101105877, 0.3790904315215764, -0.2845552390653998, -0.888696928071297, -0.009121276190317818,
-                                   -0.5748193060530719], 1e-14, "gradient")
+        S.expectClose(
+            r.loss, [0.06346400552148626, 0.7529654365530907, 0.29152410944245144, 1.8532114831876059, 0.01007066389913762, 2.4254098990849338],
+            1e-14, "loss")
+        S.expectClose(
+            r.gradient,
+            [
+                0.05960146101105877, 0.3790904315215764, -0.2845552390653998, -0.888696928071297, -0.009121276190317818,
+                -0.5748193060530719,
+            ], 1e-14, "gradient")
         let rowWeights = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: t, columns: 3, weights: [0.5, 1, 2], posWeight: pw, reduction: .sum)
         S.expectClose(rowWeights.loss, [6.677217149740807], 1e-14, "row weights sum")
         let mean = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: t, columns: 3, weights: ew, posWeight: pw, reduction: .mean)
-        S.expectClose(mean.loss, [(0.06346400552148626 + 0.7529654365530907 + 0.29152410944245144 + 1.8532114831876059 + 0.01007066389913762
-                                   + 2.4254098990849338) / 6], 1e-14, "mean over elements (not over weights)")
+        S.expectClose(
+            mean.loss,
+            [
+                (0.06346400552148626 + 0.7529654365530907 + 0.29152410944245144 + 1.8532114831876059 + 0.01007066389913762
+                    + 2.4254098990849338) / 6
+            ], 1e-14, "mean over elements (not over weights)")
     }
 
     /// `nll_loss(log_softmax(z))` is cross-entropy: losses for every reduction (the same mean
@@ -426,20 +453,23 @@ enum NewLossReferenceSupport {
         let g = FD.normals(rows, scale: 2, seed: 702)
         let setups: [(labels: [Int], ignoreIndex: Int)] = [([0, 3, 1, 4, 2, 3, 0], -100), ([0, -100, 1, 4, -100, 3, 2], -100), ([0, 3, 1, 4, 2, 3, 3], 3)]
         for setup in setups {
-            for w in [nil, FD.uniforms(columns, in: 0.2 ... 2, seed: 703)] {
+            for w in [nil, FD.uniforms(columns, in: 0.2...2, seed: 703)] {
                 for (reduction, withGradOutput) in LossCheck.variants {
                     let gradOutput = withGradOutput ? g : nil
-                    let nll = LossReference.nllLoss(logProbabilities: x, rows: rows, columns: columns, labels: setup.labels, classWeights: w,
-                                                    ignoreIndex: setup.ignoreIndex, reduction: reduction, gradOutput: gradOutput)
-                    let ce = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, labels: setup.labels, classWeights: w,
-                                                        ignoreIndex: setup.ignoreIndex, reduction: reduction, gradOutput: gradOutput)
-                    let context = "ignoreIndex \(setup.ignoreIndex) \(setup.labels)\(w == nil ? "" : " weights") \(LossCheck.describe(reduction, withGradOutput))"
+                    let nll = LossReference.nllLoss(
+                        logProbabilities: x, rows: rows, columns: columns, labels: setup.labels, classWeights: w,
+                        ignoreIndex: setup.ignoreIndex, reduction: reduction, gradOutput: gradOutput)
+                    let ce = LossReference.crossEntropy(
+                        logits: z, rows: rows, columns: columns, labels: setup.labels, classWeights: w,
+                        ignoreIndex: setup.ignoreIndex, reduction: reduction, gradOutput: gradOutput)
+                    let context =
+                        "ignoreIndex \(setup.ignoreIndex) \(setup.labels)\(w == nil ? "" : " weights") \(LossCheck.describe(reduction, withGradOutput))"
                     S.expectClose(nll.loss, ce.loss, 1e-12, "\(context) loss")
                     var chained = nll.gradient
-                    for n in 0 ..< rows {
+                    for n in 0..<rows {
                         var s = 0.0
-                        for k in 0 ..< columns { s += nll.gradient[n * columns + k] }
-                        for j in 0 ..< columns { chained[n * columns + j] -= Foundation.exp(x[n * columns + j]) * s }
+                        for k in 0..<columns { s += nll.gradient[n * columns + k] }
+                        for j in 0..<columns { chained[n * columns + j] -= Foundation.exp(x[n * columns + j]) * s }
                     }
                     S.expectClose(chained, ce.gradient, 1e-12, "\(context) chain rule")
                 }
@@ -471,16 +501,18 @@ enum NewLossReferenceSupport {
         let x = FD.normals(rows * columns, scale: 2, seed: 711)
         for ignoreIndex in [-100, 3] {
             let labels = [Int](repeating: ignoreIndex, count: rows)
-            for w in [nil, FD.uniforms(columns, in: 0.2 ... 2, seed: 712)] {
+            for w in [nil, FD.uniforms(columns, in: 0.2...2, seed: 712)] {
                 let context = "ignoreIndex \(ignoreIndex)\(w == nil ? "" : " weights")"
                 let mean = LossReference.nllLoss(logProbabilities: x, rows: rows, columns: columns, labels: labels, classWeights: w, ignoreIndex: ignoreIndex)
                 #expect(mean.loss.count == 1 && mean.loss[0].isNaN, "\(context) mean \(mean.loss)")
                 #expect(mean.gradient == [Double](repeating: 0, count: rows * columns), "\(context) mean gradient")
-                let sum = LossReference.nllLoss(logProbabilities: x, rows: rows, columns: columns, labels: labels, classWeights: w, ignoreIndex: ignoreIndex,
-                                                reduction: .sum)
+                let sum = LossReference.nllLoss(
+                    logProbabilities: x, rows: rows, columns: columns, labels: labels, classWeights: w, ignoreIndex: ignoreIndex,
+                    reduction: .sum)
                 #expect(sum.loss == [0] && sum.gradient == [Double](repeating: 0, count: rows * columns), "\(context) sum")
-                let none = LossReference.nllLoss(logProbabilities: x, rows: rows, columns: columns, labels: labels, classWeights: w, ignoreIndex: ignoreIndex,
-                                                 reduction: .none, gradOutput: [1, 2, 3, 4])
+                let none = LossReference.nllLoss(
+                    logProbabilities: x, rows: rows, columns: columns, labels: labels, classWeights: w, ignoreIndex: ignoreIndex,
+                    reduction: .none, gradOutput: [1, 2, 3, 4])
                 #expect(none.loss == [0, 0, 0, 0] && none.gradient == [Double](repeating: 0, count: rows * columns), "\(context) none")
             }
         }
@@ -498,8 +530,9 @@ enum NewLossReferenceSupport {
         for reduction in KLDivReduction.allCases {
             for gradOutput in reduction == .none ? [nil, g] : [nil] {
                 let plain = LossReference.klDivergence(input: x, targets: t, rows: rows, columns: columns, reduction: reduction, gradOutput: gradOutput)
-                let logForm = LossReference.klDivergence(input: x, targets: lt, rows: rows, columns: columns, logTarget: true, reduction: reduction,
-                                                         gradOutput: gradOutput)
+                let logForm = LossReference.klDivergence(
+                    input: x, targets: lt, rows: rows, columns: columns, logTarget: true, reduction: reduction,
+                    gradOutput: gradOutput)
                 S.expectClose(logForm.loss, plain.loss, 1e-13, "\(reduction) loss")
                 S.expectClose(logForm.gradient, plain.gradient, 1e-13, "\(reduction) gradient")
                 #expect(plain.loss.allSatisfy { $0.isFinite })
@@ -538,7 +571,7 @@ enum NewLossReferenceSupport {
         let t = S.probabilities(rows: rows, columns: columns, zeros: [(1, 3), (4, 0)], seed: 821)
         let q = S.probabilities(rows: rows, columns: columns, seed: 822)
         let none = LossReference.klDivergence(input: q.map { Foundation.log($0) }, targets: t, rows: rows, columns: columns, reduction: .none)
-        for n in 0 ..< rows { #expect(S.row(none.loss, n, columns).reduce(0, +) >= 0, "row \(n)") }
+        for n in 0..<rows { #expect(S.row(none.loss, n, columns).reduce(0, +) >= 0, "row \(n)") }
         let tx = t.map { $0 == 0 ? -5.0 : Foundation.log($0) }   // any x where t = 0
         let same = LossReference.klDivergence(input: tx, targets: t, rows: rows, columns: columns, reduction: .none)
         #expect(same.loss.allSatisfy { Swift.abs($0) <= 1e-16 }, "\(same.loss)")
@@ -550,7 +583,8 @@ enum NewLossReferenceSupport {
         let none = LossReference.klDivergence(input: x, targets: t, rows: 2, columns: 3, reduction: .none)
         S.expectClose(none.loss, [0.3295836866004328, 0, 0, -0.183258146374831, 0.054696467038186335, 0.34657359027997264], 1e-14, "none")
         S.expectClose(LossReference.klDivergence(input: x, targets: t, rows: 2, columns: 3, reduction: .sum).loss, [0.5475955975437607], 1e-14, "sum")
-        S.expectClose(LossReference.klDivergence(input: x, targets: t, rows: 2, columns: 3, reduction: .batchMean).loss, [0.2737977987718804], 1e-14, "batchmean")
+        S.expectClose(
+            LossReference.klDivergence(input: x, targets: t, rows: 2, columns: 3, reduction: .batchMean).loss, [0.2737977987718804], 1e-14, "batchmean")
         S.expectClose(LossReference.klDivergence(input: x, targets: t, rows: 2, columns: 3).loss, [0.09126593292396012], 1e-14, "mean (the default)")
     }
 
@@ -559,19 +593,23 @@ enum NewLossReferenceSupport {
         let rows = 3, columns = 4, count = rows * columns
         var rng = TestRNG(seed: 901)
         let z = TestData.normal(count, scale: 3, rng: &rng)
-        let t = (0 ..< count).map { _ in Float(rng.unit()) }
-        let w = (0 ..< columns).map { _ in Float(0.2 + rng.unit()) }
+        let t = (0..<count).map { _ in Float(rng.unit()) }
+        let w = (0..<columns).map { _ in Float(0.2 + rng.unit()) }
         let gRows = TestData.normal(rows, rng: &rng), gElements = TestData.normal(count, rng: &rng)
         let zd = LossReference.widen(z), td = LossReference.widen(t), wd = LossReference.widen(w)
-        let ce32 = LossReference.crossEntropy(logits: z, rows: rows, columns: columns, probabilityTargets: t, classWeights: w, labelSmoothing: 0.25,
-                                              reduction: .none, gradOutput: gRows)
-        let ce64 = LossReference.crossEntropy(logits: zd, rows: rows, columns: columns, probabilityTargets: td, classWeights: wd, labelSmoothing: 0.25,
-                                              reduction: .none, gradOutput: LossReference.widen(gRows))
+        let ce32 = LossReference.crossEntropy(
+            logits: z, rows: rows, columns: columns, probabilityTargets: t, classWeights: w, labelSmoothing: 0.25,
+            reduction: .none, gradOutput: gRows)
+        let ce64 = LossReference.crossEntropy(
+            logits: zd, rows: rows, columns: columns, probabilityTargets: td, classWeights: wd, labelSmoothing: 0.25,
+            reduction: .none, gradOutput: LossReference.widen(gRows))
         #expect(ce32.loss == ce64.loss && ce32.gradient == ce64.gradient)
-        let bce32 = LossReference.binaryCrossEntropyWithLogits(logits: z, targets: t, columns: columns, weights: t, posWeight: w, reduction: .none,
-                                                               gradOutput: gElements)
-        let bce64 = LossReference.binaryCrossEntropyWithLogits(logits: zd, targets: td, columns: columns, weights: td, posWeight: wd, reduction: .none,
-                                                               gradOutput: LossReference.widen(gElements))
+        let bce32 = LossReference.binaryCrossEntropyWithLogits(
+            logits: z, targets: t, columns: columns, weights: t, posWeight: w, reduction: .none,
+            gradOutput: gElements)
+        let bce64 = LossReference.binaryCrossEntropyWithLogits(
+            logits: zd, targets: td, columns: columns, weights: td, posWeight: wd, reduction: .none,
+            gradOutput: LossReference.widen(gElements))
         #expect(bce32.loss == bce64.loss && bce32.gradient == bce64.gradient)
         let kl32 = LossReference.klDivergence(input: z, targets: t, rows: rows, columns: columns, reduction: .batchMean)
         let kl64 = LossReference.klDivergence(input: zd, targets: td, rows: rows, columns: columns, reduction: .batchMean)
@@ -606,8 +644,9 @@ enum NewLossReferenceSupport {
         let b = LossReference.crossEntropy(logits: z, rows: 1, columns: 4, probabilityTargets: positiveTarget, classWeights: w, reduction: .sum)
         #expect(b.loss == [.infinity] && b.gradient.allSatisfy { $0.isFinite }, "\(b)")
         #expect(S.close(b.gradient[1], -2 * 0.1), "\(b.gradient)")
-        let c = LossReference.crossEntropy(logits: z, rows: 1, columns: 4, probabilityTargets: zeroTarget, classWeights: w, labelSmoothing: 0.1,
-                                           reduction: .mean)
+        let c = LossReference.crossEntropy(
+            logits: z, rows: 1, columns: 4, probabilityTargets: zeroTarget, classWeights: w, labelSmoothing: 0.1,
+            reduction: .mean)
         #expect(c.loss == [.infinity] && c.gradient.allSatisfy { $0.isFinite }, "\(c)")
         #expect(S.close(c.gradient[1], -2 * 0.1 / 4), "\(c.gradient)")
     }
@@ -619,8 +658,9 @@ enum NewLossReferenceSupport {
         let clean: [Double] = [1, -0.5, 2, 0.3]
         let t: [Double] = [0.1, 0.2, 0.3, 0.4]
         let w: [Double] = [0.5, 1, 1.5, 2]
-        let alone = LossReference.crossEntropy(logits: clean, rows: 1, columns: columns, probabilityTargets: t, classWeights: w, reduction: .none,
-                                               gradOutput: [3])
+        let alone = LossReference.crossEntropy(
+            logits: clean, rows: 1, columns: columns, probabilityTargets: t, classWeights: w, reduction: .none,
+            gradOutput: [3])
         let specials: [(String, [Double])] = [
             ("NaN", [0.2, .nan, 1, 0]), ("+∞", [0.2, .infinity, 1, 0]), ("all −∞", [Double](repeating: -.infinity, count: columns)),
             ("+∞ where the target is 0", [.infinity, 0, 1, 2]),
@@ -629,14 +669,16 @@ enum NewLossReferenceSupport {
             let z = clean + special
             var targets = t + t
             if name.contains("target is 0") { targets[columns] = 0 }
-            let none = LossReference.crossEntropy(logits: z, rows: 2, columns: columns, probabilityTargets: targets, classWeights: w, reduction: .none,
-                                                  gradOutput: [3, 0])
-            #expect(none.loss[0] == alone.loss[0] && Array(none.gradient[0 ..< columns]) == alone.gradient, "\(name): clean row")
+            let none = LossReference.crossEntropy(
+                logits: z, rows: 2, columns: columns, probabilityTargets: targets, classWeights: w, reduction: .none,
+                gradOutput: [3, 0])
+            #expect(none.loss[0] == alone.loss[0] && Array(none.gradient[0..<columns]) == alone.gradient, "\(name): clean row")
             #expect(none.loss[1].isNaN && none.gradient[columns...].allSatisfy { $0.isNaN }, "\(name): \(none)")
             for reduction in [LossReduction.mean, .sum] {
                 let r = LossReference.crossEntropy(logits: z, rows: 2, columns: columns, probabilityTargets: targets, classWeights: w, reduction: reduction)
-                #expect(r.loss[0].isNaN && r.gradient[columns...].allSatisfy { $0.isNaN } && r.gradient[..<columns].allSatisfy { $0.isFinite },
-                        "\(name) \(reduction)")
+                #expect(
+                    r.loss[0].isNaN && r.gradient[columns...].allSatisfy { $0.isNaN } && r.gradient[..<columns].allSatisfy { $0.isFinite },
+                    "\(name) \(reduction)")
             }
         }
     }
@@ -646,13 +688,13 @@ enum NewLossReferenceSupport {
         let x: [Double] = [-.infinity, .infinity, .nan, 0.3, -.infinity]
         let t: [Double] = [0, 0, 0, 0, 0.5]
         let plain = LossReference.klDivergence(input: x, targets: t, rows: 1, columns: 5, reduction: .none)
-        #expect(Array(plain.loss[0 ..< 4]) == [0, 0, 0, 0] && plain.loss[4] == .infinity, "\(plain.loss)")
+        #expect(Array(plain.loss[0..<4]) == [0, 0, 0, 0] && plain.loss[4] == .infinity, "\(plain.loss)")
         #expect(plain.gradient == [0, 0, 0, 0, -0.5], "\(plain.gradient)")
         let logForm = LossReference.klDivergence(input: x, targets: t.map { Foundation.log($0) }, rows: 1, columns: 5, logTarget: true, reduction: .none)
-        #expect(Array(logForm.loss[0 ..< 4]) == [0, 0, 0, 0] && logForm.loss[4] == .infinity, "\(logForm.loss)")
-        #expect(S.close(logForm.gradient[4], -0.5) && Array(logForm.gradient[0 ..< 4]) == [0, 0, 0, 0])
+        #expect(Array(logForm.loss[0..<4]) == [0, 0, 0, 0] && logForm.loss[4] == .infinity, "\(logForm.loss)")
+        #expect(S.close(logForm.gradient[4], -0.5) && Array(logForm.gradient[0..<4]) == [0, 0, 0, 0])
         // The reductions of the finite part only.
-        let finite = LossReference.klDivergence(input: Array(x[0 ..< 4]), targets: Array(t[0 ..< 4]), rows: 2, columns: 2, reduction: .batchMean)
+        let finite = LossReference.klDivergence(input: Array(x[0..<4]), targets: Array(t[0..<4]), rows: 2, columns: 2, reduction: .batchMean)
         #expect(finite.loss == [0] && finite.gradient == [0, 0, 0, 0])
     }
 
@@ -667,7 +709,8 @@ enum NewLossReferenceSupport {
         #expect(s.loss == [.infinity] && s.gradient == [-1, 0, 0, 0, 0, 0, -1, 0, 0], "\(s)")
         let zeroWeights = LossReference.nllLoss(logProbabilities: [-1, -2, -3, -4] as [Double], rows: 2, columns: 2, labels: [1, 1], classWeights: [1, 0])
         #expect(zeroWeights.loss[0].isNaN, "\(zeroWeights.loss)")
-        #expect(zeroWeights.gradient[0] == 0 && zeroWeights.gradient[2] == 0 && zeroWeights.gradient[1].isNaN && zeroWeights.gradient[3].isNaN,
-                "\(zeroWeights.gradient)")
+        #expect(
+            zeroWeights.gradient[0] == 0 && zeroWeights.gradient[2] == 0 && zeroWeights.gradient[1].isNaN && zeroWeights.gradient[3].isNaN,
+            "\(zeroWeights.gradient)")
     }
 }

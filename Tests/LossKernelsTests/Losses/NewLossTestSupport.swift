@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// Shared checks of the suites of the four operations added together (cross-entropy with
@@ -34,31 +35,33 @@ enum NewLossCheck {
     static func expectBackendsAgree(cpu: LossOutput, opencl: LossOutput, _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(cpu.backend == .cpu && opencl.backend == .opencl, "\(context): ran on \(cpu.backend) and \(opencl.backend)", sourceLocation: sourceLocation)
         expectClose(opencl.loss, cpu.loss.map(Double.init), tolerance: 2e-5, "\(context) loss (OpenCL vs CPU)", sourceLocation: sourceLocation)
-        expectClose(opencl.gradient.values, cpu.gradient.values.map(Double.init), tolerance: 2e-5, "\(context) gradient (OpenCL vs CPU)",
-                    sourceLocation: sourceLocation)
+        expectClose(
+            opencl.gradient.values, cpu.gradient.values.map(Double.init), tolerance: 2e-5, "\(context) gradient (OpenCL vs CPU)",
+            sourceLocation: sourceLocation)
     }
 
     /// A call's output must carry information for a bitwise comparison to mean something: a
     /// non-empty loss, finite values, a gradient that is not all zero.
     static func expectInformative(_ o: LossOutput, _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(!o.loss.isEmpty && o.loss.allSatisfy { $0.isFinite }, "\(context): loss \(o.loss.prefix(4))", sourceLocation: sourceLocation)
-        #expect(o.gradient.values.contains { $0 != 0 } && o.gradient.values.allSatisfy { $0.isFinite }, "\(context): gradient not informative",
-                sourceLocation: sourceLocation)
+        #expect(
+            o.gradient.values.contains { $0 != 0 } && o.gradient.values.allSatisfy { $0.isFinite }, "\(context): gradient not informative",
+            sourceLocation: sourceLocation)
     }
 
     /// `rows × columns` non-negative targets: uniform in (0, 1] with a fraction `zeros` of exact
     /// zeros; each row rescaled to sum to 1 when `normalized` (a row of zeros stays zero).
     static func probabilities(rows: Int, columns: Int, zeros: Double = 0, normalized: Bool = true, rng: inout TestRNG) -> [Float] {
         var t = [Float](repeating: 0, count: rows * columns)
-        for r in 0 ..< rows {
+        for r in 0..<rows {
             var sum = 0.0
-            for c in 0 ..< columns {
+            for c in 0..<columns {
                 let v = rng.unit() < zeros ? 0 : 0.001 + rng.unit()
                 t[r * columns + c] = Float(v)
                 sum += v
             }
             if normalized && sum > 0 {
-                for c in 0 ..< columns { t[r * columns + c] = Float(Double(t[r * columns + c]) / sum) }
+                for c in 0..<columns { t[r * columns + c] = Float(Double(t[r * columns + c]) / sum) }
             }
         }
         return t

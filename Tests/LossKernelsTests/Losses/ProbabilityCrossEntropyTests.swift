@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `crossEntropy(logits:targetProbabilities:…)` on every backend against the float64 reference
 /// (ProbabilityCrossEntropyReference.swift): soft, one-hot, unnormalised and partly zero targets,
@@ -51,7 +52,7 @@ import LossKernelsReference
             case .unnormalized: t = NewLossCheck.probabilities(rows: rows, columns: columns, normalized: false, rng: &rng)
             case .oneHot:
                 t = [Float](repeating: 0, count: rows * columns)
-                for r in 0 ..< rows {
+                for r in 0..<rows {
                     var j = rng.index(columns)
                     while !z[r * columns + j].isFinite { j = rng.index(columns) }
                     t[r * columns + j] = 1
@@ -60,12 +61,12 @@ import LossKernelsReference
             for i in z.indices where z[i] == -.infinity { t[i] = 0 }
             if targets != .oneHot {
                 // Rows whose mass was all on masked classes get it back on a finite one.
-                for r in 0 ..< rows where !t[(r * columns) ..< ((r + 1) * columns)].contains(where: { $0 > 0 }) {
-                    let j = (0 ..< columns).first { z[r * columns + $0].isFinite }!
+                for r in 0..<rows where !t[(r * columns)..<((r + 1) * columns)].contains(where: { $0 > 0 }) {
+                    let j = (0..<columns).first { z[r * columns + $0].isFinite }!
                     t[r * columns + j] = 1
                 }
             }
-            let weights = weighted ? (0 ..< columns).map { _ in Float(0.1 + 2.9 * rng.unit()) } : nil
+            let weights = weighted ? (0..<columns).map { _ in Float(0.1 + 2.9 * rng.unit()) } : nil
             let gradOutput = TestData.normal(rows, scale: 2, rng: &rng)
             return (try Matrix(rows: rows, columns: columns, values: z), try Matrix(rows: rows, columns: columns, values: t), weights, gradOutput)
         }
@@ -95,8 +96,9 @@ import LossKernelsReference
     ]
 
     static func reference(_ c: Case, _ z: Matrix, _ t: Matrix, _ w: [Float]?, _ reduction: LossReduction, _ g: [Float]?) -> LossReference.Result {
-        LossReference.crossEntropy(logits: z.values, rows: z.rows, columns: z.columns, probabilityTargets: t.values, classWeights: w,
-                                   labelSmoothing: c.smoothing, reduction: reduction, gradOutput: g)
+        LossReference.crossEntropy(
+            logits: z.values, rows: z.rows, columns: z.columns, probabilityTargets: t.values, classWeights: w,
+            labelSmoothing: c.smoothing, reduction: reduction, gradOutput: g)
     }
 
     @Test(arguments: Backends.all, cases)
@@ -105,14 +107,16 @@ import LossKernelsReference
         let (logits, targets, weights, gradOutput) = try c.inputs()
         for (reduction, withGradOutput) in LossCheck.variants {
             let g = withGradOutput ? gradOutput : nil
-            let output = try engine.crossEntropy(logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: c.smoothing,
-                                                 reduction: reduction, gradOutput: g)
+            let output = try engine.crossEntropy(
+                logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: c.smoothing,
+                reduction: reduction, gradOutput: g)
             let reference = Self.reference(c, logits, targets, weights, reduction, g)
             if c.smoothing == 0 || c.maskProbability == 0 {
                 #expect(reference.loss.allSatisfy { $0.isFinite }, "reference loss not finite: the case is not what it claims")
             }
-            LossCheck.expectMatches(output, reference, backend: backend, rows: c.rows, columns: c.columns,
-                                    "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
+            LossCheck.expectMatches(
+                output, reference, backend: backend, rows: c.rows, columns: c.columns,
+                "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
         }
     }
 
@@ -122,9 +126,10 @@ import LossKernelsReference
         let engine = try Backends.engine(for: backend)
         let c = Case(rows: 5, columns: 6, targets: .sparse)
         let (logits, targets, _, _) = try c.inputs()
-        LossCheck.expectMatches(try engine.crossEntropy(logits: logits, targetProbabilities: targets),
-                                LossReference.crossEntropy(logits: logits.values, rows: 5, columns: 6, probabilityTargets: targets.values),
-                                backend: backend, rows: 5, columns: 6, "\(backend) defaults")
+        LossCheck.expectMatches(
+            try engine.crossEntropy(logits: logits, targetProbabilities: targets),
+            LossReference.crossEntropy(logits: logits.values, rows: 5, columns: 6, probabilityTargets: targets.values),
+            backend: backend, rows: 5, columns: 6, "\(backend) defaults")
     }
 
     /// The contract's edges, row by row (reduction none, and sum): a masked class with target 0
@@ -151,29 +156,31 @@ import LossKernelsReference
         for reduction in [LossReduction.none, .sum] {
             let gradOutput = reduction == .none ? g : nil
             let output = try engine.crossEntropy(logits: logits, targetProbabilities: targets, reduction: reduction, gradOutput: gradOutput)
-            let reference = LossReference.crossEntropy(logits: logits.values, rows: rows.count, columns: C, probabilityTargets: targets.values,
-                                                       reduction: reduction, gradOutput: gradOutput)
+            let reference = LossReference.crossEntropy(
+                logits: logits.values, rows: rows.count, columns: C, probabilityTargets: targets.values,
+                reduction: reduction, gradOutput: gradOutput)
             LossCheck.expectMatches(output, reference, backend: backend, rows: rows.count, columns: C, "\(backend) edge rows \(reduction)")
         }
         let none = try engine.crossEntropy(logits: logits, targetProbabilities: targets, reduction: .none)
         #expect(none.loss[0].isFinite, "masked class with target 0: \(none.loss[0])")
         #expect(none.loss[1] == .infinity, "masked class with target mass: \(none.loss[1])")
-        #expect(none.gradient.values[C ..< (2 * C)].allSatisfy { $0.isFinite }, "masked class with mass: gradient must stay finite")
+        #expect(none.gradient.values[C..<(2 * C)].allSatisfy { $0.isFinite }, "masked class with mass: gradient must stay finite")
         #expect(none.gradient.values[C + 1] == -0.1, "masked class with mass: gradient −T' there, got \(none.gradient.values[C + 1])")
-        #expect(none.loss[2] == 0 && none.gradient.values[(2 * C) ..< (3 * C)].allSatisfy { $0 == 0 }, "all-zero targets: loss 0 and zero gradient")
-        for r in 3 ... 5 {
-            #expect(none.loss[r].isNaN && none.gradient.values[(r * C) ..< ((r + 1) * C)].allSatisfy { $0.isNaN }, "\(rows[r].name): NaN row")
+        #expect(none.loss[2] == 0 && none.gradient.values[(2 * C)..<(3 * C)].allSatisfy { $0 == 0 }, "all-zero targets: loss 0 and zero gradient")
+        for r in 3...5 {
+            #expect(none.loss[r].isNaN && none.gradient.values[(r * C)..<((r + 1) * C)].allSatisfy { $0.isNaN }, "\(rows[r].name): NaN row")
         }
         #expect(none.loss[6].isFinite && none.loss[6] > 0)
 
         // Smoothing gives every class mass: any mask makes the loss +∞, the gradient stays finite.
         let smoothed = try engine.crossEntropy(logits: logits, targetProbabilities: targets, labelSmoothing: 0.1, reduction: .none)
-        #expect(smoothed.loss[0] == .infinity && smoothed.gradient.values[0 ..< C].allSatisfy { $0.isFinite }, "ε > 0 with a mask")
+        #expect(smoothed.loss[0] == .infinity && smoothed.gradient.values[0..<C].allSatisfy { $0.isFinite }, "ε > 0 with a mask")
         // A zero weight on the masked class with mass: 0·∞ is NaN in the reference (and PyTorch).
         let w: [Float] = [1, 0, 1, 1, 1]
         let zeroWeight = try engine.crossEntropy(logits: logits, targetProbabilities: targets, classWeights: w, reduction: .none)
-        let zeroWeightReference = LossReference.crossEntropy(logits: logits.values, rows: rows.count, columns: C, probabilityTargets: targets.values,
-                                                             classWeights: w, reduction: .none)
+        let zeroWeightReference = LossReference.crossEntropy(
+            logits: logits.values, rows: rows.count, columns: C, probabilityTargets: targets.values,
+            classWeights: w, reduction: .none)
         #expect(zeroWeight.loss[1].isNaN && zeroWeightReference.loss[1].isNaN, "zero weight on a masked class with mass")
         LossCheck.expectMatches(zeroWeight, zeroWeightReference, backend: backend, rows: rows.count, columns: C, "\(backend) zero class weight")
     }
@@ -185,9 +192,10 @@ import LossKernelsReference
         let engine = try Backends.engine(for: backend)
         let c = Case(rows: 17, columns: 300, scale: 10, targets: .oneHot, weighted: true, maskProbability: 0.2)
         let (logits, targets, weights, g) = try c.inputs()
-        let labels = (0 ..< c.rows).map { r in (0 ..< c.columns).first { targets[r, $0] == 1 }! }
+        let labels = (0..<c.rows).map { r in (0..<c.columns).first { targets[r, $0] == 1 }! }
         for (reduction, gradOutput) in [(LossReduction.sum, nil), (.none, g)] as [(LossReduction, [Float]?)] {
-            let soft = try engine.crossEntropy(logits: logits, targetProbabilities: targets, classWeights: weights, reduction: reduction, gradOutput: gradOutput)
+            let soft = try engine.crossEntropy(
+                logits: logits, targetProbabilities: targets, classWeights: weights, reduction: reduction, gradOutput: gradOutput)
             let hard = try engine.crossEntropy(logits: logits, labels: labels, classWeights: weights, reduction: reduction, gradOutput: gradOutput)
             expectClose(soft.loss, hard.loss.map(Double.init), tolerance: 2e-5, "\(backend) one-hot \(reduction) loss")
             expectClose(soft.gradient.values, hard.gradient.values.map(Double.init), tolerance: 2e-5, "\(backend) one-hot \(reduction) gradient")
@@ -205,13 +213,15 @@ import LossKernelsReference
         let (logits, targets, weights, g) = try c.inputs()
         var gradient = [Float](repeating: .nan, count: logits.count)
         for (reduction, gradOutput) in [(LossReduction.mean, nil), (.none, g)] as [(LossReduction, [Float]?)] {
-            let matrix = try engine.crossEntropy(logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: 0.1,
-                                                 reduction: reduction, gradOutput: gradOutput)
+            let matrix = try engine.crossEntropy(
+                logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: 0.1,
+                reduction: reduction, gradOutput: gradOutput)
             let (loss, ran) = try logits.values.withUnsafeBufferPointer { z in
                 try targets.values.withUnsafeBufferPointer { t in
                     try gradient.withUnsafeMutableBufferPointer { dz in
-                        try engine.crossEntropy(logits: z, rows: c.rows, columns: c.columns, targetProbabilities: t, classWeights: weights,
-                                                labelSmoothing: 0.1, reduction: reduction, gradOutput: gradOutput, gradient: dz)
+                        try engine.crossEntropy(
+                            logits: z, rows: c.rows, columns: c.columns, targetProbabilities: t, classWeights: weights,
+                            labelSmoothing: 0.1, reduction: reduction, gradOutput: gradOutput, gradient: dz)
                     }
                 }
             }
@@ -229,8 +239,9 @@ import LossKernelsReference
         let (_, plain) = try Engine.recordingWork { try Backends.cpuEngine.crossEntropy(logits: z, targetProbabilities: t) }
         #expect(plain == OperationWork(bytes: (3 * b * c + 1) * 4))
         let (_, full) = try Engine.recordingWork {
-            try Backends.cpuEngine.crossEntropy(logits: z, targetProbabilities: t, classWeights: [Float](repeating: 1, count: c), reduction: .none,
-                                                gradOutput: [1, 1, 1])
+            try Backends.cpuEngine.crossEntropy(
+                logits: z, targetProbabilities: t, classWeights: [Float](repeating: 1, count: c), reduction: .none,
+                gradOutput: [1, 1, 1])
         }
         #expect(full == OperationWork(bytes: (3 * b * c + b + c + b) * 4))
     }
@@ -293,7 +304,9 @@ import LossKernelsReference
         expectError(.shape(tensor: "targetProbabilities"), "buffer form: too few targets") {
             try z.values.withUnsafeBufferPointer { zb in
                 try [Float](repeating: 0.5, count: 5).withUnsafeBufferPointer { tb in
-                    try gradient.withUnsafeMutableBufferPointer { try engine.crossEntropy(logits: zb, rows: 2, columns: 3, targetProbabilities: tb, gradient: $0) }
+                    try gradient.withUnsafeMutableBufferPointer {
+                        try engine.crossEntropy(logits: zb, rows: 2, columns: 3, targetProbabilities: tb, gradient: $0)
+                    }
                 }
             }
         }
@@ -301,7 +314,9 @@ import LossKernelsReference
         expectError(.shape(tensor: "gradient"), "buffer form: gradient of the wrong size") {
             try z.values.withUnsafeBufferPointer { zb in
                 try t.values.withUnsafeBufferPointer { tb in
-                    try tooLong.withUnsafeMutableBufferPointer { try engine.crossEntropy(logits: zb, rows: 2, columns: 3, targetProbabilities: tb, gradient: $0) }
+                    try tooLong.withUnsafeMutableBufferPointer {
+                        try engine.crossEntropy(logits: zb, rows: 2, columns: 3, targetProbabilities: tb, gradient: $0)
+                    }
                 }
             }
         }
@@ -323,23 +338,28 @@ import LossKernelsReference
         }
         let masked = try engine.crossEntropy(logits: Matrix(rows: 2, columns: 3, values: [0, -.infinity, 2, 3, 4, 5]), targetProbabilities: t)
         #expect(masked.loss[0].isInfinite, "−∞ is a mask, accepted; the masked class has target mass 0.3: +∞")
-        let unchecked = try Backends.engine(for: backend).crossEntropy(logits: Matrix(rows: 2, columns: 3, values: [0, 1, 2, 3, .nan, 5]),
-                                                                       targetProbabilities: t, reduction: .none)
+        let unchecked = try Backends.engine(for: backend).crossEntropy(
+            logits: Matrix(rows: 2, columns: 3, values: [0, 1, 2, 3, .nan, 5]),
+            targetProbabilities: t, reduction: .none)
         #expect(unchecked.loss[0].isFinite && unchecked.loss[1].isNaN, "without checkFinite NaN flows: \(unchecked.loss)")
     }
 
     /// CPU and OpenCL agree on the same inputs (both are checked against the reference above; this
     /// pins their mutual agreement on large cases: weighted and smoothed, and masked).
-    @Test(arguments: [Case(rows: 70, columns: 16_500, scale: 10, targets: .sparse, weighted: true, smoothing: 0.1),
-                      Case(rows: 70, columns: 16_500, scale: 100, targets: .sparse, weighted: true, maskProbability: 0.05)])
+    @Test(arguments: [
+        Case(rows: 70, columns: 16_500, scale: 10, targets: .sparse, weighted: true, smoothing: 0.1),
+        Case(rows: 70, columns: 16_500, scale: 100, targets: .sparse, weighted: true, maskProbability: 0.05),
+    ])
     func cpuAndOpenCLAgree(_ c: Case) throws {
         let opencl = try Backends.engine(for: .opencl)
         let (logits, targets, weights, g) = try c.inputs()
         for (reduction, gradOutput) in [(LossReduction.mean, nil), (.none, g)] as [(LossReduction, [Float]?)] {
-            let a = try Backends.cpuEngine.crossEntropy(logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: c.smoothing,
-                                                        reduction: reduction, gradOutput: gradOutput)
-            let b = try opencl.crossEntropy(logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: c.smoothing,
-                                            reduction: reduction, gradOutput: gradOutput)
+            let a = try Backends.cpuEngine.crossEntropy(
+                logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: c.smoothing,
+                reduction: reduction, gradOutput: gradOutput)
+            let b = try opencl.crossEntropy(
+                logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: c.smoothing,
+                reduction: reduction, gradOutput: gradOutput)
             NewLossCheck.expectInformative(a, "\(c.testDescription) \(reduction)")
             NewLossCheck.expectBackendsAgree(cpu: a, opencl: b, "\(c.testDescription) \(reduction)")
         }
@@ -347,13 +367,16 @@ import LossKernelsReference
 
     /// Identical bits with 1, 2 and 3 CPU threads, for rows split over threads (2×100,000) and rows
     /// spread over threads (64×3,000), and across runs on one engine (OpenCL too).
-    @Test(arguments: [Case(rows: 2, columns: 100_000, scale: 10, targets: .sparse, weighted: true, smoothing: 0.1),
-                      Case(rows: 2, columns: 100_000, scale: 10, targets: .sparse, maskProbability: 0.01),
-                      Case(rows: 64, columns: 3000, targets: .unnormalized, weighted: true)])
+    @Test(arguments: [
+        Case(rows: 2, columns: 100_000, scale: 10, targets: .sparse, weighted: true, smoothing: 0.1),
+        Case(rows: 2, columns: 100_000, scale: 10, targets: .sparse, maskProbability: 0.01),
+        Case(rows: 64, columns: 3000, targets: .unnormalized, weighted: true),
+    ])
     func deterministicAcrossThreadCounts(_ c: Case) throws {
         let (logits, targets, weights, g) = try c.inputs()
         let call = { (e: Engine) in
-            try e.crossEntropy(logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: c.smoothing, reduction: .none, gradOutput: g)
+            try e.crossEntropy(
+                logits: logits, targetProbabilities: targets, classWeights: weights, labelSmoothing: c.smoothing, reduction: .none, gradOutput: g)
         }
         let baseline = try call(NewLossCheck.threadEngines[0])
         NewLossCheck.expectInformative(baseline, c.testDescription)

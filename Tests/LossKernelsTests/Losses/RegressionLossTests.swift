@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// The regression losses of docs/OPERATIONS.md (mse, l1, smoothL1, huber, msle, mape) on both backends
 /// against a float64 reference written from the spec's table, whose derivatives are themselves
@@ -23,7 +24,9 @@ import LossKernelsReference
         }
     }
 
-    static let cases: [(String, Float)] = [("mse", 0), ("l1", 0), ("smoothL1", 1), ("smoothL1", 0.25), ("smoothL1", 0), ("huber", 1), ("huber", 2.5), ("msle", 0), ("mape", 0)]
+    static let cases: [(String, Float)] = [
+        ("mse", 0), ("l1", 0), ("smoothL1", 1), ("smoothL1", 0.25), ("smoothL1", 0), ("huber", 1), ("huber", 2.5), ("msle", 0), ("mape", 0),
+    ]
 
     /// Inputs with the edge cases: equal pairs (d = 0), |d| at β/δ, zero targets (mape),
     /// negative predictions and targets (msle), and random values.
@@ -47,9 +50,10 @@ import LossKernelsReference
             var rng = TestRNG(seed: 5)
             let upstream = TestData.normal(rows * columns, rng: &rng)
             for (reduction, withGrad) in LossCheck.variants {
-                let out = try engine.regressionLoss(Self.loss(kind, parameter: parameter), predictions: Matrix(rows: rows, columns: columns, values: p),
-                                                    targets: Matrix(rows: rows, columns: columns, values: t), reduction: reduction,
-                                                    gradOutput: withGrad ? Matrix(rows: rows, columns: columns, values: upstream) : nil)
+                let out = try engine.regressionLoss(
+                    Self.loss(kind, parameter: parameter), predictions: Matrix(rows: rows, columns: columns, values: p),
+                    targets: Matrix(rows: rows, columns: columns, values: t), reduction: reduction,
+                    gradOutput: withGrad ? Matrix(rows: rows, columns: columns, values: upstream) : nil)
                 let n = Double(p.count)
                 let each = zip(p, t).map { Self.reference(kind, Double($0), Double($1), parameter: Double(parameter)) }
                 let scale: [Double] = (0..<p.count).map { i in reduction == .mean ? 1 / n : (withGrad ? Double(upstream[i]) : 1) }
@@ -74,7 +78,8 @@ import LossKernelsReference
         let engine = try Backends.engine(for: backend)
         let (p, t) = Self.inputs(count: 50_001, parameter: 1, seed: 9)
         for loss in [RegressionLoss.mse, .huber(delta: 1), .mape] {
-            let matrix = try engine.regressionLoss(loss, predictions: Matrix(rows: 1, columns: p.count, values: p), targets: Matrix(rows: 1, columns: t.count, values: t), reduction: .sum)
+            let matrix = try engine.regressionLoss(
+                loss, predictions: Matrix(rows: 1, columns: p.count, values: p), targets: Matrix(rows: 1, columns: t.count, values: t), reduction: .sum)
             var gradient = [Float](repeating: .nan, count: p.count)
             let (value, ran) = try p.withUnsafeBufferPointer { pb in
                 try t.withUnsafeBufferPointer { tb in

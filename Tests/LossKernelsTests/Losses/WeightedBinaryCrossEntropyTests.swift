@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `binaryCrossEntropyWithLogits(logits:targets:weight:posWeight:…)` on every backend against the
 /// float64 reference (WeightedBinaryCrossEntropyReference.swift): element weights of the logits'
@@ -45,7 +46,7 @@ import LossKernelsReference
             let (logits, targets, gradOutput) = try base.inputs()
             var rng = TestRNG(seed: seed &+ 0x5EED &+ UInt64(rows * 31 + columns))
             func positive(_ count: Int) -> [Float] {
-                (0 ..< count).map { _ in rng.unit() < zeroWeights ? 0 : Float(0.05 + 3 * rng.unit()) }
+                (0..<count).map { _ in rng.unit() < zeroWeights ? 0 : Float(0.05 + 3 * rng.unit()) }
             }
             let weight: Matrix?
             switch self.weight {
@@ -75,8 +76,9 @@ import LossKernelsReference
     ]
 
     static func reference(_ x: Case.Inputs, _ reduction: LossReduction, _ g: Matrix?) -> LossReference.Result {
-        LossReference.binaryCrossEntropyWithLogits(logits: x.logits.values, targets: x.targets.values, columns: x.logits.columns, weights: x.weight?.values,
-                                                   posWeight: x.posWeight, reduction: reduction, gradOutput: g?.values)
+        LossReference.binaryCrossEntropyWithLogits(
+            logits: x.logits.values, targets: x.targets.values, columns: x.logits.columns, weights: x.weight?.values,
+            posWeight: x.posWeight, reduction: reduction, gradOutput: g?.values)
     }
 
     @Test(arguments: Backends.all, cases)
@@ -85,12 +87,14 @@ import LossKernelsReference
         let x = try c.inputs()
         for (reduction, withGradOutput) in LossCheck.variants {
             let g = withGradOutput ? x.gradOutput : nil
-            let output = try engine.binaryCrossEntropyWithLogits(logits: x.logits, targets: x.targets, weight: x.weight, posWeight: x.posWeight,
-                                                                 reduction: reduction, gradOutput: g)
+            let output = try engine.binaryCrossEntropyWithLogits(
+                logits: x.logits, targets: x.targets, weight: x.weight, posWeight: x.posWeight,
+                reduction: reduction, gradOutput: g)
             let reference = Self.reference(x, reduction, g)
             #expect(reference.loss.allSatisfy { $0.isFinite } && reference.gradient.allSatisfy { $0.isFinite }, "reference not finite")
-            LossCheck.expectMatches(output, reference, backend: backend, rows: c.rows, columns: c.columns,
-                                    "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
+            LossCheck.expectMatches(
+                output, reference, backend: backend, rows: c.rows, columns: c.columns,
+                "\(backend) \(c.testDescription) \(LossCheck.describe(reduction, withGradOutput))")
         }
     }
 
@@ -109,8 +113,9 @@ import LossKernelsReference
         expectClose([out.gradient.values[0], out.gradient.values[1]], [2 * (1.5 - 3), 1], "\(backend) known derivatives")
         #expect(out.loss[2] == 0 && out.gradient.values[2] == 0 && out.loss[5] == 0 && out.gradient.values[5] == 0, "zero element weight: exactly 0")
         // Column 2 of row 1 (t = 0, pw = 0, ew = 0 there too); row 1 column 1: t = 0.5 with pw = 3.
-        let reference = LossReference.binaryCrossEntropyWithLogits(logits: logits.values, targets: targets.values, columns: 3, weights: weight.values,
-                                                                   posWeight: [3, 3, 0], reduction: .none)
+        let reference = LossReference.binaryCrossEntropyWithLogits(
+            logits: logits.values, targets: targets.values, columns: 3, weights: weight.values,
+            posWeight: [3, 3, 0], reduction: .none)
         LossCheck.expectMatches(out, reference, backend: backend, rows: 2, columns: 3, "\(backend) known values")
     }
 
@@ -122,17 +127,21 @@ import LossKernelsReference
         let engine = try Backends.engine(for: backend)
         let x = try Case(rows: 17, columns: 33, weight: .row, extremes: true).inputs()
         let plain = try engine.binaryCrossEntropyWithLogits(logits: x.logits, targets: x.targets, reduction: .none)
-        LossCheck.expectMatches(plain, LossReference.binaryCrossEntropyWithLogits(logits: x.logits.values, targets: x.targets.values, reduction: .none),
-                                backend: backend, rows: 17, columns: 33, "\(backend) unweighted")
-        let ones = try engine.binaryCrossEntropyWithLogits(logits: x.logits, targets: x.targets, weight: Matrix(rows: 1, columns: 33, repeating: 1),
-                                                           posWeight: [Float](repeating: 1, count: 33), reduction: .none)
+        LossCheck.expectMatches(
+            plain, LossReference.binaryCrossEntropyWithLogits(logits: x.logits.values, targets: x.targets.values, reduction: .none),
+            backend: backend, rows: 17, columns: 33, "\(backend) unweighted")
+        let ones = try engine.binaryCrossEntropyWithLogits(
+            logits: x.logits, targets: x.targets, weight: Matrix(rows: 1, columns: 33, repeating: 1),
+            posWeight: [Float](repeating: 1, count: 33), reduction: .none)
         expectClose(ones.loss, plain.loss.map(Double.init), tolerance: 2e-5, "\(backend) weights of 1 vs unweighted: loss")
         expectClose(ones.gradient.values, plain.gradient.values.map(Double.init), tolerance: 2e-5, "\(backend) weights of 1 vs unweighted: gradient")
         let row = x.weight!
-        let full = try Matrix(rows: 17, columns: 33, values: (0 ..< 17).flatMap { _ in row.values })
+        let full = try Matrix(rows: 17, columns: 33, values: (0..<17).flatMap { _ in row.values })
         for reduction in [LossReduction.mean, .none] {
-            let broadcast = try engine.binaryCrossEntropyWithLogits(logits: x.logits, targets: x.targets, weight: row, posWeight: x.posWeight, reduction: reduction)
-            let repeated = try engine.binaryCrossEntropyWithLogits(logits: x.logits, targets: x.targets, weight: full, posWeight: x.posWeight, reduction: reduction)
+            let broadcast = try engine.binaryCrossEntropyWithLogits(
+                logits: x.logits, targets: x.targets, weight: row, posWeight: x.posWeight, reduction: reduction)
+            let repeated = try engine.binaryCrossEntropyWithLogits(
+                logits: x.logits, targets: x.targets, weight: full, posWeight: x.posWeight, reduction: reduction)
             NewLossCheck.expectBitwise(broadcast, repeated, "\(backend) 1×C weight vs the row repeated (\(reduction))")
         }
     }
@@ -149,8 +158,9 @@ import LossKernelsReference
         #expect(row == OperationWork(bytes: (3 * b * c + 2 * c + 1) * 4))
         let (_, full) = try Engine.recordingWork {
             // Distinct arrays: the recorder counts one memory once.
-            try Backends.cpuEngine.binaryCrossEntropyWithLogits(logits: z, targets: t, weight: Matrix(rows: b, columns: c, repeating: 2), reduction: .none,
-                                                                gradOutput: Matrix(rows: b, columns: c, repeating: 3))
+            try Backends.cpuEngine.binaryCrossEntropyWithLogits(
+                logits: z, targets: t, weight: Matrix(rows: b, columns: c, repeating: 2), reduction: .none,
+                gradOutput: Matrix(rows: b, columns: c, repeating: 3))
         }
         #expect(full == OperationWork(bytes: 6 * b * c * 4))
     }
@@ -196,7 +206,8 @@ import LossKernelsReference
             }
         }
         expectError(.shape(tensor: "gradOutput"), "gradOutput of another shape") {
-            try engine.binaryCrossEntropyWithLogits(logits: z, targets: t, posWeight: [1, 1], reduction: .none, gradOutput: Matrix(rows: 2, columns: 3, repeating: 1))
+            try engine.binaryCrossEntropyWithLogits(
+                logits: z, targets: t, posWeight: [1, 1], reduction: .none, gradOutput: Matrix(rows: 2, columns: 3, repeating: 1))
         }
         expectError(.shape(tensor: "targets"), "targets of another shape") {
             try engine.binaryCrossEntropyWithLogits(logits: z, targets: Matrix(rows: 2, columns: 3, repeating: 0), weight: w)
@@ -214,20 +225,25 @@ import LossKernelsReference
                 try engine.binaryCrossEntropyWithLogits(logits: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 3]), targets: t, weight: w, posWeight: [1, 2])
             }
         }
-        let out = try Backends.engine(for: backend).binaryCrossEntropyWithLogits(logits: Matrix(rows: 2, columns: 2, values: [0, 1, .nan, 3]), targets: t,
-                                                                                 weight: w, posWeight: [1, 2], reduction: .none)
+        let out = try Backends.engine(for: backend).binaryCrossEntropyWithLogits(
+            logits: Matrix(rows: 2, columns: 2, values: [0, 1, .nan, 3]), targets: t,
+            weight: w, posWeight: [1, 2], reduction: .none)
         #expect(out.loss[2].isNaN && out.loss[0].isFinite && out.loss[1].isFinite && out.loss[3].isFinite, "without checkFinite: \(out.loss)")
     }
 
     @Test func cpuAndOpenCLAgree() throws {
         let opencl = try Backends.engine(for: .opencl)
-        for c in [Case(rows: 53, columns: 20_000, weight: .full, extremes: true, zeroWeights: 0.05), Case(rows: 64, columns: 1000, weight: .row, targets: .soft)] {
+        for c in [
+            Case(rows: 53, columns: 20_000, weight: .full, extremes: true, zeroWeights: 0.05), Case(rows: 64, columns: 1000, weight: .row, targets: .soft),
+        ] {
             let x = try c.inputs()
             for (reduction, g) in [(LossReduction.mean, nil), (.none, x.gradOutput)] as [(LossReduction, Matrix?)] {
-                let a = try Backends.cpuEngine.binaryCrossEntropyWithLogits(logits: x.logits, targets: x.targets, weight: x.weight, posWeight: x.posWeight,
-                                                                            reduction: reduction, gradOutput: g)
-                let b = try opencl.binaryCrossEntropyWithLogits(logits: x.logits, targets: x.targets, weight: x.weight, posWeight: x.posWeight,
-                                                                reduction: reduction, gradOutput: g)
+                let a = try Backends.cpuEngine.binaryCrossEntropyWithLogits(
+                    logits: x.logits, targets: x.targets, weight: x.weight, posWeight: x.posWeight,
+                    reduction: reduction, gradOutput: g)
+                let b = try opencl.binaryCrossEntropyWithLogits(
+                    logits: x.logits, targets: x.targets, weight: x.weight, posWeight: x.posWeight,
+                    reduction: reduction, gradOutput: g)
                 NewLossCheck.expectBackendsAgree(cpu: a, opencl: b, "\(c.testDescription) \(reduction)")
             }
         }
@@ -241,7 +257,8 @@ import LossKernelsReference
         let x = try c.inputs()
         for (reduction, g) in [(LossReduction.mean, nil), (.none, x.gradOutput)] as [(LossReduction, Matrix?)] {
             let call = { (e: Engine) in
-                try e.binaryCrossEntropyWithLogits(logits: x.logits, targets: x.targets, weight: x.weight, posWeight: x.posWeight, reduction: reduction, gradOutput: g)
+                try e.binaryCrossEntropyWithLogits(
+                    logits: x.logits, targets: x.targets, weight: x.weight, posWeight: x.posWeight, reduction: reduction, gradOutput: g)
             }
             let baseline = try call(NewLossCheck.threadEngines[0])
             NewLossCheck.expectInformative(baseline, "\(c.testDescription) \(reduction)")

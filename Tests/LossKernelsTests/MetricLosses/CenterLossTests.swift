@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `centerLoss` on both backends against `MetricReference.center` (tolerance `1e-5·max(1,|ref|)`):
 /// loss, ∂L/∂features and the updated centers; classes absent from the batch keep their centers
@@ -18,29 +19,35 @@ import LossKernelsReference
     /// holds rows 0 and 1 (several rows of one class).
     static func data(rows: Int, dimension: Int, classes: Int, rng: inout TestRNG) -> Data {
         let used = max(1, classes - 1)
-        var labels = (0 ..< rows).map { _ in rng.index(used) }
+        var labels = (0..<rows).map { _ in rng.index(used) }
         if rows >= 2 { labels[0] = 0; labels[1] = 0 }
-        return Data(features: TestData.normal(rows * dimension, rng: &rng), labels: labels,
-                    centers: TestData.normal(classes * dimension, scale: 0.5, rng: &rng), classes: classes)
+        return Data(
+            features: TestData.normal(rows * dimension, rng: &rng), labels: labels,
+            centers: TestData.normal(classes * dimension, scale: 0.5, rng: &rng), classes: classes)
     }
 
-    static func check(_ out: Engine.CenterLossOutput, _ data: Data, rows: Int, dimension: Int, alpha: Float, backend: TestBackend, _ context: String,
-                      sourceLocation: SourceLocation = #_sourceLocation) {
-        let ref = MetricReference.center(features: MetricReference.widen(data.features), labels: data.labels, centers: MetricReference.widen(data.centers),
-                                         rows: rows, classes: data.classes, dimension: dimension, alpha: Double(alpha))
+    static func check(
+        _ out: Engine.CenterLossOutput, _ data: Data, rows: Int, dimension: Int, alpha: Float, backend: TestBackend, _ context: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        let ref = MetricReference.center(
+            features: MetricReference.widen(data.features), labels: data.labels, centers: MetricReference.widen(data.centers),
+            rows: rows, classes: data.classes, dimension: dimension, alpha: Double(alpha))
         #expect(out.backend == backend.expected, "\(context): ran on \(out.backend)", sourceLocation: sourceLocation)
         #expect(out.gradFeatures.rows == rows && out.gradFeatures.columns == dimension, "\(context): gradFeatures shape", sourceLocation: sourceLocation)
-        #expect(out.updatedCenters.rows == data.classes && out.updatedCenters.columns == dimension, "\(context): updatedCenters shape",
-                sourceLocation: sourceLocation)
+        #expect(
+            out.updatedCenters.rows == data.classes && out.updatedCenters.columns == dimension, "\(context): updatedCenters shape",
+            sourceLocation: sourceLocation)
         expectClose([out.loss], [ref.loss], "\(context) loss", sourceLocation: sourceLocation)
         expectClose(out.gradFeatures.values, ref.gradFeatures, "\(context) gradFeatures", sourceLocation: sourceLocation)
         expectClose(out.updatedCenters.values, ref.updatedCenters, "\(context) updatedCenters", sourceLocation: sourceLocation)
         // Absent classes: exactly the centers that went in.
         let present = Set(data.labels)
-        for j in 0 ..< data.classes where !present.contains(j) {
-            let range = (j * dimension) ..< ((j + 1) * dimension)
-            expectBitwiseEqual(Array(out.updatedCenters.values[range]), Array(data.centers[range]), "\(context): absent class \(j) center",
-                               sourceLocation: sourceLocation)
+        for j in 0..<data.classes where !present.contains(j) {
+            let range = (j * dimension)..<((j + 1) * dimension)
+            expectBitwiseEqual(
+                Array(out.updatedCenters.values[range]), Array(data.centers[range]), "\(context): absent class \(j) center",
+                sourceLocation: sourceLocation)
         }
     }
 
@@ -78,7 +85,7 @@ import LossKernelsReference
             let out = try engine.centerLoss(features: features, labels: labels, centers: centers, alpha: alpha)
             Self.check(out, data, rows: rows, dimension: d, alpha: alpha, backend: backend, "\(backend) α=\(alpha)")
             // Spelled out for class 7: c − α·Σ(c − x_i)/(1 + 6).
-            for k in 0 ..< d {
+            for k in 0..<d {
                 let c = Double(data.centers[7 * d + k])
                 let s = labels.indices.filter { labels[$0] == 7 }.reduce(0.0) { $0 + (c - Double(data.features[$1 * d + k])) }
                 expectClose([out.updatedCenters[7, k]], [c - Double(alpha) * s / 7], "\(backend) α=\(alpha) class 7 component \(k)")
@@ -93,7 +100,7 @@ import LossKernelsReference
         let rows = 6, d = 3, classes = 3
         let labels = [2, 0, 2, 2, 0, 0]
         let centerValues = TestData.normal(classes * d, rng: &rng)
-        let features = MetricTestData.matrix(rows, d, labels.flatMap { centerValues[($0 * d) ..< (($0 + 1) * d)] })
+        let features = MetricTestData.matrix(rows, d, labels.flatMap { centerValues[($0 * d)..<(($0 + 1) * d)] })
         let centers = MetricTestData.matrix(classes, d, centerValues)
         let out = try engine.centerLoss(features: features, labels: labels, centers: centers, alpha: 1)
         #expect(out.backend == backend.expected)
@@ -108,8 +115,9 @@ import LossKernelsReference
         // B = 3, D = 2, C = 3: rows (1, 2), (3, 2) in class 0 at (0, 0); (5, 5) in class 2 at (4, 5);
         // class 1 at (9, 9) absent. L = (5 + 13 + 1)/6; ∂L/∂x = (x − c)/3;
         // c_0 ← −0.5·((−1, −2) + (−3, −2))/3 = (2/3, 2/3); c_2 ← (4, 5) − 0.5·(−1, 0)/2 = (4.25, 5).
-        let out = try engine.centerLoss(features: MetricTestData.matrix(3, 2, [1, 2, 3, 2, 5, 5]), labels: [0, 0, 2],
-                                        centers: MetricTestData.matrix(3, 2, [0, 0, 9, 9, 4, 5]))
+        let out = try engine.centerLoss(
+            features: MetricTestData.matrix(3, 2, [1, 2, 3, 2, 5, 5]), labels: [0, 0, 2],
+            centers: MetricTestData.matrix(3, 2, [0, 0, 9, 9, 4, 5]))
         #expect(out.backend == backend.expected)
         expectClose([out.loss], [19.0 / 6], "\(backend) loss")
         expectClose(out.gradFeatures.values, [1.0 / 3, 2.0 / 3, 1, 2.0 / 3, 1.0 / 3, 0], "\(backend) gradFeatures")

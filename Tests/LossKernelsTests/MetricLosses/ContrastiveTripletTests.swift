@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `contrastiveLoss` and `tripletMarginLoss` on both backends against `MetricReference`
 /// (docs/OPERATIONS.md tolerance `1e-5·max(1,|ref|)`): random shapes with every reduction (and an upstream
@@ -12,8 +13,9 @@ import LossKernelsReference
     static let openCLShapes = [(1, 7), (5, 1), (5, 128), (64, 7), (300, 7)]
 
     static func expectShape(_ m: Matrix, _ rows: Int, _ columns: Int, _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
-        #expect(m.rows == rows && m.columns == columns, "\(context): shape [\(m.rows), \(m.columns)], expected [\(rows), \(columns)]",
-                sourceLocation: sourceLocation)
+        #expect(
+            m.rows == rows && m.columns == columns, "\(context): shape [\(m.rows), \(m.columns)], expected [\(rows), \(columns)]",
+            sourceLocation: sourceLocation)
     }
 
     // MARK: Contrastive, random
@@ -27,18 +29,24 @@ import LossKernelsReference
         let engine = try Backends.engine(for: c.backend)
         let rows = c.rows, d = c.dimension, scale = 1 / Double(d).squareRoot()
         let margins: [Float] = [1, 1.5]
-        let data = try #require(MetricTestData.draw(seed: c.seed, { rng in
-            var similar = (0 ..< rows).map { _ in rng.unit() < 0.5 }
-            if rows > 1 { similar[0] = true; similar[1] = false }
-            return PairData(left: MetricTestData.grid(rows * d, scale: scale, rng: &rng), right: MetricTestData.grid(rows * d, scale: scale, rng: &rng),
-                            similar: similar)
-        }, acceptable: { data in
-            margins.allSatisfy { m in
-                let r = MetricReference.contrastive(left: MetricReference.widen(data.left), right: MetricReference.widen(data.right), similar: data.similar,
-                                                    rows: rows, dimension: d, margin: Double(m))
-                return r.kinkGap > 1e-4 && r.smallestActiveDistance > 1e-4
-            }
-        }), "no draw away from the hinge's kink")
+        let data = try #require(
+            MetricTestData.draw(
+                seed: c.seed,
+                { rng in
+                    var similar = (0..<rows).map { _ in rng.unit() < 0.5 }
+                    if rows > 1 { similar[0] = true; similar[1] = false }
+                    return PairData(
+                        left: MetricTestData.grid(rows * d, scale: scale, rng: &rng), right: MetricTestData.grid(rows * d, scale: scale, rng: &rng),
+                        similar: similar)
+                },
+                acceptable: { data in
+                    margins.allSatisfy { m in
+                        let r = MetricReference.contrastive(
+                            left: MetricReference.widen(data.left), right: MetricReference.widen(data.right), similar: data.similar,
+                            rows: rows, dimension: d, margin: Double(m))
+                        return r.kinkGap > 1e-4 && r.smallestActiveDistance > 1e-4
+                    }
+                }), "no draw away from the hinge's kink")
         let left = MetricTestData.matrix(rows, d, data.left), right = MetricTestData.matrix(rows, d, data.right)
         var activeDissimilar = 0
         for (k, (reduction, withGrad)) in MetricTestData.variants.enumerated() {
@@ -46,12 +54,14 @@ import LossKernelsReference
             let go = withGrad ? MetricTestData.gradOutput(rows, rng: &rng) : nil
             // The first variant uses the defaults (margin 1, mean).
             let margin = k == 0 ? margins[0] : margins[1]
-            let out = k == 0
+            let out =
+                k == 0
                 ? try engine.contrastiveLoss(left: left, right: right, similar: data.similar)
                 : try engine.contrastiveLoss(left: left, right: right, similar: data.similar, margin: margin, reduction: reduction, gradOutput: go)
-            let ref = MetricReference.contrastive(left: MetricReference.widen(data.left), right: MetricReference.widen(data.right), similar: data.similar,
-                                                  rows: rows, dimension: d, margin: Double(margin), reduction: reduction,
-                                                  gradOutput: go.map(MetricReference.widen))
+            let ref = MetricReference.contrastive(
+                left: MetricReference.widen(data.left), right: MetricReference.widen(data.right), similar: data.similar,
+                rows: rows, dimension: d, margin: Double(margin), reduction: reduction,
+                gradOutput: go.map(MetricReference.widen))
             let context = "\(c) contrastive margin=\(margin) \(MetricTestData.describe(reduction, withGrad))"
             #expect(out.backend == c.backend.expected, "\(context): ran on \(out.backend)")
             Self.expectShape(out.gradLeft, rows, d, "\(context) gradLeft")
@@ -59,7 +69,7 @@ import LossKernelsReference
             expectClose(out.loss, ref.loss, "\(context) loss")
             expectClose(out.gradLeft.values, ref.gradLeft, "\(context) gradLeft")
             expectClose(out.gradRight.values, ref.gradRight, "\(context) gradRight")
-            activeDissimilar += (0 ..< rows).filter { !data.similar[$0] && ref.losses[$0] > 0 }.count
+            activeDissimilar += (0..<rows).filter { !data.similar[$0] && ref.losses[$0] > 0 }.count
         }
         if rows >= 5 { #expect(activeDissimilar > 0, "\(c): the data exercise the dissimilar hinge") }
     }
@@ -75,29 +85,36 @@ import LossKernelsReference
     static let tripletOptions: [(p: Int, swap: Bool)] = [(2, false), (1, false), (2, true), (1, true)]
     static let tripletMarginEps: [(margin: Float, eps: Float)?] = [nil, (0.6, 0), (0.6, 0.05), (0.6, 1e-6)]
 
-    static func tripletReference(_ data: TripletData, rows: Int, dimension: Int, margin: Float, p: Int, eps: Float, swap: Bool,
-                                 reduction: LossReduction = .mean, gradOutput: [Float]? = nil) -> MetricReference.Triplet {
-        MetricReference.triplet(anchors: MetricReference.widen(data.anchors), positives: MetricReference.widen(data.positives),
-                                negatives: MetricReference.widen(data.negatives), rows: rows, dimension: dimension, margin: Double(margin), p: p,
-                                eps: Double(eps), swap: swap, reduction: reduction, gradOutput: gradOutput.map(MetricReference.widen))
+    static func tripletReference(
+        _ data: TripletData, rows: Int, dimension: Int, margin: Float, p: Int, eps: Float, swap: Bool,
+        reduction: LossReduction = .mean, gradOutput: [Float]? = nil
+    ) -> MetricReference.Triplet {
+        MetricReference.triplet(
+            anchors: MetricReference.widen(data.anchors), positives: MetricReference.widen(data.positives),
+            negatives: MetricReference.widen(data.negatives), rows: rows, dimension: dimension, margin: Double(margin), p: p,
+            eps: Double(eps), swap: swap, reduction: reduction, gradOutput: gradOutput.map(MetricReference.widen))
     }
 
     @Test(arguments: MetricCase.cases(cpu: cpuShapes, opencl: openCLShapes, seed: 0x7E))
     func tripletMatchesReference(_ c: MetricCase) throws {
         let engine = try Backends.engine(for: c.backend)
         let rows = c.rows, d = c.dimension, scale = 1 / Double(d).squareRoot()
-        let data = try #require(MetricTestData.draw(seed: c.seed, { rng in
-            let a = MetricTestData.grid(rows * d, scale: scale, rng: &rng)
-            let noise = MetricTestData.grid(rows * d, scale: 0.6 * scale, rng: &rng)
-            return TripletData(anchors: a, positives: zip(a, noise).map { $0 + $1 }, negatives: MetricTestData.grid(rows * d, scale: scale, rng: &rng))
-        }, acceptable: { data in
-            Self.tripletOptions.allSatisfy { o in
-                Self.tripletMarginEps.allSatisfy { me in
-                    let r = Self.tripletReference(data, rows: rows, dimension: d, margin: me?.margin ?? 1, p: o.p, eps: me?.eps ?? 1e-6, swap: o.swap)
-                    return r.kinkGap > 1e-4 && r.swapGap > 1e-4 && r.smallestComponent > 5e-7
-                }
-            }
-        }), "no draw away from the kinks")
+        let data = try #require(
+            MetricTestData.draw(
+                seed: c.seed,
+                { rng in
+                    let a = MetricTestData.grid(rows * d, scale: scale, rng: &rng)
+                    let noise = MetricTestData.grid(rows * d, scale: 0.6 * scale, rng: &rng)
+                    return TripletData(anchors: a, positives: zip(a, noise).map { $0 + $1 }, negatives: MetricTestData.grid(rows * d, scale: scale, rng: &rng))
+                },
+                acceptable: { data in
+                    Self.tripletOptions.allSatisfy { o in
+                        Self.tripletMarginEps.allSatisfy { me in
+                            let r = Self.tripletReference(data, rows: rows, dimension: d, margin: me?.margin ?? 1, p: o.p, eps: me?.eps ?? 1e-6, swap: o.swap)
+                            return r.kinkGap > 1e-4 && r.swapGap > 1e-4 && r.smallestComponent > 5e-7
+                        }
+                    }
+                }), "no draw away from the kinks")
         let a = MetricTestData.matrix(rows, d, data.anchors), pos = MetricTestData.matrix(rows, d, data.positives)
         let neg = MetricTestData.matrix(rows, d, data.negatives)
         var active = 0, inactive = 0, swapped = 0
@@ -106,15 +123,18 @@ import LossKernelsReference
                 var rng = TestRNG(seed: c.seed ^ 0x60 &+ UInt64(k))
                 let go = withGrad ? MetricTestData.gradOutput(rows, rng: &rng) : nil
                 let me = Self.tripletMarginEps[k]
-                let out = try me == nil
+                let out =
+                    try me == nil
                     ? (o.p == 2 && !o.swap
                         ? engine.tripletMarginLoss(anchors: a, positives: pos, negatives: neg)
                         : engine.tripletMarginLoss(anchors: a, positives: pos, negatives: neg, p: o.p, swap: o.swap, reduction: reduction, gradOutput: go))
-                    : engine.tripletMarginLoss(anchors: a, positives: pos, negatives: neg, margin: me!.margin, p: o.p, eps: me!.eps, swap: o.swap,
-                                               reduction: reduction, gradOutput: go)
+                    : engine.tripletMarginLoss(
+                        anchors: a, positives: pos, negatives: neg, margin: me!.margin, p: o.p, eps: me!.eps, swap: o.swap,
+                        reduction: reduction, gradOutput: go)
                 let margin = me?.margin ?? 1, eps = me?.eps ?? 1e-6
-                let ref = Self.tripletReference(data, rows: rows, dimension: d, margin: margin, p: o.p, eps: eps, swap: o.swap, reduction: reduction,
-                                                gradOutput: go)
+                let ref = Self.tripletReference(
+                    data, rows: rows, dimension: d, margin: margin, p: o.p, eps: eps, swap: o.swap, reduction: reduction,
+                    gradOutput: go)
                 let context = "\(c) triplet p=\(o.p) swap=\(o.swap) margin=\(margin) eps=\(eps) \(MetricTestData.describe(reduction, withGrad))"
                 #expect(out.backend == c.backend.expected, "\(context): ran on \(out.backend)")
                 Self.expectShape(out.gradAnchors, rows, d, "\(context) gradAnchors")
@@ -168,16 +188,18 @@ import LossKernelsReference
         for (reduction, withGrad) in MetricTestData.variants {
             let go: [Float]? = withGrad ? [2, -1, 0.5, 3, 4] : nil
             let out = try engine.contrastiveLoss(left: left, right: right, similar: similar, margin: 5, reduction: reduction, gradOutput: go)
-            let ref = MetricReference.contrastive(left: MetricReference.widen(left.values), right: MetricReference.widen(right.values), similar: similar,
-                                                  rows: 5, dimension: 2, margin: 5, reduction: reduction, gradOutput: go.map(MetricReference.widen))
+            let ref = MetricReference.contrastive(
+                left: MetricReference.widen(left.values), right: MetricReference.widen(right.values), similar: similar,
+                rows: 5, dimension: 2, margin: 5, reduction: reduction, gradOutput: go.map(MetricReference.widen))
             let context = "\(backend) contrastive hinge at margin \(MetricTestData.describe(reduction, withGrad))"
             #expect(out.backend == backend.expected)
             expectClose(out.loss, ref.loss, "\(context) loss")
             expectClose(out.gradLeft.values, ref.gradLeft, "\(context) gradLeft")
             expectClose(out.gradRight.values, ref.gradRight, "\(context) gradRight")
             // At d = margin and beyond: exactly no loss and no gradient.
-            #expect(allZero(Array(out.gradLeft.values[0 ..< 2])) && allZero(Array(out.gradLeft.values[6 ..< 8])),
-                    "\(context): rows at/after the margin have gradient \(out.gradLeft.values)")
+            #expect(
+                allZero(Array(out.gradLeft.values[0..<2])) && allZero(Array(out.gradLeft.values[6..<8])),
+                "\(context): rows at/after the margin have gradient \(out.gradLeft.values)")
             if reduction == .none {
                 #expect(out.loss[0] == 0 && out.loss[3] == 0 && out.loss[1] == 2 && out.loss[2] == 12.5 && out.loss[4] == 0.125, "\(context): \(out.loss)")
             }
@@ -185,8 +207,8 @@ import LossKernelsReference
         // Margin 0: no dissimilar pair costs anything.
         let zero = try engine.contrastiveLoss(left: left, right: right, similar: similar, margin: 0, reduction: .none)
         #expect(zero.loss == [0, 0, 12.5, 0, 0], "\(backend) margin 0: \(zero.loss)")
-        #expect(allZero(Array(zero.gradLeft.values[0 ..< 4])) && allZero(Array(zero.gradLeft.values[6...])))
-        #expect(zero.gradLeft.values[4 ..< 6] == [3, 4] && zero.gradRight.values[4 ..< 6] == [-3, -4], "\(backend) similar row gradient a − b")
+        #expect(allZero(Array(zero.gradLeft.values[0..<4])) && allZero(Array(zero.gradLeft.values[6...])))
+        #expect(zero.gradLeft.values[4..<6] == [3, 4] && zero.gradRight.values[4..<6] == [-3, -4], "\(backend) similar row gradient a − b")
     }
 
     // MARK: Triplet edge cases
@@ -201,17 +223,19 @@ import LossKernelsReference
         let exact = try engine.tripletMarginLoss(anchors: x, positives: x, negatives: x, p: p, eps: 0, reduction: .none)
         #expect(exact.backend == backend.expected)
         #expect(exact.loss == [1, 1, 1], "\(backend) p=\(p) a = p = n, eps 0: \(exact.loss)")
-        #expect(allZero(exact.gradAnchors.values) && allZero(exact.gradPositives.values) && allZero(exact.gradNegatives.values),
-                "\(backend) p=\(p) a = p = n, eps 0: gradients must be exactly 0")
+        #expect(
+            allZero(exact.gradAnchors.values) && allZero(exact.gradPositives.values) && allZero(exact.gradNegatives.values),
+            "\(backend) p=\(p) a = p = n, eps 0: gradients must be exactly 0")
         // Default eps: v = eps in every component, so d(a,p) = d(a,n) and the loss is still the
         // margin, but the direction is defined (v/‖v‖ or sign(v)): the positives get −direction,
         // the negatives +direction, and the anchor's two terms cancel.
         for (reduction, withGrad) in MetricTestData.variants {
             let go: [Float]? = withGrad ? [1, -2, 0.5] : nil
             let out = try engine.tripletMarginLoss(anchors: x, positives: x, negatives: x, p: p, reduction: reduction, gradOutput: go)
-            let ref = MetricReference.triplet(anchors: MetricReference.widen(x.values), positives: MetricReference.widen(x.values),
-                                              negatives: MetricReference.widen(x.values), rows: rows, dimension: d, margin: 1, p: p,
-                                              eps: Double(Float(1e-6)), swap: false, reduction: reduction, gradOutput: go.map(MetricReference.widen))
+            let ref = MetricReference.triplet(
+                anchors: MetricReference.widen(x.values), positives: MetricReference.widen(x.values),
+                negatives: MetricReference.widen(x.values), rows: rows, dimension: d, margin: 1, p: p,
+                eps: Double(Float(1e-6)), swap: false, reduction: reduction, gradOutput: go.map(MetricReference.widen))
             let context = "\(backend) p=\(p) a = p = n, eps 1e-6, \(MetricTestData.describe(reduction, withGrad))"
             expectClose(out.loss, ref.loss, "\(context) loss")
             expectClose(out.gradAnchors.values, ref.gradAnchors, "\(context) gradAnchors")
@@ -236,11 +260,13 @@ import LossKernelsReference
         let margin: Float = p == 2 ? 5 : 7
         for (reduction, withGrad) in MetricTestData.variants {
             let go: [Float]? = withGrad ? [3, 0.5, -2] : nil
-            let out = try engine.tripletMarginLoss(anchors: a, positives: pos, negatives: neg, margin: margin, p: p, eps: 0, reduction: reduction,
-                                                   gradOutput: go)
-            let ref = MetricReference.triplet(anchors: MetricReference.widen(a.values), positives: MetricReference.widen(pos.values),
-                                              negatives: MetricReference.widen(neg.values), rows: 3, dimension: 2, margin: Double(margin), p: p, eps: 0,
-                                              swap: false, reduction: reduction, gradOutput: go.map(MetricReference.widen))
+            let out = try engine.tripletMarginLoss(
+                anchors: a, positives: pos, negatives: neg, margin: margin, p: p, eps: 0, reduction: reduction,
+                gradOutput: go)
+            let ref = MetricReference.triplet(
+                anchors: MetricReference.widen(a.values), positives: MetricReference.widen(pos.values),
+                negatives: MetricReference.widen(neg.values), rows: 3, dimension: 2, margin: Double(margin), p: p, eps: 0,
+                swap: false, reduction: reduction, gradOutput: go.map(MetricReference.widen))
             let context = "\(backend) p=\(p) triplet at the margin \(MetricTestData.describe(reduction, withGrad))"
             #expect(out.backend == backend.expected)
             #expect(ref.losses[0] == 0 && ref.losses[1] > 0 && ref.losses[2] == 0, "reference: row 0 at, row 1 inside, row 2 beyond")
@@ -249,8 +275,9 @@ import LossKernelsReference
             expectClose(out.gradPositives.values, ref.gradPositives, "\(context) gradPositives")
             expectClose(out.gradNegatives.values, ref.gradNegatives, "\(context) gradNegatives")
             for g in [out.gradAnchors, out.gradPositives, out.gradNegatives] {
-                #expect(allZero(Array(g.values[0 ..< 2])) && allZero(Array(g.values[4 ..< 6])),
-                        "\(context): rows at or beyond the boundary must have exactly zero gradient: \(g.values)")
+                #expect(
+                    allZero(Array(g.values[0..<2])) && allZero(Array(g.values[4..<6])),
+                    "\(context): rows at or beyond the boundary must have exactly zero gradient: \(g.values)")
             }
             if reduction == .none { #expect(out.loss[0] == 0 && out.loss[2] == 0, "\(context): \(out.loss)") }
         }
@@ -266,9 +293,10 @@ import LossKernelsReference
         var results: [Bool: Engine.TripletLossOutput] = [:]
         for swap in [false, true] {
             let out = try engine.tripletMarginLoss(anchors: a, positives: pos, negatives: neg, p: p, eps: 0, swap: swap, reduction: .none)
-            let ref = MetricReference.triplet(anchors: MetricReference.widen(a.values), positives: MetricReference.widen(pos.values),
-                                              negatives: MetricReference.widen(neg.values), rows: 2, dimension: 2, margin: 1, p: p, eps: 0, swap: swap,
-                                              reduction: .none)
+            let ref = MetricReference.triplet(
+                anchors: MetricReference.widen(a.values), positives: MetricReference.widen(pos.values),
+                negatives: MetricReference.widen(neg.values), rows: 2, dimension: 2, margin: 1, p: p, eps: 0, swap: swap,
+                reduction: .none)
             let context = "\(backend) p=\(p) swap=\(swap)"
             #expect(out.backend == backend.expected)
             #expect(ref.swappedRows == (swap ? 1 : 0))

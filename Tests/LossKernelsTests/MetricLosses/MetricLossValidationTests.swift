@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// Bad input to the pair, triplet, center and mined triplet losses throws the right
@@ -31,7 +32,9 @@ import Testing
         expectError(.shape(tensor: "similar"), "\(c) similar count 5 ≠ B") {
             try engine.contrastiveLoss(left: a, right: b, similar: similar + [true])
         }
-        expectError(.option(name: "margin", value: "inf"), "\(c) margin ∞") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: .infinity) }
+        expectError(.option(name: "margin", value: "inf"), "\(c) margin ∞") {
+            try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: .infinity)
+        }
         expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: .nan) }
         expectError(.option(name: "margin", value: "-0.5"), "\(c) margin < 0") { try engine.contrastiveLoss(left: a, right: b, similar: similar, margin: -0.5) }
         expectError(.shape(tensor: "left"), "\(c) empty batch") {
@@ -59,14 +62,23 @@ import Testing
         let a = Self.matrix(3, 5), p = Self.matrix(3, 5, seed: 2), n = Self.matrix(3, 5, seed: 3)
         let c = "\(backend) triplet"
 
-        let ok = try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, margin: -1, p: 1, eps: 0, swap: true, reduction: .none,
-                                              gradOutput: [1, 2, 3])
+        let ok = try engine.tripletMarginLoss(
+            anchors: a, positives: p, negatives: n, margin: -1, p: 1, eps: 0, swap: true, reduction: .none,
+            gradOutput: [1, 2, 3])
         #expect(ok.backend == backend.expected && ok.loss.count == 3)
 
-        expectError(.shape(tensor: "positives"), "\(c) positives width") { try engine.tripletMarginLoss(anchors: a, positives: Self.matrix(3, 4), negatives: n) }
-        expectError(.shape(tensor: "positives"), "\(c) positives batch") { try engine.tripletMarginLoss(anchors: a, positives: Self.matrix(2, 5), negatives: n) }
-        expectError(.shape(tensor: "negatives"), "\(c) negatives width") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: Self.matrix(3, 6)) }
-        expectError(.shape(tensor: "negatives"), "\(c) negatives batch") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: Self.matrix(4, 5)) }
+        expectError(.shape(tensor: "positives"), "\(c) positives width") {
+            try engine.tripletMarginLoss(anchors: a, positives: Self.matrix(3, 4), negatives: n)
+        }
+        expectError(.shape(tensor: "positives"), "\(c) positives batch") {
+            try engine.tripletMarginLoss(anchors: a, positives: Self.matrix(2, 5), negatives: n)
+        }
+        expectError(.shape(tensor: "negatives"), "\(c) negatives width") {
+            try engine.tripletMarginLoss(anchors: a, positives: p, negatives: Self.matrix(3, 6))
+        }
+        expectError(.shape(tensor: "negatives"), "\(c) negatives batch") {
+            try engine.tripletMarginLoss(anchors: a, positives: p, negatives: Self.matrix(4, 5))
+        }
         expectError(.option(name: "p", value: "3"), "\(c) p = 3") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, p: 3) }
         expectError(.option(name: "p", value: "0"), "\(c) p = 0") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, p: 0) }
         expectError(.option(name: "eps", value: "\(Float(-1e-6))"), "\(c) eps < 0") {
@@ -77,7 +89,9 @@ import Testing
         expectError(.option(name: "margin", value: "-inf"), "\(c) margin −∞") {
             try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, margin: -.infinity)
         }
-        expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") { try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, margin: .nan) }
+        expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") {
+            try engine.tripletMarginLoss(anchors: a, positives: p, negatives: n, margin: .nan)
+        }
         expectError(.shape(tensor: "anchors"), "\(c) empty batch") {
             try engine.tripletMarginLoss(anchors: Self.matrix(0, 5), positives: Self.matrix(0, 5), negatives: Self.matrix(0, 5))
         }
@@ -108,7 +122,9 @@ import Testing
         #expect(ok.backend == backend.expected && ok.updatedCenters.rows == 5)
         _ = try engine.centerLoss(features: x, labels: labels, centers: centers, alpha: 0)
 
-        expectError(.shape(tensor: "centers"), "\(c) centers D 4 vs features D 3") { try engine.centerLoss(features: x, labels: labels, centers: Self.matrix(5, 4)) }
+        expectError(.shape(tensor: "centers"), "\(c) centers D 4 vs features D 3") {
+            try engine.centerLoss(features: x, labels: labels, centers: Self.matrix(5, 4))
+        }
         expectError(.shape(tensor: "centers"), "\(c) no centers") { try engine.centerLoss(features: x, labels: labels, centers: Self.matrix(0, 3)) }
         expectError(.shape(tensor: "labels"), "\(c) labels count 3 ≠ B") { try engine.centerLoss(features: x, labels: [0, 1, 2], centers: centers) }
         expectError(.shape(tensor: "labels"), "\(c) labels count 5 ≠ B") { try engine.centerLoss(features: x, labels: [0, 1, 2, 3, 4], centers: centers) }
@@ -145,7 +161,9 @@ import Testing
             let ok = try engine.minedTripletLoss(embeddings: e, labels: [9, 0, 9, 1_000_000, 0], mining: mining, margin: -0.5)
             #expect(ok.backend == backend.expected)
 
-            expectError(.shape(tensor: "labels"), "\(c) labels count 4 ≠ B") { try engine.minedTripletLoss(embeddings: e, labels: [0, 1, 0, 1], mining: mining) }
+            expectError(.shape(tensor: "labels"), "\(c) labels count 4 ≠ B") {
+                try engine.minedTripletLoss(embeddings: e, labels: [0, 1, 0, 1], mining: mining)
+            }
             expectError(.shape(tensor: "labels"), "\(c) labels count 6 ≠ B") {
                 try engine.minedTripletLoss(embeddings: e, labels: labels + [0], mining: mining)
             }
@@ -161,8 +179,12 @@ import Testing
             expectError(.option(name: "margin", value: "nan"), "\(c) margin NaN") {
                 try engine.minedTripletLoss(embeddings: e, labels: labels, mining: mining, margin: .nan)
             }
-            expectError(.shape(tensor: "embeddings"), "\(c) empty batch") { try engine.minedTripletLoss(embeddings: Self.matrix(0, 4), labels: [], mining: mining) }
-            expectError(.shape(tensor: "embeddings"), "\(c) D = 0") { try engine.minedTripletLoss(embeddings: Self.matrix(5, 0), labels: labels, mining: mining) }
+            expectError(.shape(tensor: "embeddings"), "\(c) empty batch") {
+                try engine.minedTripletLoss(embeddings: Self.matrix(0, 4), labels: [], mining: mining)
+            }
+            expectError(.shape(tensor: "embeddings"), "\(c) D = 0") {
+                try engine.minedTripletLoss(embeddings: Self.matrix(5, 0), labels: labels, mining: mining)
+            }
             var bad = e
             bad[2, 1] = .nan
             expectError(.value(tensor: "embeddings", index: 9, value: "nan"), "\(c) NaN embedding at flat index 9") {

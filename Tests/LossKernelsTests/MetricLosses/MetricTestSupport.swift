@@ -1,8 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
 
+@testable import LossKernels
 
 /// The comparison rule of results computed through a GEMM (docs/OPERATIONS.md, "Accuracy", shared with
 /// `losskernels verify`: `ComparisonRules.gemmMismatch`).
@@ -40,14 +40,15 @@ func expectCloseGEMM(_ actual: [Float], _ reference: [Double], _ context: String
             let err = abs(a - n) / max(1e-3, abs(n))
             if err > worst { worst = err; at = k }
         }
-        #expect(worst <= 1e-5, "\(context): worst relative error \(worst) at \(at): analytic \(at >= 0 ? analytic[at] : 0), numeric \(at >= 0 ? numeric[at] : 0)",
-                sourceLocation: sourceLocation)
+        #expect(
+            worst <= 1e-5, "\(context): worst relative error \(worst) at \(at): analytic \(at >= 0 ? analytic[at] : 0), numeric \(at >= 0 ? numeric[at] : 0)",
+            sourceLocation: sourceLocation)
         // The check is not vacuous: some gradient is clearly non-zero.
         #expect(numeric.contains { abs($0) > 1e-3 }, "\(context): numeric gradient is all ~0", sourceLocation: sourceLocation)
     }
 
     static func randomVector(_ count: Int, scale: Double = 1, rng: inout TestRNG) -> [Double] {
-        (0 ..< count).map { _ in rng.normal() * scale }
+        (0..<count).map { _ in rng.normal() * scale }
     }
 
     /// Σ_i w_i·loss_i — the objective whose gradient the reference returns for a reduction.
@@ -55,7 +56,7 @@ func expectCloseGEMM(_ actual: [Float], _ reference: [Double], _ context: String
 
     static let reductions: [(LossReduction, Bool)] = [(.mean, false), (.sum, false), (.none, false), (.none, true)]
 
-    @Test(arguments: 0 ..< 4)
+    @Test(arguments: 0..<4)
     func contrastiveGradients(_ variant: Int) throws {
         let (reduction, withGrad) = Self.reductions[variant]
         var rng = TestRNG(seed: 11 + UInt64(variant))
@@ -83,25 +84,34 @@ func expectCloseGEMM(_ actual: [Float], _ reference: [Double], _ context: String
         for (variant, (reduction, withGrad)) in Self.reductions.enumerated() {
             // Positives near the anchors, negatives anywhere; the draw is away from every kink and
             // has active and inactive rows (and, with swap, a swapped active row).
-            let drawn = try #require(MetricTestData.draw(seed: 101 + UInt64(variant) + UInt64(p) * 10 + (swap ? 100 : 0), { rng in
-                let go: [Double]? = withGrad ? Self.randomVector(rows, rng: &rng) : nil
-                let a = Self.randomVector(rows * d, rng: &rng)
-                let pos = zip(a, Self.randomVector(rows * d, scale: 0.7, rng: &rng)).map { $0 + $1 }
-                let neg = Self.randomVector(rows * d, rng: &rng)
-                return (go, a, pos, neg)
-            }, acceptable: { (go, a, pos, neg) in
-                let r = MetricReference.triplet(anchors: a, positives: pos, negatives: neg, rows: rows, dimension: d, margin: margin, p: p, eps: eps,
-                                                swap: swap)
-                return r.kinkGap > 1e-3 && r.swapGap > 1e-3 && r.smallestComponent > 1e-4 && r.activeRows > 0 && r.activeRows < rows
-                    && (!swap || r.swappedRows > 0)
-            }), "no draw away from the kinks with a mix of rows")
+            let drawn = try #require(
+                MetricTestData.draw(
+                    seed: 101 + UInt64(variant) + UInt64(p) * 10 + (swap ? 100 : 0),
+                    { rng in
+                        let go: [Double]? = withGrad ? Self.randomVector(rows, rng: &rng) : nil
+                        let a = Self.randomVector(rows * d, rng: &rng)
+                        let pos = zip(a, Self.randomVector(rows * d, scale: 0.7, rng: &rng)).map { $0 + $1 }
+                        let neg = Self.randomVector(rows * d, rng: &rng)
+                        return (go, a, pos, neg)
+                    },
+                    acceptable: { (go, a, pos, neg) in
+                        let r = MetricReference.triplet(
+                            anchors: a, positives: pos, negatives: neg, rows: rows, dimension: d, margin: margin, p: p, eps: eps,
+                            swap: swap)
+                        return r.kinkGap > 1e-3 && r.swapGap > 1e-3 && r.smallestComponent > 1e-4 && r.activeRows > 0 && r.activeRows < rows
+                            && (!swap || r.swappedRows > 0)
+                    }), "no draw away from the kinks with a mix of rows")
             let (go, a, pos, neg) = drawn
             let w = MetricReference.rowScales(rows: rows, reduction: reduction, gradOutput: go)
-            let r = MetricReference.triplet(anchors: a, positives: pos, negatives: neg, rows: rows, dimension: d, margin: margin, p: p, eps: eps, swap: swap,
-                                            reduction: reduction, gradOutput: go)
+            let r = MetricReference.triplet(
+                anchors: a, positives: pos, negatives: neg, rows: rows, dimension: d, margin: margin, p: p, eps: eps, swap: swap,
+                reduction: reduction, gradOutput: go)
             let f = { (x: [Double], y: [Double], z: [Double]) in
-                Self.weighted(MetricReference.triplet(anchors: x, positives: y, negatives: z, rows: rows, dimension: d, margin: margin, p: p, eps: eps,
-                                                      swap: swap).losses, w)
+                Self.weighted(
+                    MetricReference.triplet(
+                        anchors: x, positives: y, negatives: z, rows: rows, dimension: d, margin: margin, p: p, eps: eps,
+                        swap: swap
+                    ).losses, w)
             }
             let c = "triplet p=\(p) swap=\(swap) \(reduction)\(withGrad ? "+gradOutput" : "")"
             #expect(r.loss == MetricReference.reduce(r.losses, reduction), "\(c): reduced loss")
@@ -114,7 +124,7 @@ func expectCloseGEMM(_ actual: [Float], _ reference: [Double], _ context: String
     @Test func centerGradientAndUpdate() {
         var rng = TestRNG(seed: 7)
         let rows = 9, classes = 4, d = 3, alpha = 0.3
-        let labels = [0, 2, 2, 0, 2, 1, 0, 2, 2]          // class 3 absent, class 2 five times
+        let labels = [0, 2, 2, 0, 2, 1, 0, 2, 2]   // class 3 absent, class 2 five times
         let x = Self.randomVector(rows * d, rng: &rng), c = Self.randomVector(classes * d, rng: &rng)
         let r = MetricReference.center(features: x, labels: labels, centers: c, rows: rows, classes: classes, dimension: d, alpha: alpha)
         let loss = { (x: [Double], c: [Double]) in
@@ -123,11 +133,12 @@ func expectCloseGEMM(_ actual: [Float], _ reference: [Double], _ context: String
         Self.expectGradient(r.gradFeatures, Self.numericGradient(x) { loss($0, c) }, "center ∂L/∂x")
         // The update is c_j − α·B·(∂L/∂c_j)/(1 + n_j), since ∂L/∂c_j = Σ_{i: y_i = j}(c_j − x_i)/B.
         let dc = Self.numericGradient(c) { loss(x, $0) }
-        let counts = (0 ..< classes).map { j in labels.filter { $0 == j }.count }
+        let counts = (0..<classes).map { j in labels.filter { $0 == j }.count }
         var expected = c
-        for j in 0 ..< classes { for k in 0 ..< d { expected[j * d + k] -= alpha * Double(rows) * dc[j * d + k] / Double(1 + counts[j]) } }
-        Self.expectGradient(r.updatedCenters.enumerated().map { $0.element - c[$0.offset] }, expected.enumerated().map { $0.element - c[$0.offset] },
-                            "center update step")
+        for j in 0..<classes { for k in 0..<d { expected[j * d + k] -= alpha * Double(rows) * dc[j * d + k] / Double(1 + counts[j]) } }
+        Self.expectGradient(
+            r.updatedCenters.enumerated().map { $0.element - c[$0.offset] }, expected.enumerated().map { $0.element - c[$0.offset] },
+            "center update step")
         #expect(Array(r.updatedCenters[(3 * d)...]) == Array(c[(3 * d)...]), "absent class 3 unchanged")
         #expect(abs(r.loss - 0.5 * x.indices.reduce(0) { $0 + pow(x[$1] - c[labels[$1 / d] * d + $1 % d], 2) } / Double(rows)) < 1e-12)
     }
@@ -136,22 +147,25 @@ func expectCloseGEMM(_ actual: [Float], _ reference: [Double], _ context: String
     func minedGradients(_ mining: TripletMining) throws {
         var rng = TestRNG(seed: mining == .batchAll ? 21 : 22)
         let rows = 10, d = 3, margin = 1.0
-        let labels = [0, 1, 2, 0, 1, 2, 0, 1, 3, 1]     // class 3 has one member: an anchor without positive
+        let labels = [0, 1, 2, 0, 1, 2, 0, 1, 3, 1]   // class 3 has one member: an anchor without positive
         let e = Self.randomVector(rows * d, scale: 0.8, rng: &rng)
         let r = MetricReference.mined(embeddings: e, labels: labels, rows: rows, dimension: d, mining: mining, margin: margin, countTolerance: 1e-3)
         try #require(r.ambiguousTriplets == 0 && r.ambiguousAnchors == 0, "seed gives a near kink or tie")
         #expect(r.tripletCount > 0)
         if mining == .batchHard { #expect(r.tripletCount == 9, "every anchor but the single member of class 3") }
-        Self.expectGradient(r.gradient, Self.numericGradient(e) {
-            MetricReference.mined(embeddings: $0, labels: labels, rows: rows, dimension: d, mining: mining, margin: margin).loss
-        }, "mined \(mining)")
+        Self.expectGradient(
+            r.gradient,
+            Self.numericGradient(e) {
+                MetricReference.mined(embeddings: $0, labels: labels, rows: rows, dimension: d, mining: mining, margin: margin).loss
+            }, "mined \(mining)")
     }
 
     /// Small hand-computed cases pin the definitions themselves (not only their self-consistency).
     @Test func handComputedValues() {
         // Contrastive: d = 5; similar ½·25; dissimilar with margin 7: ½·4, ∂/∂a = −(2/5)·(a − b).
-        let c = MetricReference.contrastive(left: [3, 4, 0, 0], right: [0, 0, 3, 4], similar: [true, false], rows: 2, dimension: 2, margin: 7,
-                                            reduction: .none)
+        let c = MetricReference.contrastive(
+            left: [3, 4, 0, 0], right: [0, 0, 3, 4], similar: [true, false], rows: 2, dimension: 2, margin: 7,
+            reduction: .none)
         #expect(c.losses == [12.5, 2])
         #expect(c.gradLeft == [3, 4, 0.4 * 3, 0.4 * 4] && c.gradRight == [-3, -4, -0.4 * 3, -0.4 * 4])
         // Triplet p = 1, eps = 0: d(a,p) = 3, d(a,n) = 2, margin 1 → 2; swap: d(p,n) = 1 → 3, where
@@ -198,7 +212,7 @@ enum MetricTestData {
     /// `count` normal values times `scale`, rounded to the grid `2^-12` (so that differences of two
     /// inputs are exact in float32 and never tiny but non-zero), as float32.
     static func grid(_ count: Int, scale: Double, rng: inout TestRNG) -> [Float] {
-        (0 ..< count).map { _ in Float((rng.normal() * scale * 4096).rounded() / 4096) }
+        (0..<count).map { _ in Float((rng.normal() * scale * 4096).rounded() / 4096) }
     }
 
     static func matrix(_ rows: Int, _ columns: Int, _ values: [Float]) -> Matrix {
@@ -208,7 +222,7 @@ enum MetricTestData {
     /// Draws data with `make` from seeds `seed, seed + 1, …` until `acceptable` holds (inputs away
     /// from kinks and near ties), at most `attempts` times.
     static func draw<T>(seed: UInt64, attempts: Int = 40, _ make: (inout TestRNG) -> T, acceptable: (T) -> Bool) -> T? {
-        for attempt in 0 ..< attempts {
+        for attempt in 0..<attempts {
             var rng = TestRNG(seed: seed &+ UInt64(attempt) &* 0x9E37_79B9)
             let value = make(&rng)
             if acceptable(value) { return value }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// `minedTripletLoss` (batchAll, batchHard) on both backends against `MetricReference.mined`, whose
 /// distances come from explicit differences. The library's distances go through a GEMM, so the loss
@@ -23,30 +24,35 @@ import LossKernelsReference
     /// allowed); rows 0 and 1 share a class. Embeddings: normal values scaled by `1/√D` (distances ≈ √2).
     static func data(rows: Int, dimension: Int, rng: inout TestRNG) -> Data {
         let classes = max(2, rows / 8)
-        var labels = (0 ..< rows).map { _ in 37 * rng.index(classes) + 5 }
+        var labels = (0..<rows).map { _ in 37 * rng.index(classes) + 5 }
         if rows >= 2 { labels[1] = labels[0] }
         return Data(embeddings: TestData.normal(rows * dimension, scale: 1 / Double(dimension).squareRoot(), rng: &rng), labels: labels)
     }
 
     static func reference(_ data: Data, rows: Int, dimension: Int, mining: TripletMining, margin: Float) -> MetricReference.Mined {
-        MetricReference.mined(embeddings: MetricReference.widen(data.embeddings), labels: data.labels, rows: rows, dimension: dimension, mining: mining,
-                              margin: Double(margin), countTolerance: countTolerance)
+        MetricReference.mined(
+            embeddings: MetricReference.widen(data.embeddings), labels: data.labels, rows: rows, dimension: dimension, mining: mining,
+            margin: Double(margin), countTolerance: countTolerance)
     }
 
-    static func check(_ out: Engine.MinedTripletOutput, _ ref: MetricReference.Mined, mining: TripletMining, rows: Int, dimension: Int,
-                      backend: TestBackend, _ context: String, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func check(
+        _ out: Engine.MinedTripletOutput, _ ref: MetricReference.Mined, mining: TripletMining, rows: Int, dimension: Int,
+        backend: TestBackend, _ context: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         #expect(out.backend == backend.expected, "\(context): ran on \(out.backend)", sourceLocation: sourceLocation)
         #expect(out.gradEmbeddings.rows == rows && out.gradEmbeddings.columns == dimension, "\(context): gradient shape", sourceLocation: sourceLocation)
         expectCloseGEMM([out.loss], [ref.loss], "\(context) loss", sourceLocation: sourceLocation)
         expectCloseGEMM(out.gradEmbeddings.values, ref.gradient, "\(context) gradEmbeddings", sourceLocation: sourceLocation)
         switch mining {
         case .batchAll:
-            #expect(abs(out.tripletCount - ref.tripletCount) <= ref.ambiguousTriplets,
-                    "\(context): tripletCount \(out.tripletCount), reference \(ref.tripletCount) (± \(ref.ambiguousTriplets) within float error of the hinge)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                abs(out.tripletCount - ref.tripletCount) <= ref.ambiguousTriplets,
+                "\(context): tripletCount \(out.tripletCount), reference \(ref.tripletCount) (± \(ref.ambiguousTriplets) within float error of the hinge)",
+                sourceLocation: sourceLocation)
         case .batchHard:
-            #expect(out.tripletCount == ref.tripletCount, "\(context): tripletCount \(out.tripletCount), reference \(ref.tripletCount)",
-                    sourceLocation: sourceLocation)
+            #expect(
+                out.tripletCount == ref.tripletCount, "\(context): tripletCount \(out.tripletCount), reference \(ref.tripletCount)",
+                sourceLocation: sourceLocation)
         }
     }
 
@@ -58,15 +64,19 @@ import LossKernelsReference
         // 300 points on a line always hold near ties (nearest negatives closer than float32 can
         // order them): batchHard is not defined to float precision there, batchAll is.
         let minings: [TripletMining] = rows >= 300 && d == 1 ? [.batchAll] : TripletMining.allCases
-        let data = try #require(MetricTestData.draw(seed: c.seed, { Self.data(rows: rows, dimension: d, rng: &$0) }, acceptable: { data in
-            !minings.contains(.batchHard)
-                || margins.allSatisfy { Self.reference(data, rows: rows, dimension: d, mining: .batchHard, margin: $0 ?? 1).ambiguousAnchors == 0 }
-        }), "no draw without near ties for batchHard")
+        let data = try #require(
+            MetricTestData.draw(
+                seed: c.seed, { Self.data(rows: rows, dimension: d, rng: &$0) },
+                acceptable: { data in
+                    !minings.contains(.batchHard)
+                        || margins.allSatisfy { Self.reference(data, rows: rows, dimension: d, mining: .batchHard, margin: $0 ?? 1).ambiguousAnchors == 0 }
+                }), "no draw without near ties for batchHard")
         let embeddings = MetricTestData.matrix(rows, d, data.embeddings)
         var mined = 0
         for mining in minings {
             for margin in margins {
-                let out = try margin.map { try engine.minedTripletLoss(embeddings: embeddings, labels: data.labels, mining: mining, margin: $0) }
+                let out =
+                    try margin.map { try engine.minedTripletLoss(embeddings: embeddings, labels: data.labels, mining: mining, margin: $0) }
                     ?? engine.minedTripletLoss(embeddings: embeddings, labels: data.labels, mining: mining)
                 let ref = Self.reference(data, rows: rows, dimension: d, mining: mining, margin: margin ?? 1)
                 Self.check(out, ref, mining: mining, rows: rows, dimension: d, backend: c.backend, "\(c) \(mining) margin=\(margin ?? 1)")
@@ -88,8 +98,9 @@ import LossKernelsReference
             let context = "\(backend) \(mining) \(name)"
             #expect(out.backend == backend.expected, "\(context): ran on \(out.backend)")
             #expect(out.loss == 0 && out.tripletCount == 0, "\(context): loss \(out.loss), count \(out.tripletCount)")
-            #expect(out.gradEmbeddings.rows == rows && out.gradEmbeddings.columns == 7 && allZero(out.gradEmbeddings.values),
-                    "\(context): the gradient must be exactly 0: \(out.gradEmbeddings.values.prefix(8))")
+            #expect(
+                out.gradEmbeddings.rows == rows && out.gradEmbeddings.columns == 7 && allZero(out.gradEmbeddings.values),
+                "\(context): the gradient must be exactly 0: \(out.gradEmbeddings.values.prefix(8))")
         }
     }
 
@@ -100,8 +111,8 @@ import LossKernelsReference
         let engine = try Backends.engine(for: backend)
         var rng = TestRNG(seed: 91)
         let rows = 8, d = 3
-        let labels = [0, 1, 0, 1, 0, 1, 0, 2]          // row 7: the only member of class 2 (no positive)
-        let values = (0 ..< rows * d).map { i in Float(rng.normal() * 0.1) + (labels[i / d] == 1 ? 20 : 0) + (labels[i / d] == 2 ? -20 : 0) }
+        let labels = [0, 1, 0, 1, 0, 1, 0, 2]   // row 7: the only member of class 2 (no positive)
+        let values = (0..<rows * d).map { i in Float(rng.normal() * 0.1) + (labels[i / d] == 1 ? 20 : 0) + (labels[i / d] == 2 ? -20 : 0) }
         let e = MetricTestData.matrix(rows, d, values)
         let all = try engine.minedTripletLoss(embeddings: e, labels: labels, mining: .batchAll)
         #expect(all.backend == backend.expected)
@@ -151,8 +162,9 @@ import LossKernelsReference
         Self.check(out, ref, mining: .batchHard, rows: 7, dimension: 2, backend: backend, "\(backend) ties")
         // Rows 5 and 6 as single-member classes: they are only ever negatives.
         let single = try engine.minedTripletLoss(embeddings: e, labels: [0, 1, 0, 1, 0, 2, 3], mining: .batchHard, margin: 2)
-        let refSingle = MetricReference.mined(embeddings: MetricReference.widen(values), labels: [0, 1, 0, 1, 0, 2, 3], rows: 7, dimension: 2,
-                                              mining: .batchHard, margin: 2)
+        let refSingle = MetricReference.mined(
+            embeddings: MetricReference.widen(values), labels: [0, 1, 0, 1, 0, 2, 3], rows: 7, dimension: 2,
+            mining: .batchHard, margin: 2)
         Self.check(single, refSingle, mining: .batchHard, rows: 7, dimension: 2, backend: backend, "\(backend) ties, classes 2 and 3 single")
     }
 
@@ -164,27 +176,30 @@ import LossKernelsReference
         var rng = TestRNG(seed: 93)
         let rows = 8, d = 6
         var values = TestData.normal(rows * d, scale: 1 / Double(d).squareRoot(), rng: &rng)
-        for k in 0 ..< d {
-            values[1 * d + k] = values[0 * d + k]     // rows 0 and 1: same class, same point
-            values[3 * d + k] = values[2 * d + k]     // rows 2 and 3: different classes, same point
-            values[7 * d + k] = values[0 * d + k]     // row 7 (class 0) is row 0 again
+        for k in 0..<d {
+            values[1 * d + k] = values[0 * d + k]   // rows 0 and 1: same class, same point
+            values[3 * d + k] = values[2 * d + k]   // rows 2 and 3: different classes, same point
+            values[7 * d + k] = values[0 * d + k]   // row 7 (class 0) is row 0 again
         }
         let labels = [0, 0, 1, 2, 1, 2, 0, 0]
         let e = MetricTestData.matrix(rows, d, values)
         for margin: Float in [1, 0.2] {
-            let ref = MetricReference.mined(embeddings: MetricReference.widen(values), labels: labels, rows: rows, dimension: d, mining: mining,
-                                            margin: Double(margin), countTolerance: Self.countTolerance)
+            let ref = MetricReference.mined(
+                embeddings: MetricReference.widen(values), labels: labels, rows: rows, dimension: d, mining: mining,
+                margin: Double(margin), countTolerance: Self.countTolerance)
             let out = try engine.minedTripletLoss(embeddings: e, labels: labels, mining: mining, margin: margin)
             Self.check(out, ref, mining: mining, rows: rows, dimension: d, backend: backend, "\(backend) \(mining) duplicates margin=\(margin)")
             #expect(ref.ambiguousAnchors == 0 && ref.tripletCount > 0)
         }
         // Every row at one point, two classes: all distances 0, every hinge equals the margin.
-        let same = MetricTestData.matrix(4, d, Array(repeating: Array(values[0 ..< d]), count: 4).flatMap { $0 })
+        let same = MetricTestData.matrix(4, d, Array(repeating: Array(values[0..<d]), count: 4).flatMap { $0 })
         let out = try engine.minedTripletLoss(embeddings: same, labels: [0, 1, 0, 1], mining: mining, margin: 0.5)
         #expect(out.backend == backend.expected)
         // batchAll: 4 anchors × 1 positive × 2 negatives = 8 triplets of 0.5; batchHard: 4 anchors.
         #expect(out.tripletCount == (mining == .batchAll ? 8 : 4), "\(backend) \(mining) one point: count \(out.tripletCount)")
         expectCloseGEMM([out.loss], [0.5], "\(backend) \(mining) one point: loss")
-        #expect(allZero(out.gradEmbeddings.values), "\(backend) \(mining) one point: gradient must be exactly 0 (no direction): \(out.gradEmbeddings.values.prefix(6))")
+        #expect(
+            allZero(out.gradEmbeddings.values),
+            "\(backend) \(mining) one point: gradient must be exactly 0 (no direction): \(out.gradEmbeddings.values.prefix(6))")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// One rule for every environment variable (`Configuration`): unset or empty is the default; a
@@ -8,8 +9,10 @@ import Testing
     @Test func unsetAndEmptyAreTheDefaults() throws {
         let defaults = Configuration()
         #expect(try Configuration.fromEnvironment([:]) == defaults)
-        let empty = ["LOSSKERNELS_BACKEND", "LOSSKERNELS_THREADS", "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS", "LOSSKERNELS_OPENCL_DEVICE_TYPE",
-                     "LOSSKERNELS_CHECK_FINITE", "LOSSKERNELS_CPU_MICROKERNELS", "LOSSKERNELS_FAULT"].reduce(into: [String: String]()) { $0[$1] = "" }
+        let empty = [
+            "LOSSKERNELS_BACKEND", "LOSSKERNELS_THREADS", "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS", "LOSSKERNELS_OPENCL_DEVICE_TYPE",
+            "LOSSKERNELS_CHECK_FINITE", "LOSSKERNELS_CPU_MICROKERNELS", "LOSSKERNELS_FAULT",
+        ].reduce(into: [String: String]()) { $0[$1] = "" }
         #expect(try Configuration.fromEnvironment(empty) == defaults)
     }
 
@@ -28,7 +31,8 @@ import Testing
     @Test(arguments: [
         ("LOSSKERNELS_BACKEND", "gpu", "auto, cpu, opencl"), ("LOSSKERNELS_THREADS", "abc", "an integer >= 1"), ("LOSSKERNELS_THREADS", "0", "an integer >= 1"),
         ("LOSSKERNELS_OFFLOAD_MIN_ELEMENTS", "-1", "an integer >= 0"), ("LOSSKERNELS_OPENCL_DEVICE_TYPE", "fpga", "gpu, cpu, any"),
-        ("LOSSKERNELS_CHECK_FINITE", "2", "1, true, yes, on, 0, false, no, off"), ("LOSSKERNELS_CPU_MICROKERNELS", "avx", "1, true, yes, on, 0, false, no, off"),
+        ("LOSSKERNELS_CHECK_FINITE", "2", "1, true, yes, on, 0, false, no, off"),
+        ("LOSSKERNELS_CPU_MICROKERNELS", "avx", "1, true, yes, on, 0, false, no, off"),
         ("LOSSKERNELS_FAULT", "crash", "build, alloc, enqueue, read"),
     ])
     func badValuesAreRefused(variable: String, value: String, allowed: String) {
@@ -40,12 +44,16 @@ import Testing
     /// An engine is created from the environment and refuses a bad value there: through the CLI,
     /// which creates one per command (exit 1, one line naming the variable).
     @Test func engineCreationRefusesABadVariable() throws {
-        let result = try CLIRunner.run(["bench", "softmax", "--batch", "2", "--classes", "8", "--iterations", "1", "--warmup", "0", "--backend", "cpu"],
-                                       environment: ["LOSSKERNELS_THREADS": "many"])
+        let result = try CLIRunner.run(
+            ["bench", "softmax", "--batch", "2", "--classes", "8", "--iterations", "1", "--warmup", "0", "--backend", "cpu"],
+            environment: ["LOSSKERNELS_THREADS": "many"])
         #expect(result.status == 1, "\(result.stderr)")
-        #expect(result.stderr.contains("LOSSKERNELS_THREADS") && result.stderr.contains("many") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
-        let good = try CLIRunner.run(["bench", "softmax", "--batch", "2", "--classes", "8", "--iterations", "1", "--warmup", "0", "--backend", "cpu", "--json"],
-                                     environment: ["LOSSKERNELS_THREADS": "1", "LOSSKERNELS_CHECK_FINITE": "true"])
+        #expect(
+            result.stderr.contains("LOSSKERNELS_THREADS") && result.stderr.contains("many") && result.stderr.split(separator: "\n").count == 1,
+            "\(result.stderr)")
+        let good = try CLIRunner.run(
+            ["bench", "softmax", "--batch", "2", "--classes", "8", "--iterations", "1", "--warmup", "0", "--backend", "cpu", "--json"],
+            environment: ["LOSSKERNELS_THREADS": "1", "LOSSKERNELS_CHECK_FINITE": "true"])
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("1 threads"), "\(good.stdout)")
     }

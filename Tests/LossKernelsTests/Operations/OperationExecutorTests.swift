@@ -1,9 +1,10 @@
 import Foundation
 import LossKernelsReference
 import Testing
-@testable import LossKernels
 import _CMicrokernels
 import _COpenCLShim
+
+@testable import LossKernels
 
 /// The executor and what every description shares: the work a call states (and how a sequence of
 /// calls is counted), the reduction rules of `LossReduction`, the codes shared with the kernels.
@@ -22,13 +23,15 @@ import _COpenCLShim
             let values = Array(z.values), x = OutputArray(count: b), dz = OutputArray(count: b * c)
             try withHostBuffers([values, [Float](repeating: 1, count: b)], [x, dz]) { input, output in
                 try engine.logSumExp(logits: input[0], rows: b, columns: c, into: output[0])
-                try engine.logSumExpBackward(logits: input[0], logSumExp: UnsafeBufferPointer(output[0]), gradOutput: input[1], rows: b, columns: c, into: output[1])
+                try engine.logSumExpBackward(
+                    logits: input[0], logSumExp: UnsafeBufferPointer(output[0]), gradOutput: input[1], rows: b, columns: c, into: output[1])
             }
         }
         #expect(lse == OperationWork(bytes: (2 * b * c + 3 * b) * 4))
         let (_, head) = try Engine.recordingWork {
-            try engine.marginSoftmax(features: Matrix(rows: 2, columns: 4, repeating: 1), classWeights: Matrix(rows: 5, columns: 4, repeating: 0.5),
-                                     labels: [1, 3], head: .cosFace())
+            try engine.marginSoftmax(
+                features: Matrix(rows: 2, columns: 4, repeating: 1), classWeights: Matrix(rows: 5, columns: 4, repeating: 0.5),
+                labels: [1, 3], head: .cosFace())
         }
         #expect(head.flops == 3 * 2 * 2 * 5 * 4)
         #expect(head.bytes == (2 * (2 * 4 + 5 * 4) + 1) * 4 + 2 * 8)
@@ -52,8 +55,10 @@ import _COpenCLShim
     /// share a code.
     @Test func codesComeFromOneHeader() {
         #expect(String(cString: lk_kernel_file_name(0)) == "lk_codes.h")
-        let elementwise: [ElementwiseLoss.Kind] = [.binaryCrossEntropyWithLogits, .sigmoidFocal, .mse, .l1, .smoothL1, .huber, .msle, .mape,
-                                                   .weightedBinaryCrossEntropyWithLogits, .klDivergence, .klDivergenceLogTarget]
+        let elementwise: [ElementwiseLoss.Kind] = [
+            .binaryCrossEntropyWithLogits, .sigmoidFocal, .mse, .l1, .smoothL1, .huber, .msle, .mape,
+            .weightedBinaryCrossEntropyWithLogits, .klDivergence, .klDivergenceLogTarget,
+        ]
         #expect(Set(elementwise.map(\.code)).count == elementwise.count)
         #expect(Set(MarginHead.Kind.allCases.map(\.code)).count == MarginHead.Kind.allCases.count)
         #expect(Set(ReductionAxis.allCases.map(\.code)).count == 3)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// Every `compute` operation against the broad set of bad files and values: each is refused with
@@ -76,7 +77,8 @@ import Testing
         let valid = try inputs.map { ($0.0, try Self.validFile(folder, $0.1)) }
         let out = folder.appendingPathComponent("out").path
         // Sanity: the valid inputs compute.
-        let good = try CLIRunner.run(["compute", operation] + valid.flatMap { ["--\($0.0)", $0.1] } + ["--output-dir", folder.appendingPathComponent("good").path, "--backend", backend])
+        let good = try CLIRunner.run(
+            ["compute", operation] + valid.flatMap { ["--\($0.0)", $0.1] } + ["--output-dir", folder.appendingPathComponent("good").path, "--backend", backend])
         #expect(good.status == 0, "\(operation) with valid inputs: \(good.stderr)")
         // Each bad file in place of each float input; the missing file in place of every input.
         var substitutions: [(Int, String, String)] = []
@@ -96,7 +98,9 @@ import Testing
             for (i, input) in valid.enumerated() { arguments += ["--\(input.0)", i == index ? path : input.1] }
             let result = try CLIRunner.run(arguments + ["--output-dir", out, "--backend", backend])
             #expect(result.status == 1, "\(operation) --\(valid[index].0) \((path as NSString).lastPathComponent): status \(result.status) \(result.stderr)")
-            #expect(result.stderr.contains(word) || result.stderr.contains((path as NSString).lastPathComponent), "\(operation): message lacks \(word): \(result.stderr)")
+            #expect(
+                result.stderr.contains(word) || result.stderr.contains((path as NSString).lastPathComponent),
+                "\(operation): message lacks \(word): \(result.stderr)")
             #expect(!result.stderr.contains("Fatal error"))
             #expect(!FileManager.default.fileExists(atPath: out), "\(operation) left an output folder")
         }

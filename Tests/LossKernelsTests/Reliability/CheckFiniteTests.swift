@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// `checkFinite`: off by default (NaN propagates as in PyTorch); on, every operation refuses NaN and
@@ -10,32 +11,58 @@ import Testing
     static let calls: [(String, String, @Sendable (Engine, Float) throws -> Void)] = [
         ("softmax", "logits", { e, bad in _ = try e.softmax(Matrix(rows: 2, columns: 3, values: [0, 1, bad, 3, 4, 5])) }),
         ("logSumExp", "logits", { e, bad in _ = try e.logSumExp(Matrix(rows: 2, columns: 3, values: [0, 1, bad, 3, 4, 5])) }),
-        ("softmaxBackward", "gradOutput", { e, bad in
-            _ = try e.softmaxBackward(probabilities: Matrix(rows: 1, columns: 3, repeating: 1.0 / 3), gradOutput: Matrix(rows: 1, columns: 3, values: [0, 1, bad]))
-        }),
+        (
+            "softmaxBackward", "gradOutput",
+            { e, bad in
+                _ = try e.softmaxBackward(
+                    probabilities: Matrix(rows: 1, columns: 3, repeating: 1.0 / 3), gradOutput: Matrix(rows: 1, columns: 3, values: [0, 1, bad]))
+            }
+        ),
         ("reduce", "input", { e, bad in _ = try e.reduce(.sum, Matrix(rows: 1, columns: 4, values: [0, 1, bad, 3]), over: .all) }),
         ("crossEntropy", "logits", { e, bad in _ = try e.crossEntropy(logits: Matrix(rows: 2, columns: 3, values: [0, 1, bad, 3, 4, 5]), labels: [0, 1]) }),
         ("focal", "logits", { e, bad in _ = try e.focalLoss(logits: Matrix(rows: 2, columns: 3, values: [0, 1, bad, 3, 4, 5]), labels: [0, 1]) }),
-        ("bce", "logits", { e, bad in
-            _ = try e.binaryCrossEntropyWithLogits(logits: Matrix(rows: 1, columns: 3, values: [0, 1, bad]), targets: Matrix(rows: 1, columns: 3, repeating: 0.5))
-        }),
-        ("mse", "predictions", { e, bad in
-            _ = try e.mseLoss(predictions: Matrix(rows: 1, columns: 3, values: [0, 1, bad]), targets: Matrix(rows: 1, columns: 3, repeating: 0))
-        }),
-        ("marginSoftmax", "features", { e, bad in
-            _ = try e.marginSoftmax(features: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 1]), classWeights: Matrix(rows: 3, columns: 2, repeating: 1),
-                                    labels: [0, 1], head: .cosFace())
-        }),
-        ("contrastive", "left", { e, bad in
-            _ = try e.contrastiveLoss(left: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 1]), right: Matrix(rows: 2, columns: 2, repeating: 0), similar: [true, false])
-        }),
-        ("triplet", "anchors", { e, bad in
-            let m = Matrix(rows: 2, columns: 2, repeating: 0)
-            _ = try e.tripletMarginLoss(anchors: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 1]), positives: m, negatives: m)
-        }),
-        ("center", "features", { e, bad in
-            _ = try e.centerLoss(features: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 1]), labels: [0, 1], centers: Matrix(rows: 2, columns: 2, repeating: 0))
-        }),
+        (
+            "bce", "logits",
+            { e, bad in
+                _ = try e.binaryCrossEntropyWithLogits(
+                    logits: Matrix(rows: 1, columns: 3, values: [0, 1, bad]), targets: Matrix(rows: 1, columns: 3, repeating: 0.5))
+            }
+        ),
+        (
+            "mse", "predictions",
+            { e, bad in
+                _ = try e.mseLoss(predictions: Matrix(rows: 1, columns: 3, values: [0, 1, bad]), targets: Matrix(rows: 1, columns: 3, repeating: 0))
+            }
+        ),
+        (
+            "marginSoftmax", "features",
+            { e, bad in
+                _ = try e.marginSoftmax(
+                    features: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 1]), classWeights: Matrix(rows: 3, columns: 2, repeating: 1),
+                    labels: [0, 1], head: .cosFace())
+            }
+        ),
+        (
+            "contrastive", "left",
+            { e, bad in
+                _ = try e.contrastiveLoss(
+                    left: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 1]), right: Matrix(rows: 2, columns: 2, repeating: 0), similar: [true, false])
+            }
+        ),
+        (
+            "triplet", "anchors",
+            { e, bad in
+                let m = Matrix(rows: 2, columns: 2, repeating: 0)
+                _ = try e.tripletMarginLoss(anchors: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 1]), positives: m, negatives: m)
+            }
+        ),
+        (
+            "center", "features",
+            { e, bad in
+                _ = try e.centerLoss(
+                    features: Matrix(rows: 2, columns: 2, values: [0, 1, bad, 1]), labels: [0, 1], centers: Matrix(rows: 2, columns: 2, repeating: 0))
+            }
+        ),
     ]
 
     @Test(arguments: calls.map(\.0), [TestBackend.cpu, .opencl])

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// "An engine is safe to use from many threads at once" (`Engine`). Eight callers share one `.cpu`
@@ -61,7 +62,7 @@ import Testing
         let start = StartLine(parties: count)
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let group = DispatchGroup()
-            for index in 0 ..< count {
+            for index in 0..<count {
                 group.enter()
                 let thread = Thread {
                     start.arriveAndWait()
@@ -97,7 +98,7 @@ import Testing
     }
 
     static func uniform(_ count: Int, _ range: ClosedRange<Double>, _ rng: inout TestRNG) -> [Float] {
-        (0 ..< count).map { _ in Float(range.lowerBound + (range.upperBound - range.lowerBound) * rng.unit()) }
+        (0..<count).map { _ in Float(range.lowerBound + (range.upperBound - range.lowerBound) * rng.unit()) }
     }
 
     /// A call of `kind` on inputs drawn from `rng`; CPU shapes are large enough to split over
@@ -109,7 +110,7 @@ import Testing
         }
         switch kind {
         case .softmax:
-            let rows = pick(1 ... 6, 1 ... 4, &rng), columns = pick(2_000 ... 40_000, 50 ... 400, &rng)
+            let rows = pick(1...6, 1...4, &rng), columns = pick(2_000...40_000, 50...400, &rng)
             let z = matrix(rows, columns, scale: 4, &rng)
             let resident = !cpu && rng.index(2) == 0
             return Call("softmax \(rows)×\(columns)\(resident ? " device-resident" : "")") { e in
@@ -135,33 +136,33 @@ import Testing
                 return out
             }
         case .crossEntropy:
-            let rows = pick(2 ... 24, 2 ... 6, &rng), columns = pick(500 ... 20_000, 20 ... 300, &rng)
+            let rows = pick(2...24, 2...6, &rng), columns = pick(500...20_000, 20...300, &rng)
             let z = matrix(rows, columns, scale: 3, &rng)
-            let labels = (0 ..< rows).map { _ in rng.index(columns) }
-            let weights: [Float]? = rng.index(2) == 0 ? uniform(columns, 0.25 ... 2, &rng) : nil
+            let labels = (0..<rows).map { _ in rng.index(columns) }
+            let weights: [Float]? = rng.index(2) == 0 ? uniform(columns, 0.25...2, &rng) : nil
             let smoothing = Float(0.05 + 0.2 * rng.unit())
             return Call("crossEntropy \(rows)×\(columns) ε=\(smoothing)\(weights == nil ? "" : " classWeights")") { e in
                 Outputs(try e.crossEntropy(logits: z, labels: labels, classWeights: weights, labelSmoothing: smoothing))
             }
         case .mse:
-            let count = pick(20_000 ... 300_000, 100 ... 3_000, &rng)
+            let count = pick(20_000...300_000, 100...3_000, &rng)
             let p = matrix(1, count, scale: 2, &rng), t = matrix(1, count, scale: 2, &rng)
             let reduction = LossReduction.allCases[rng.index(3)]
-            let grad = reduction == .none ? try! Matrix(rows: 1, columns: count, values: uniform(count, -1 ... 2, &rng)) : nil
+            let grad = reduction == .none ? try! Matrix(rows: 1, columns: count, values: uniform(count, -1...2, &rng)) : nil
             return Call("mse \(count) \(reduction)") { e in
                 Outputs(try e.mseLoss(predictions: p, targets: t, reduction: reduction, gradOutput: grad))
             }
         case .arcFace:
-            let b = pick(8 ... 32, 4 ... 8, &rng), c = pick(200 ... 1_200, 20 ... 64, &rng), d = pick(16 ... 48, 8 ... 16, &rng)
+            let b = pick(8...32, 4...8, &rng), c = pick(200...1_200, 20...64, &rng), d = pick(16...48, 8...16, &rng)
             let x = matrix(b, d, &rng), w = matrix(c, d, &rng)
-            let labels = (0 ..< b).map { _ in rng.index(c) }
+            let labels = (0..<b).map { _ in rng.index(c) }
             let tiles = 2 + rng.index(3)   // 2…4 tiles
             let budget = 4 * b * ((c + tiles - 1) / tiles)
             return Call("marginSoftmax arcFace \(b)×\(c)×\(d) in \(tiles) tiles") { e in
                 Outputs(try e.marginSoftmax(features: x, classWeights: w, labels: labels, head: .arcFace(scale: 16), memoryBudget: budget))
             }
         case .triplet:
-            let b = pick(64 ... 1_100, 8 ... 32, &rng), d = cpu ? 32 : 8   // up to 35,200 values: past the metric losses' parallel threshold
+            let b = pick(64...1_100, 8...32, &rng), d = cpu ? 32 : 8   // up to 35,200 values: past the metric losses' parallel threshold
             let a = matrix(b, d, &rng), n = matrix(b, d, &rng), noise = matrix(b, d, scale: 1.35, &rng)
             let p = try! Matrix(rows: b, columns: d, values: zip(a.values, noise.values).map { $0 + $1 })
             let norm = 1 + rng.index(2), swap = rng.index(2) == 0
@@ -169,28 +170,28 @@ import Testing
                 Outputs(try e.tripletMarginLoss(anchors: a, positives: p, negatives: n, margin: norm == 1 ? 2 : 1, p: norm, swap: swap))
             }
         case .minedTriplet:
-            let b = pick(32 ... 200, 8 ... 24, &rng), d = pick(8 ... 24, 4 ... 8, &rng), classes = pick(3 ... 8, 2 ... 3, &rng)
+            let b = pick(32...200, 8...24, &rng), d = pick(8...24, 4...8, &rng), classes = pick(3...8, 2...3, &rng)
             let embeddings = matrix(b, d, &rng)
-            let labels = (0 ..< b).map { $0 < classes ? $0 : rng.index(classes) }
+            let labels = (0..<b).map { $0 < classes ? $0 : rng.index(classes) }
             let mining = TripletMining.allCases[rng.index(2)]
             return Call("minedTripletLoss \(mining) \(b)×\(d), \(classes) classes") { e in
                 Outputs(try e.minedTripletLoss(embeddings: embeddings, labels: labels, mining: mining))
             }
         case .center:
-            let b = pick(64 ... 1_100, 8 ... 32, &rng), d = cpu ? 32 : 8, c = pick(5 ... 100, 3 ... 6, &rng)
+            let b = pick(64...1_100, 8...32, &rng), d = cpu ? 32 : 8, c = pick(5...100, 3...6, &rng)
             let x = matrix(b, d, &rng), centers = matrix(c, d, scale: 0.5, &rng)
-            let labels = (0 ..< b).map { _ in rng.index(c) }
+            let labels = (0..<b).map { _ in rng.index(c) }
             let alpha = Float(rng.unit())
             return Call("centerLoss \(b)×\(d), \(c) classes, α=\(alpha)") { e in
                 Outputs(try e.centerLoss(features: x, labels: labels, centers: centers, alpha: alpha))
             }
         case .reduction:
-            let rows = pick(16 ... 64, 4 ... 16, &rng), columns = pick(100 ... 4_000, 10 ... 100, &rng)
+            let rows = pick(16...64, 4...16, &rng), columns = pick(100...4_000, 10...100, &rng)
             let x = matrix(rows, columns, scale: 2, &rng)
             let op = ReductionOperation.allCases[rng.index(ReductionOperation.allCases.count)]
             let axis = ReductionAxis.allCases[rng.index(ReductionAxis.allCases.count)]
             let groups = axis == .all ? 1 : (axis == .rows ? rows : columns)
-            let grad = uniform(groups, -1 ... 2, &rng)
+            let grad = uniform(groups, -1...2, &rng)
             return Call("reduce \(op) over \(axis) \(rows)×\(columns)") { e in
                 let (result, backend) = try x.values.withUnsafeBufferPointer { try e.reduce(op, input: $0, rows: rows, columns: columns, over: axis) }
                 var out = Outputs(backend: backend)
@@ -208,7 +209,7 @@ import Testing
     /// third step on OpenCL, inputs from the caller's own seed.
     static func steps(caller: Int, openCL: Bool) -> [Step] {
         var rng = TestRNG(seed: 0xC0FFEE + UInt64(caller))
-        return (0 ..< stepsPerCaller).map { s in
+        return (0..<stepsPerCaller).map { s in
             let kind = Kind.allCases[(s + caller) % Kind.allCases.count]
             let backend: TestBackend = openCL && s % 3 == 2 ? .opencl : .cpu
             return Step(call: makeCall(kind, backend, &rng), backend: backend)
@@ -230,7 +231,7 @@ import Testing
         if Backends.openCLRequired { try Backends.requireOpenCL() }
         // Without a device (and not required), the OpenCL steps run on the CPU engine instead.
         let openCL = Backends.openCLAvailable
-        let sequences = (0 ..< Self.callerCount).map { Self.steps(caller: $0, openCL: openCL) }
+        let sequences = (0..<Self.callerCount).map { Self.steps(caller: $0, openCL: openCL) }
 
         // The expected results: every call made alone, one after the other.
         var expected: [[Outputs]] = []
@@ -278,7 +279,9 @@ import Testing
         let all = reports.withLock { $0 }
         for (caller, report) in all.enumerated() {
             #expect(report.errors.isEmpty, "caller \(caller) threw: \(report.errors.joined(separator: " | "))")
-            #expect(report.mismatches == 0, """
+            #expect(
+                report.mismatches == 0,
+                """
                 caller \(caller): \(report.mismatches) of \(report.iterations) concurrent results differ from the sequential ones: \
                 \(report.firstMismatches.joined(separator: " | "))
                 """)
@@ -305,7 +308,7 @@ import Testing
         #expect(!openCL || explicitDevice != nil, "OpenCL is available but no explicit device was chosen")
         var rng = TestRNG(seed: 77)
         let logits = try Matrix(rows: 6, columns: 257, values: TestData.normal(6 * 257, scale: 3, rng: &rng))
-        let labels = (0 ..< 6).map { _ in rng.index(257) }
+        let labels = (0..<6).map { _ in rng.index(257) }
         let ceCall = Call("crossEntropy 6×257 ε=0.1") { e in Outputs(try e.crossEntropy(logits: logits, labels: labels, labelSmoothing: 0.1)) }
         let cpuExpected = try ceCall.run(Backends.cpuEngine)
         let openCLExpected = openCL ? try ceCall.run(Backends.openCLEngine) : nil
@@ -322,7 +325,7 @@ import Testing
                 if let why = out.firstDifference(from: expected) { fail("\(what): \(why)") }
             }
             do {
-                for _ in 0 ..< 20 {
+                for _ in 0..<20 {
                     let found = Engine.openCLDevices()
                     switch (found, devices) {
                     case (.success(let a), .success(let b)) where a == b: break
@@ -342,8 +345,12 @@ import Testing
                     if c.explicit != choices.explicit || c.automatic != choices.automatic { fail("openCLChoices() \(c), alone \(choices)") }
                 }
                 if cpu.plannedDevice(elements: 1) != nil { fail("a .cpu engine plans a device") }
-                if explicit.plannedDevice(elements: 1) != explicitDevice { fail("explicit plannedDevice \(String(describing: explicit.plannedDevice(elements: 1)))") }
-                if auto.plannedDevice(elements: 1) != explicitDevice { fail("auto (any device) plannedDevice \(String(describing: auto.plannedDevice(elements: 1)))") }
+                if explicit.plannedDevice(elements: 1) != explicitDevice {
+                    fail("explicit plannedDevice \(String(describing: explicit.plannedDevice(elements: 1)))")
+                }
+                if auto.plannedDevice(elements: 1) != explicitDevice {
+                    fail("auto (any device) plannedDevice \(String(describing: auto.plannedDevice(elements: 1)))")
+                }
 
                 check(try ceCall.run(cpu), cpuExpected, "a new \(threads)-thread CPU engine")
                 if let openCLExpected {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// Bitwise determinism of every loss and head that `DeterminismTests` (softmax family, reductions)
@@ -93,8 +94,8 @@ import Testing
                 if same { continue }
                 let i = x.values.indices.first { x.values[$0].bitPattern != y.values[$0].bitPattern }!
                 let bad = zip(x.values, y.values).reduce(0) { $0 + ($1.0.bitPattern != $1.1.bitPattern ? 1 : 0) }
-                return "\(x.name): \(bad) of \(x.values.count) values differ bitwise; first at \(i): \(x.values[i]) " +
-                    "(0x\(String(x.values[i].bitPattern, radix: 16))) vs expected \(y.values[i]) (0x\(String(y.values[i].bitPattern, radix: 16)))"
+                return "\(x.name): \(bad) of \(x.values.count) values differ bitwise; first at \(i): \(x.values[i]) "
+                    + "(0x\(String(x.values[i].bitPattern, radix: 16))) vs expected \(y.values[i]) (0x\(String(y.values[i].bitPattern, radix: 16)))"
             }
             guard counts.map(\.name) == expected.counts.map(\.name) else {
                 return "integer outputs \(counts.map(\.name)) vs expected \(expected.counts.map(\.name))"
@@ -145,7 +146,7 @@ import Testing
 
         static func uniform(_ rows: Int, _ columns: Int, seed: UInt64, in range: ClosedRange<Double>) -> Matrix {
             var rng = TestRNG(seed: seed)
-            let values = (0 ..< rows * columns).map { _ in Float(range.lowerBound + (range.upperBound - range.lowerBound) * rng.unit()) }
+            let values = (0..<rows * columns).map { _ in Float(range.lowerBound + (range.upperBound - range.lowerBound) * rng.unit()) }
             return try! Matrix(rows: rows, columns: columns, values: values)
         }
 
@@ -155,7 +156,7 @@ import Testing
 
         static func labels(_ count: Int, classes: Int, seed: UInt64) -> [Int] {
             var rng = TestRNG(seed: seed)
-            return (0 ..< count).map { _ in rng.index(classes) }
+            return (0..<count).map { _ in rng.index(classes) }
         }
 
         /// `b` normal embeddings of `d` values in which every 7th row repeats the previous one
@@ -163,7 +164,7 @@ import Testing
         static func embeddings(_ b: Int, _ d: Int, seed: UInt64) -> Matrix {
             var e = normal(b, d, seed: seed)
             for r in stride(from: 7, to: b, by: 7) {
-                for j in 0 ..< d { e[r, j] = e[r - 1, j] }
+                for j in 0..<d { e[r, j] = e[r - 1, j] }
             }
             return e
         }
@@ -331,7 +332,8 @@ import Testing
                 Outputs(try e.regressionLoss(.smoothL1(beta: 0.5), predictions: w().predictions, targets: w().targets))
             },
             Call("regression huber δ=0.7 none gradOutput (\(size))") { e in
-                Outputs(try e.regressionLoss(.huber(delta: 0.7), predictions: w().predictions, targets: w().targets, reduction: .none, gradOutput: w().elementGrad))
+                Outputs(
+                    try e.regressionLoss(.huber(delta: 0.7), predictions: w().predictions, targets: w().targets, reduction: .none, gradOutput: w().elementGrad))
             },
             Call("regression msle mean (\(size))") { e in
                 Outputs(try e.regressionLoss(.msle, predictions: w().positivePredictions, targets: w().positiveTargets))
@@ -354,44 +356,59 @@ import Testing
             },
         ]
         if p == .large {
-            calls.append(Call("regression mse mean, 2,200,001 values (streaming stores)") { e in
-                Outputs(try e.regressionLoss(.mse, predictions: w().streamingPredictions!, targets: w().streamingTargets!))
-            })
+            calls.append(
+                Call("regression mse mean, 2,200,001 values (streaming stores)") { e in
+                    Outputs(try e.regressionLoss(.mse, predictions: w().streamingPredictions!, targets: w().streamingTargets!))
+                })
         }
         // Margin heads: every kind in one tile and in several.
         for (name, head) in heads {
-            calls.append(Call("marginSoftmax \(name) one tile mean (\(size))") { e in
-                Outputs(try e.marginSoftmax(features: w().features, classWeights: w().classWeights, labels: w().headLabels, head: head))
-            })
-            calls.append(Call("marginSoftmax \(name) tiled mean (\(size))") { e in
-                Outputs(try e.marginSoftmax(features: w().features, classWeights: w().classWeights, labels: w().headLabels, head: head, memoryBudget: w().tileBudget))
-            })
+            calls.append(
+                Call("marginSoftmax \(name) one tile mean (\(size))") { e in
+                    Outputs(try e.marginSoftmax(features: w().features, classWeights: w().classWeights, labels: w().headLabels, head: head))
+                })
+            calls.append(
+                Call("marginSoftmax \(name) tiled mean (\(size))") { e in
+                    Outputs(
+                        try e.marginSoftmax(
+                            features: w().features, classWeights: w().classWeights, labels: w().headLabels, head: head, memoryBudget: w().tileBudget))
+                })
         }
         calls += [
             Call("marginSoftmax arcFace tiled none gradOutput (\(size))") { e in
-                Outputs(try e.marginSoftmax(features: w().features, classWeights: w().classWeights, labels: w().headLabels, head: .arcFace(scale: 16),
-                                            reduction: .none, gradOutput: w().headGrad, memoryBudget: w().tileBudget))
+                Outputs(
+                    try e.marginSoftmax(
+                        features: w().features, classWeights: w().classWeights, labels: w().headLabels, head: .arcFace(scale: 16),
+                        reduction: .none, gradOutput: w().headGrad, memoryBudget: w().tileBudget))
             },
             Call("marginSoftmax sphereFace tiled sum (\(size))") { e in
-                Outputs(try e.marginSoftmax(features: w().features, classWeights: w().classWeights, labels: w().headLabels, head: .sphereFace(lambda: 5),
-                                            reduction: .sum, memoryBudget: w().tileBudget))
+                Outputs(
+                    try e.marginSoftmax(
+                        features: w().features, classWeights: w().classWeights, labels: w().headLabels, head: .sphereFace(lambda: 5),
+                        reduction: .sum, memoryBudget: w().tileBudget))
             },
             // Metric losses.
             Call("contrastiveLoss mean (\(size))") { e in
                 Outputs(try e.contrastiveLoss(left: w().left, right: w().right, similar: w().similar, margin: w().pairMargin))
             },
             Call("contrastiveLoss none gradOutput (\(size))") { e in
-                Outputs(try e.contrastiveLoss(left: w().left, right: w().right, similar: w().similar, margin: w().pairMargin, reduction: .none, gradOutput: w().pairGrad))
+                Outputs(
+                    try e.contrastiveLoss(
+                        left: w().left, right: w().right, similar: w().similar, margin: w().pairMargin, reduction: .none, gradOutput: w().pairGrad))
             },
             Call("tripletMarginLoss p=2 mean (\(size))") { e in
                 Outputs(try e.tripletMarginLoss(anchors: w().anchors, positives: w().positives, negatives: w().negatives))
             },
             Call("tripletMarginLoss p=1 swap sum (\(size))") { e in
-                Outputs(try e.tripletMarginLoss(anchors: w().anchors, positives: w().positives, negatives: w().negatives, margin: 2, p: 1, swap: true, reduction: .sum))
+                Outputs(
+                    try e.tripletMarginLoss(
+                        anchors: w().anchors, positives: w().positives, negatives: w().negatives, margin: 2, p: 1, swap: true, reduction: .sum))
             },
             Call("tripletMarginLoss p=2 swap none gradOutput (\(size))") { e in
-                Outputs(try e.tripletMarginLoss(anchors: w().anchors, positives: w().positives, negatives: w().negatives, swap: true,
-                                                reduction: .none, gradOutput: w().pairGrad))
+                Outputs(
+                    try e.tripletMarginLoss(
+                        anchors: w().anchors, positives: w().positives, negatives: w().negatives, swap: true,
+                        reduction: .none, gradOutput: w().pairGrad))
             },
             Call("minedTripletLoss batchAll (\(size))") { e in
                 Outputs(try e.minedTripletLoss(embeddings: w().embeddings, labels: w().embeddingLabels, mining: .batchAll))
@@ -424,8 +441,10 @@ import Testing
     /// Runs `call` on `engine`, expecting it to run on `backend` and to give outputs that can show a
     /// difference.
     /// `baseline`: also check that the outputs can show a difference (the others are compared with it).
-    static func run(_ call: Call, on engine: Engine, _ backend: TestBackend, _ context: String, baseline: Bool = false,
-                    sourceLocation: SourceLocation = #_sourceLocation) throws -> Outputs {
+    static func run(
+        _ call: Call, on engine: Engine, _ backend: TestBackend, _ context: String, baseline: Bool = false,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> Outputs {
         let out = try call.run(engine)
         #expect(out.backend == backend.expected, "\(call.name) \(context): ran on \(out.backend)", sourceLocation: sourceLocation)
         if baseline, let why = out.vacuity { Issue.record("\(call.name) \(context): outputs cannot show a difference: \(why)", sourceLocation: sourceLocation) }
@@ -459,7 +478,7 @@ import Testing
     func cpuRepeatedRunsGiveIdenticalBits(_ call: Call) throws {
         let engine = Self.cpuEngines[3]!
         let first = try Self.run(call, on: engine, .cpu, "run 1", baseline: true)
-        for run in 2 ... 3 {
+        for run in 2...3 {
             Self.expectIdentical(try Self.run(call, on: engine, .cpu, "run \(run)"), first, "\(call.name): 3 threads, run \(run) vs run 1")
         }
     }
@@ -468,7 +487,7 @@ import Testing
     func openCLRepeatedRunsGiveIdenticalBits(_ call: Call) throws {
         let engine = try Backends.engine(for: .opencl)
         let first = try Self.run(call, on: engine, .opencl, "run 1", baseline: true)
-        for run in 2 ... 3 {
+        for run in 2...3 {
             Self.expectIdentical(try Self.run(call, on: engine, .opencl, "run \(run)"), first, "\(call.name): OpenCL run \(run) vs run 1")
         }
     }
@@ -495,11 +514,12 @@ import Testing
         let ce = try engine.crossEntropy(logits: w.wide, labels: w.wideLabels, classWeights: w.wideWeights, labelSmoothing: 0.1)
         let focal = try engine.focalLoss(logits: w.wide, labels: w.wideLabels, gamma: 2, alpha: .perClass(w.wideAlpha))
         var gradient = [Float](repeating: .nan, count: w.wide.count)
-        for round in 1 ... 2 {
+        for round in 1...2 {
             let (loss, ran) = try w.wide.values.withUnsafeBufferPointer { z in
                 try gradient.withUnsafeMutableBufferPointer {
-                    try engine.crossEntropy(logits: z, rows: w.wide.rows, columns: w.wide.columns, labels: w.wideLabels, classWeights: w.wideWeights,
-                                            labelSmoothing: 0.1, gradient: $0)
+                    try engine.crossEntropy(
+                        logits: z, rows: w.wide.rows, columns: w.wide.columns, labels: w.wideLabels, classWeights: w.wideWeights,
+                        labelSmoothing: 0.1, gradient: $0)
                 }
             }
             #expect(ran == backend.expected)
@@ -507,7 +527,8 @@ import Testing
             expectBitwiseEqual(gradient, ce.gradient.values, "crossEntropy buffer form gradient, round \(round), \(context)")
             let (focalLoss, _) = try w.wide.values.withUnsafeBufferPointer { z in
                 try gradient.withUnsafeMutableBufferPointer {
-                    try engine.focalLoss(logits: z, rows: w.wide.rows, columns: w.wide.columns, labels: w.wideLabels, gamma: 2, alpha: .perClass(w.wideAlpha), gradient: $0)
+                    try engine.focalLoss(
+                        logits: z, rows: w.wide.rows, columns: w.wide.columns, labels: w.wideLabels, gamma: 2, alpha: .perClass(w.wideAlpha), gradient: $0)
                 }
             }
             expectBitwiseEqual(focalLoss, focal.loss, "focalLoss buffer form loss, round \(round), \(context)")
@@ -517,10 +538,12 @@ import Testing
         // Regression: the buffer form against the matrix form, stale gradient buffer.
         let smooth = try engine.regressionLoss(.smoothL1(beta: 0.5), predictions: w.predictions, targets: w.targets, reduction: .sum)
         var regressionGradient = [Float](repeating: .nan, count: w.predictions.count)
-        for round in 1 ... 2 {
+        for round in 1...2 {
             let (loss, _) = try w.predictions.values.withUnsafeBufferPointer { x in
                 try w.targets.values.withUnsafeBufferPointer { t in
-                    try regressionGradient.withUnsafeMutableBufferPointer { try engine.regressionLoss(.smoothL1(beta: 0.5), predictions: x, targets: t, reduction: .sum, gradient: $0) }
+                    try regressionGradient.withUnsafeMutableBufferPointer {
+                        try engine.regressionLoss(.smoothL1(beta: 0.5), predictions: x, targets: t, reduction: .sum, gradient: $0)
+                    }
                 }
             }
             expectBitwiseEqual(loss, smooth.loss, "smoothL1 buffer form loss, round \(round), \(context)")
@@ -531,13 +554,15 @@ import Testing
         var gradFeatures = [Float](repeating: .nan, count: w.features.count)
         var gradWeights = [Float](repeating: .nan, count: w.classWeights.count)
         for head in [MarginHead.arcFace(scale: 16), .cosFace(scale: 16)] {
-            let expected = try engine.marginSoftmax(features: w.features, classWeights: w.classWeights, labels: w.headLabels, head: head, memoryBudget: w.tileBudget)
+            let expected = try engine.marginSoftmax(
+                features: w.features, classWeights: w.classWeights, labels: w.headLabels, head: head, memoryBudget: w.tileBudget)
             let (loss, ran) = try w.features.values.withUnsafeBufferPointer { x in
                 try w.classWeights.values.withUnsafeBufferPointer { cw in
                     try gradFeatures.withUnsafeMutableBufferPointer { dx in
                         try gradWeights.withUnsafeMutableBufferPointer { dw in
-                            try engine.marginSoftmax(features: x, classWeights: cw, rows: w.features.rows, classes: w.classWeights.rows, dimension: w.features.columns,
-                                                     labels: w.headLabels, head: head, memoryBudget: w.tileBudget, gradFeatures: dx, gradClassWeights: dw)
+                            try engine.marginSoftmax(
+                                features: x, classWeights: cw, rows: w.features.rows, classes: w.classWeights.rows, dimension: w.features.columns,
+                                labels: w.headLabels, head: head, memoryBudget: w.tileBudget, gradFeatures: dx, gradClassWeights: dw)
                         }
                     }
                 }

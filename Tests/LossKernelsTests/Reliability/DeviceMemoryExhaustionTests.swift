@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LossKernels
 import LossKernelsReference
+import Testing
+
+@testable import LossKernels
 
 /// A real problem larger than the OpenCL device can allocate (PoCL here allows 2 GiB per buffer):
 /// under `auto` it is computed on the CPU instead, under `opencl` it is a clear error, and the
@@ -10,7 +11,8 @@ import LossKernelsReference
     @Test func oversizedProblemFallsBackOrFailsCleanly() throws {
         try Backends.requireOpenCL()
         guard case .success(let devices) = Engine.openCLDevices(), let limit = devices.map(\.maxAllocationBytes).max(), limit > 0,
-              limit <= 4 << 30 else {
+            limit <= 4 << 30
+        else {
             // A device that allocates more than 4 GiB per buffer would need a larger problem than
             // this machine should hold for a unit test.
             return

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// A backend a parameterised test runs on. Every parity test takes one of these as an argument, so
@@ -91,8 +92,10 @@ enum Backends {
 @Suite struct OpenCLAvailabilityTests {
     /// Shown as skipped, with the reason, when there is no OpenCL device (then every OpenCL test
     /// case is cancelled). When a device exists it checks the explicit engine's choice.
-    @Test(.enabled(if: Backends.openCLAvailable || Backends.openCLRequired,
-                   "no OpenCL device: \(Backends.openCLUnavailableReason ?? "") — OpenCL test cases are skipped (set LOSSKERNELS_REQUIRE_OPENCL=1 to make this fail)"))
+    @Test(
+        .enabled(
+            if: Backends.openCLAvailable || Backends.openCLRequired,
+            "no OpenCL device: \(Backends.openCLUnavailableReason ?? "") — OpenCL test cases are skipped (set LOSSKERNELS_REQUIRE_OPENCL=1 to make this fail)"))
     func openCLDeviceFound() throws {
         try Backends.requireOpenCL()
         guard case .success(let devices) = Backends.openCLDevices else { return }

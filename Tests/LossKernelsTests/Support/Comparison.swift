@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import LossKernelsReference
+import Testing
+
 @testable import LossKernels
 
 // MARK: - Comparison against the float64 reference
@@ -16,8 +17,10 @@ import LossKernelsReference
 ///
 /// The counts must agree. On failure one issue is recorded that names `context`, the number of bad
 /// elements, and the first bad index with its actual and reference values.
-func expectClose(_ actual: [Float], _ reference: [Double], tolerance: Double = 1e-5, _ context: String,
-                 sourceLocation: SourceLocation = #_sourceLocation) {
+func expectClose(
+    _ actual: [Float], _ reference: [Double], tolerance: Double = 1e-5, _ context: String,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     guard actual.count == reference.count else {
         Issue.record("\(context): \(actual.count) values, reference has \(reference.count)", sourceLocation: sourceLocation)
         return
@@ -26,7 +29,7 @@ func expectClose(_ actual: [Float], _ reference: [Double], tolerance: Double = 1
     var first: (index: Int, actual: Float, reference: Double, why: String)?
     actual.withUnsafeBufferPointer { a in
         reference.withUnsafeBufferPointer { r in
-            for i in 0 ..< a.count {
+            for i in 0..<a.count {
                 // Fast path for the common case (finite and within the bound); `mismatch` decides the rest.
                 let ai = Double(a[i]), ri = r[i]
                 if ri.isFinite && ai.isFinite && Swift.abs(ai - ri) <= tolerance * Swift.max(1, Swift.abs(ri)) && Float(ri).isFinite { continue }
@@ -38,7 +41,8 @@ func expectClose(_ actual: [Float], _ reference: [Double], tolerance: Double = 1
         }
     }
     if let first {
-        Issue.record("""
+        Issue.record(
+            """
             \(context): \(bad) of \(actual.count) values off; first at index \(first.index): \
             actual \(first.actual), reference \(first.reference) (\(first.why))
             """, sourceLocation: sourceLocation)
@@ -57,7 +61,8 @@ func expectBitwiseEqual(_ a: [Float], _ b: [Float], _ context: String, sourceLoc
     if same { return }
     if let i = a.indices.first(where: { a[$0].bitPattern != b[$0].bitPattern }) {
         let bad = a.indices.reduce(0) { $0 + (a[$1].bitPattern != b[$1].bitPattern ? 1 : 0) }
-        Issue.record("""
+        Issue.record(
+            """
             \(context): \(bad) of \(a.count) values differ bitwise; first at index \(i): \
             \(a[i]) (0x\(String(a[i].bitPattern, radix: 16))) vs \(b[i]) (0x\(String(b[i].bitPattern, radix: 16)))
             """, sourceLocation: sourceLocation)
@@ -81,14 +86,14 @@ extension SplitMix64 {
     }
 
     /// An integer in `0..<bound`.
-    mutating func index(_ bound: Int) -> Int { Int.random(in: 0 ..< bound, using: &self) }
+    mutating func index(_ bound: Int) -> Int { Int.random(in: 0..<bound, using: &self) }
 }
 
 /// Random test matrices.
 enum TestData {
     /// `count` normal values times `scale`, as float32.
     static func normal(_ count: Int, scale: Double = 1, rng: inout TestRNG) -> [Float] {
-        (0 ..< count).map { _ in Float(rng.normal() * scale) }
+        (0..<count).map { _ in Float(rng.normal() * scale) }
     }
 
     /// `rows × columns` logits: normal values times `scale`; each entry is replaced by `−∞` (a mask)
@@ -96,9 +101,9 @@ enum TestData {
     static func logits(rows: Int, columns: Int, scale: Double, maskProbability: Double = 0, rng: inout TestRNG) -> [Float] {
         var z = normal(rows * columns, scale: scale, rng: &rng)
         guard maskProbability > 0, columns > 0 else { return z }
-        for r in 0 ..< rows {
-            for j in 0 ..< columns where rng.unit() < maskProbability { z[r * columns + j] = -.infinity }
-            if !z[(r * columns) ..< ((r + 1) * columns)].contains(where: { $0.isFinite }) {
+        for r in 0..<rows {
+            for j in 0..<columns where rng.unit() < maskProbability { z[r * columns + j] = -.infinity }
+            if !z[(r * columns)..<((r + 1) * columns)].contains(where: { $0.isFinite }) {
                 z[r * columns + rng.index(columns)] = Float(rng.normal() * scale)
             }
         }
@@ -115,7 +120,7 @@ enum TestData {
         let base = r * columns
         switch kind {
         case .fullyMasked:
-            for j in 0 ..< columns { z[base + j] = -.infinity }
+            for j in 0..<columns { z[base + j] = -.infinity }
         case .nan:
             z[base + rng.index(columns)] = .nan
         case .positiveInfinity:
@@ -141,6 +146,7 @@ func expectEqualIndices(_ actual: [Int], _ expected: [Int], _ context: String, s
     }
     if let i = actual.indices.first(where: { actual[$0] != expected[$0] }) {
         let bad = zip(actual, expected).reduce(0) { $0 + ($1.0 != $1.1 ? 1 : 0) }
-        Issue.record("\(context): \(bad) of \(actual.count) indices differ; first at group \(i): \(actual[i]), expected \(expected[i])", sourceLocation: sourceLocation)
+        Issue.record(
+            "\(context): \(bad) of \(actual.count) indices differ; first at group \(i): \(actual[i]), expected \(expected[i])", sourceLocation: sourceLocation)
     }
 }

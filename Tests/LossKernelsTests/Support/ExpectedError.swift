@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 // The validation suites' check: a call must throw one `LossKernelsError` of the expected case,

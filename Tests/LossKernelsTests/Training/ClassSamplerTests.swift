@@ -1,4 +1,5 @@
 import Testing
+
 @testable import LossKernels
 
 /// Partial-FC class sampling (docs/OPERATIONS.md, "Training head").

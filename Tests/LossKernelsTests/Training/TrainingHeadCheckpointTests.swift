@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// Checkpoints: a resumed head continues bit for bit, and an interrupted save leaves the previous
@@ -14,9 +15,10 @@ import Testing
         let (b, c, d) = (8, 120, 6)
         let batches = (0..<6).map { _ in TrainingTestSupport.batch(rows: b, d: d, classes: c, rng: &rng) }
         let schedule = head.kind == .sphereFace ? LambdaSchedule(base: 50, gamma: 0.3) : nil
-        let original = try MarginSoftmaxHead(engine: engine, classes: c, dimension: d, head: head,
-                                             optimizer: SGDOptions(learningRate: 0.2, momentum: 0.8, weightDecay: 1e-3),
-                                             sampleRate: 0.3, seed: 17, lambdaSchedule: schedule)
+        let original = try MarginSoftmaxHead(
+            engine: engine, classes: c, dimension: d, head: head,
+            optimizer: SGDOptions(learningRate: 0.2, momentum: 0.8, weightDecay: 1e-3),
+            sampleRate: 0.3, seed: 17, lambdaSchedule: schedule)
         for batch in batches[0..<3] { _ = try original.step(features: batch.features, labels: batch.labels, learningRate: 0.15) }
         let folder = TrainingTestSupport.temporaryFolder()
         defer { try? FileManager.default.removeItem(atPath: folder) }

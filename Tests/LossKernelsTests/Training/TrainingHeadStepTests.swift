@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LossKernels
 
 /// A training step against the plain head (`Engine.marginSoftmax`) followed by the float64 SGD
@@ -61,7 +62,8 @@ import Testing
         expectClose([step.loss], plain.loss.map(Double.init), tolerance: 1e-6, "\(backend) partial loss")
         expectClose(step.gradFeatures.values, plain.gradFeatures.values.map(Double.init), tolerance: 1e-6, "\(backend) partial ∂L/∂X")
         let w1 = try trainer.weights(), v1 = try trainer.momentum()
-        let reference = TrainingTestSupport.sgd(weights: gathered.values, momentum: TrainingTestSupport.rows(v0, sample.classes), gradient: plain.gradClassWeights.values, options)
+        let reference = TrainingTestSupport.sgd(
+            weights: gathered.values, momentum: TrainingTestSupport.rows(v0, sample.classes), gradient: plain.gradClassWeights.values, options)
         expectClose(TrainingTestSupport.rows(w1, sample.classes), reference.weights, tolerance: 1e-6, "\(backend) sampled W rows")
         expectClose(TrainingTestSupport.rows(v1, sample.classes), reference.momentum, tolerance: 1e-5, "\(backend) sampled V rows")
         let untouched = Set(0..<c).subtracting(sample.classes).sorted()
@@ -83,7 +85,8 @@ import Testing
             let batch = TrainingTestSupport.batch(rows: b, d: d, classes: c, rng: &rng)
             let expected = schedule.lambda(at: i)
             #expect(trainer.head.lambda == expected)
-            let plain = try engine.marginSoftmax(features: batch.features, classWeights: try trainer.weights(), labels: batch.labels, head: .sphereFace(lambda: expected))
+            let plain = try engine.marginSoftmax(
+                features: batch.features, classWeights: try trainer.weights(), labels: batch.labels, head: .sphereFace(lambda: expected))
             let step = try trainer.step(features: batch.features, labels: batch.labels)
             #expect(step.lambda == expected)
             expectClose([step.loss], plain.loss.map(Double.init), tolerance: 1e-6, "\(backend) step \(i) λ \(expected)")

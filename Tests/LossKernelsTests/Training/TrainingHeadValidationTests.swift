@@ -1,13 +1,17 @@
 import Testing
+
 @testable import LossKernels
 
 /// Bad input to the training head: clear errors, and a refused step changes nothing.
 @Suite struct TrainingHeadValidationTests {
     @Test func badOptionsAreRefused() {
         let engine = Backends.cpuEngine
-        func make(classes: Int = 10, dimension: Int = 4, head: MarginHead = .cosFace(), optimizer: SGDOptions = SGDOptions(),
-                  rate: Double = 1, initial: Matrix? = nil) throws -> MarginSoftmaxHead {
-            try MarginSoftmaxHead(engine: engine, classes: classes, dimension: dimension, head: head, optimizer: optimizer, sampleRate: rate, initialWeights: initial)
+        func make(
+            classes: Int = 10, dimension: Int = 4, head: MarginHead = .cosFace(), optimizer: SGDOptions = SGDOptions(),
+            rate: Double = 1, initial: Matrix? = nil
+        ) throws -> MarginSoftmaxHead {
+            try MarginSoftmaxHead(
+                engine: engine, classes: classes, dimension: dimension, head: head, optimizer: optimizer, sampleRate: rate, initialWeights: initial)
         }
         expectError(.option(name: "classes", value: "0"), "no classes") { try make(classes: 0) }
         expectError(.option(name: "dimension", value: "0"), "no dimension") { try make(dimension: 0) }

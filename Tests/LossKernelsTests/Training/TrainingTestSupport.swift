@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import LossKernels
 
 /// Inputs and the float64 SGD reference of the training-head tests.
@@ -27,7 +28,7 @@ enum TrainingTestSupport {
 
     /// Rows `rows` of a row-major `C×D` matrix, concatenated.
     static func rows(_ m: Matrix, _ rows: [Int]) -> [Float] {
-        rows.flatMap { m.values[$0 * m.columns ..< ($0 + 1) * m.columns] }
+        rows.flatMap { m.values[$0 * m.columns..<($0 + 1) * m.columns] }
     }
 
     /// A checkpoint folder under the temporary directory (not created).
