@@ -24,6 +24,8 @@ package struct Configuration: Sendable, Equatable {
     package var offloadMinimumElements: Int = 1 << 20
     package var openCLDeviceTypes: OpenCLDeviceTypeFilter = .gpu
     package var checkFinite = false
+    /// `LOSSKERNELS_CPU_MICROKERNELS`. The choice is per process (`RowKernels.useMicrokernels` reads
+    /// the variable by the same rule at first use); engine creation checks the value here.
     package var cpuMicrokernels = true
     package var fault: OpenCLFault? = nil
 

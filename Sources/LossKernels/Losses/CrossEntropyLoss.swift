@@ -46,6 +46,7 @@ struct CrossEntropyLoss: RowSoftmaxLoss {
 
     var needsWeightedLogitSum: Bool { labelSmoothing > 0 }
     var columnWeights: [Float]? { classWeights }
+    var perClassValues: Int { classWeights?.count ?? 0 }
 
     func target(_ n: Int) -> Int? { labels[n] == ignoreIndex ? nil : labels[n] }
 

@@ -52,6 +52,10 @@ struct FocalLoss: RowSoftmaxLoss {
 
     var needsWeightedLogitSum: Bool { false }
     var columnWeights: [Float]? { nil }
+    var perClassValues: Int {
+        if case .perClass(let a) = alpha { return a.count }
+        return 0
+    }
     func target(_ n: Int) -> Int? { labels[n] }
 
     func row(_ n: Int, _ s: RowLossStatistics) -> (loss: Double, gradient: SoftmaxGradientRow) {

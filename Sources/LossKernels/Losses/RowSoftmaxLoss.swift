@@ -40,6 +40,8 @@ protocol RowSoftmaxLoss: Sendable {
     var needsWeightedLogitSum: Bool { get }
     /// Per-column weights the gradient's offset is multiplied by (nil: all 1).
     var columnWeights: [Float]? { get }
+    /// How many per-class values the loss reads besides the logits (class weights, per-class α).
+    var perClassValues: Int { get }
     /// The target column of row `n`, or nil when the row is ignored.
     func target(_ n: Int) -> Int?
     /// Row `n`'s loss (before reduction) and gradient coefficients.

@@ -131,8 +131,8 @@ struct CenterLossOperation: Operation {
 
     var inputs: [OperationInput] { [.host("features", features), .host("centers", centers)] }
     var outputs: [OperationOutput] { [.host("gradFeatures", gradFeatures), .host("updatedCenters", updatedCenters)] }
-    /// The labels read.
-    var otherBytes: Int { OperationWork.labels(rows) }
+    /// The labels read and the loss written.
+    var otherBytes: Int { OperationWork.labels(rows) + OperationWork.floats(1) }
 
     func validate() throws {
         try Validation.requireNonEmpty("features", rows: rows, columns: dimension)

@@ -15,8 +15,9 @@ struct SoftmaxLossOperation<Loss: RowSoftmaxLoss>: Operation {
         return inputs
     }
     var outputs: [OperationOutput] { [.host("gradient", gradient)] }
-    /// The labels read and the loss written (one value, or one per row).
-    var otherBytes: Int { OperationWork.labels(rows) + OperationWork.floats(loss.reduction == .none ? rows : 1) }
+    /// The labels and per-class values (class weights, α) read and the loss written (one value, or
+    /// one per row).
+    var otherBytes: Int { OperationWork.labels(rows) + OperationWork.floats(loss.perClassValues + (loss.reduction == .none ? rows : 1)) }
 
     func validate() throws {
         try Validation.requireCount("logits", logits.count, rows: rows, columns: columns)

@@ -254,10 +254,10 @@ public final class MarginSoftmaxHead {
     }
 
     /// The work of one step over `n` sampled classes: X read and ∂L/∂X written, the sampled rows of
-    /// W and V read and written and their gradient written, labels read; the three GEMMs of the
+    /// W and V read and written and their gradient written, labels read, the loss written; the three GEMMs of the
     /// head over the sampled classes, `3·2·B·n·D`.
     static func stepWork(rows b: Int, sampledClasses n: Int, dimension d: Int) -> OperationWork {
-        OperationWork(bytes: OperationWork.floats(2 * b * d + 5 * n * d) + OperationWork.labels(b), flops: 3 * 2 * b * n * d)
+        OperationWork(bytes: OperationWork.floats(2 * b * d + 5 * n * d + 1) + OperationWork.labels(b), flops: 3 * 2 * b * n * d)
     }
 
     /// The class weights `W` (`C×D`), copied to the host.

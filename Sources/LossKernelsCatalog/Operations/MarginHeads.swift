@@ -25,6 +25,18 @@ extension Catalog {
         return head
     }
 
+    /// The `--head` word of a head kind ("cosface", "large-margin").
+    public static func headName(_ kind: MarginHead.Kind) -> String {
+        switch kind {
+        case .normalized: return "normalized"
+        case .cosFace: return "cosface"
+        case .arcFace: return "arcface"
+        case .combined: return "combined"
+        case .sphereFace: return "sphereface"
+        case .largeMargin: return "large-margin"
+        }
+    }
+
     /// The largest `--memory-budget-mb` accepted (1 TiB).
     public static let maximumMemoryBudgetMb = 1 << 20
 

@@ -26,7 +26,7 @@ struct BenchCeilingsCommand: ParsableCommand {
     @Option(name: .long, help: "Runs per bandwidth figure (best is kept).") var repeats: Int = 7
     @Flag(name: .long, help: "CPU ceilings only.") var cpuOnly = false
     @Flag(name: .long, help: "One JSON object: {\"cpu\": [...], \"opencl\": [...], \"opencl_unavailable\": ...}.") var json = false
-    @Flag(name: .long, help: "CSV: kind,where,value,unit,seconds,method.") var csv = false
+    @Flag(name: .long, help: "CSV: where,kind,value,unit,seconds,method.") var csv = false
 
     func validate() throws {
         guard copyMib >= 1, copyMib <= 4096 else { throw ValidationError("--copy-mib must be in 1…4096, got \(copyMib)") }

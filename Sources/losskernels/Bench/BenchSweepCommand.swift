@@ -26,8 +26,8 @@ struct BenchSweepCommand: ParsableCommand {
     @Argument(help: "The operation: \(Catalog.names.joined(separator: ", ")).")
     var operation: String
 
-    @Option(name: .long, help: "Rows (B): one size or a list.") var batch: SizeList = SizeList(values: [256])
-    @Option(name: .long, help: "Classes (C): one size or a list.") var classes: SizeList = SizeList(values: [100_000])
+    @Option(name: .long, help: "Rows (B): one size or a list (default 256).") var batch: SizeList?
+    @Option(name: .long, help: "Classes (C): one size or a list (default 100,000).") var classes: SizeList?
     @Option(name: .long, help: "Embedding width (D): one size or a list.") var dim: SizeList?
     @Option(name: .long, help: "Elements, for elementwise operations: one size or a list.") var elements: SizeList?
     @OptionGroup var timing: BenchTimingOptions
@@ -36,17 +36,30 @@ struct BenchSweepCommand: ParsableCommand {
     @OptionGroup(title: "Operation options") var options: OperationFlags
     @OptionGroup(title: "Training step (train-step)") var training: TrainingFlags
 
-    /// The swept flag and its sizes, or the single point when nothing lists several sizes.
+    var batchSizes: [Int] { batch?.values ?? [256] }
+    var classSizes: [Int] { classes?.values ?? [100_000] }
+
+    /// The swept flag and its sizes; when no flag lists several sizes, the single point of the
+    /// first flag the operation uses among --classes, --elements, --batch, --dim.
     var sweep: (name: String, sizes: [Int]) {
-        let lists = [("batch", batch.values), ("classes", classes.values), ("dim", dim?.values ?? [0]), ("elements", elements?.values ?? [0])]
-        let elementwise = (try? OperationUsage.operation(operation))?.bench.sizes.contains(.elements) ?? false
-        return lists.first { $0.1.count > 1 } ?? (elementwise && elements != nil ? ("elements", elements!.values) : ("classes", classes.values))
+        let lists = [("batch", batchSizes), ("classes", classSizes), ("dim", dim?.values ?? [0]), ("elements", elements?.values ?? [0])]
+        if let several = lists.first(where: { $0.1.count > 1 }) { return several }
+        let uses = (try? OperationUsage.operation(operation))?.bench.sizes ?? [.classes]
+        for (flag, values) in [(BenchSpec.SizeFlag.classes, classSizes), (.elements, elements?.values ?? [0]), (.batch, batchSizes), (.dim, dim?.values ?? [0])]
+        where uses.contains(flag) {
+            return (flag.rawValue, values)
+        }
+        return ("classes", classSizes)
     }
 
     func validate() throws {
-        let several = [batch.values, classes.values, dim?.values ?? [], elements?.values ?? []].filter { $0.count > 1 }.count
-        guard several <= 1 else { throw ValidationError("only one of --batch, --classes, --dim, --elements may list several sizes") }
+        let lists: [(BenchSpec.SizeFlag, [Int])] = [(.batch, batchSizes), (.classes, classSizes), (.dim, dim?.values ?? []), (.elements, elements?.values ?? [])]
+        let several = lists.filter { $0.1.count > 1 }
+        guard several.count <= 1 else { throw ValidationError("only one of --batch, --classes, --dim, --elements may list several sizes") }
         let entry = try OperationUsage.operation(operation)
+        if let swept = several.first?.0, !entry.bench.sizes.contains(swept) {
+            throw ValidationError("\(operation) does not use --\(swept.rawValue): sweep one of \(entry.bench.sizes.map { "--" + $0.rawValue }.sorted().joined(separator: ", "))")
+        }
         for size in sweep.sizes { try BenchShape.validate(shape(size)) }
         try timing.validate(entry, options: options.given.merging(training.given), backend: backendOptions.backend)
         try output.validate()
@@ -54,7 +67,7 @@ struct BenchSweepCommand: ParsableCommand {
 
     /// The shape of the point where the swept flag is `size`.
     func shape(_ size: Int) -> BenchShape {
-        var shape = BenchShape(batch: batch.values[0], classes: classes.values[0], dim: dim?.values[0] ?? 0, elements: elements?.values[0] ?? 0)
+        var shape = BenchShape(batch: batchSizes[0], classes: classSizes[0], dim: dim?.values[0] ?? 0, elements: elements?.values[0] ?? 0)
         switch sweep.name {
         case "batch": shape.batch = size
         case "dim": shape.dim = size
@@ -64,14 +77,9 @@ struct BenchSweepCommand: ParsableCommand {
         return shape
     }
 
-    /// The size flags given with a value other than their default.
+    /// The size flags given.
     var givenSizes: Set<BenchSpec.SizeFlag> {
-        var given: Set<BenchSpec.SizeFlag> = []
-        if batch.values != [256] { given.insert(.batch) }
-        if classes.values != [100_000] { given.insert(.classes) }
-        if dim != nil { given.insert(.dim) }
-        if elements != nil { given.insert(.elements) }
-        return given
+        Set([(BenchSpec.SizeFlag.batch, batch != nil), (.classes, classes != nil), (.dim, dim != nil), (.elements, elements != nil)].filter(\.1).map(\.0))
     }
 
     func run() throws {

@@ -78,7 +78,16 @@ struct OperationsCommand: ParsableCommand {
         }
         var rows = [["operation", "inputs", "options", "results", "bench sizes", "passes", "ceiling", "device-resident"]]
         for e in entries {
-            let inputs = e.inputs.map { $0.need == "required" ? $0.flag : "[\($0.flag)]" }.joined(separator: " ")
+            var groups: [String] = []
+            let inputs = e.inputs.compactMap { input -> String? in
+                if input.need == "required" { return input.flag }
+                if input.need.hasPrefix("one of ") {
+                    guard !groups.contains(input.need) else { return nil }
+                    groups.append(input.need)
+                    return "(" + e.inputs.filter { $0.need == input.need }.map(\.flag).joined(separator: "|") + ")"
+                }
+                return "[\(input.flag)]"
+            }.joined(separator: " ")
             rows.append([
                 e.name + (e.computable ? "" : " (bench only)"), inputs,
                 e.options.map { $0.split(separator: " ").first.map(String.init) ?? $0 }.joined(separator: " "),

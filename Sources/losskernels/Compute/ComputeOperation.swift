@@ -44,8 +44,17 @@ struct ComputeOperation {
 
     /// The operation's lines of the help: its input files ([optional]), options and result files.
     var usage: [String] {
-        let required = Set(requiredInputs)
-        let inputs = entry.tensors.map { required.contains(ComputeFlag(rawValue: $0.flag)) ? "--" + $0.flag : "[--\($0.flag)]" }
+        var inputs: [String] = []
+        var groups: Set<String> = []
+        for spec in entry.tensors {
+            switch spec.need {
+            case .required: inputs.append("--" + spec.flag)
+            case .optional, .backward: inputs.append("[--\(spec.flag)]")
+            case .oneOf(let group):
+                guard groups.insert(group).inserted else { continue }
+                inputs.append("(" + entry.tensors.filter { $0.need == .oneOf(group) }.map { "--" + $0.flag }.joined(separator: " | ") + ")")
+            }
+        }
         let headFlags = Set(["scale", "margin", "m1", "m2", "m3", "lambda", "easy-margin", "gradient", "memory-budget-mb"])
         let options = entry.options.filter { !headFlags.contains($0.flag) || entry.option("head") == nil }.map {
             $0.flag == "head" ? "the head flags" : "--" + $0.flag

@@ -210,7 +210,7 @@ struct TrainCommand: ParsableCommand {
         func compare(_ flag: String, _ value: String, _ held: String) {
             if given.flags.contains(flag) && value != held { differing.append((flag, value, held)) }
         }
-        compare("head", wanted.kind.rawValue, saved.kind.rawValue)
+        compare("head", Catalog.headName(wanted.kind), Catalog.headName(saved.kind))
         compare("scale", "\(wanted.scale)", "\(saved.scale)")
         compare("margin", "\(wanted.margin)", "\(saved.margin)")
         compare("m1", "\(wanted.m1)", "\(saved.m1)")
