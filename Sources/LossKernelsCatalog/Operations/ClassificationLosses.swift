@@ -18,7 +18,8 @@ extension Catalog {
 
     static let crossEntropy = CatalogOperation(
         name: "cross-entropy",
-        summary: "Softmax cross-entropy of logits against class indices or probability targets (class weights, ignore index, label smoothing): the loss and its gradient.",
+        summary:
+            "Softmax cross-entropy of logits against class indices or probability targets (class weights, ignore index, label smoothing): the loss and its gradient.",
         tensors: [
             classLogits, TensorSpec("labels", .labels, .dims([.batch]), .oneOf("targets"), values: .classIndices, help: "Class indices, [B]: one per row."),
             TensorSpec(

@@ -45,7 +45,9 @@ struct BenchSweepCommand: ParsableCommand {
         let lists = [("batch", batchSizes), ("classes", classSizes), ("dim", dim?.values ?? [0]), ("elements", elements?.values ?? [0])]
         if let several = lists.first(where: { $0.1.count > 1 }) { return several }
         let uses = (try? OperationUsage.operation(operation))?.bench.sizes ?? [.classes]
-        for (flag, values) in [(BenchSpec.SizeFlag.classes, classSizes), (.elements, elements?.values ?? [0]), (.batch, batchSizes), (.dim, dim?.values ?? [0])]
+        for (flag, values) in [
+            (BenchSpec.SizeFlag.classes, classSizes), (.elements, elements?.values ?? [0]), (.batch, batchSizes), (.dim, dim?.values ?? [0]),
+        ]
         where uses.contains(flag) {
             return (flag.rawValue, values)
         }
@@ -53,12 +55,15 @@ struct BenchSweepCommand: ParsableCommand {
     }
 
     func validate() throws {
-        let lists: [(BenchSpec.SizeFlag, [Int])] = [(.batch, batchSizes), (.classes, classSizes), (.dim, dim?.values ?? []), (.elements, elements?.values ?? [])]
+        let lists: [(BenchSpec.SizeFlag, [Int])] = [
+            (.batch, batchSizes), (.classes, classSizes), (.dim, dim?.values ?? []), (.elements, elements?.values ?? []),
+        ]
         let several = lists.filter { $0.1.count > 1 }
         guard several.count <= 1 else { throw ValidationError("only one of --batch, --classes, --dim, --elements may list several sizes") }
         let entry = try OperationUsage.operation(operation)
         if let swept = several.first?.0, !entry.bench.sizes.contains(swept) {
-            throw ValidationError("\(operation) does not use --\(swept.rawValue): sweep one of \(entry.bench.sizes.map { "--" + $0.rawValue }.sorted().joined(separator: ", "))")
+            throw ValidationError(
+                "\(operation) does not use --\(swept.rawValue): sweep one of \(entry.bench.sizes.map { "--" + $0.rawValue }.sorted().joined(separator: ", "))")
         }
         for size in sweep.sizes { try BenchShape.validate(shape(size)) }
         try timing.validate(entry, options: options.given.merging(training.given), backend: backendOptions.backend)
