@@ -28,13 +28,8 @@ struct CrossEntropyLoss: RowSoftmaxLoss {
         self.reduction = reduction
         self.gradOutput = gradOutput
         self.weightTotal = classWeights.map { $0.reduce(0.0) { $0 + Double($1) } } ?? Double(classes)
-        var denominator = 0.0
-        for label in labels where label != ignoreIndex {
-            // Labels are checked by `validate`; an out-of-range one only makes this value unused.
-            denominator += classWeights.map { $0.indices.contains(label) ? Double($0[label]) : 0 } ?? 1
-        }
-        meanDenominator = denominator
-        rowScale = reduction.gradientScales(count: labels.count, meanDenominator: denominator, gradOutput: gradOutput)
+        meanDenominator = TargetWeights.total(labels: labels, classWeights: classWeights, ignoreIndex: ignoreIndex)
+        rowScale = reduction.gradientScales(count: labels.count, meanDenominator: meanDenominator, gradOutput: gradOutput)
     }
 
     func validate(rows: Int, columns: Int) throws {

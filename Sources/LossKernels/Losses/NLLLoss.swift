@@ -24,13 +24,8 @@ struct NLLLoss: Sendable {
         self.ignoreIndex = ignoreIndex
         self.reduction = reduction
         self.gradOutput = gradOutput
-        var denominator = 0.0
-        for label in labels where label != ignoreIndex {
-            // Labels are checked by `validate`; an out-of-range one only makes this value unused.
-            denominator += classWeights.map { $0.indices.contains(label) ? Double($0[label]) : 0 } ?? 1
-        }
-        meanDenominator = denominator
-        rowScale = reduction.gradientScales(count: labels.count, meanDenominator: denominator, gradOutput: gradOutput)
+        meanDenominator = TargetWeights.total(labels: labels, classWeights: classWeights, ignoreIndex: ignoreIndex)
+        rowScale = reduction.gradientScales(count: labels.count, meanDenominator: meanDenominator, gradOutput: gradOutput)
     }
 
     /// Labels one per row in `0..<columns` or `ignoreIndex`, class weights one per class and finite,

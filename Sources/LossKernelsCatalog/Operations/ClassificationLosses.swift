@@ -16,6 +16,29 @@ extension Catalog {
             help: "Upstream gradient of reduction none, one value per row of --\(of).")
     }
 
+    /// A loss of `[B, C]` logits called through its buffer form, the gradient buffer allocated once:
+    /// `call(engine, logits, rows, columns, gradient)` returns the loss and the backend. Results:
+    /// `loss` (a scalar, or one per row for none) and `grad_logits`.
+    static func rowLoss(
+        _ setup: CallSetup,
+        _ call: @escaping (Engine, UnsafeBufferPointer<Float>, Int, Int, UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend)
+    ) -> PreparedCall {
+        let engine = setup.requireEngine()
+        let z = setup.tensor("logits"), reduction = setup.options.word("reduction")
+        let (rows, columns) = (z.matrix.rows, z.matrix.columns)
+        let x = Buffer(z.floats), dz = Buffer(count: z.count)
+        var loss: [Float] = []
+        return PreparedCall(
+            run: {
+                let out = try x.read(into: dz) { try call(engine, $0, rows, columns, $1) }
+                loss = out.loss
+                return out.backend
+            },
+            results: {
+                [NamedResult("loss", loss, shape: lossShape(reduction, perRow: [rows])), NamedResult("grad_logits", dz.values, shape: z.shape)]
+            })
+    }
+
     static let crossEntropy = CatalogOperation(
         name: "cross-entropy",
         summary:
@@ -39,37 +62,22 @@ extension Catalog {
         ],
         exclusions: [("ignore-index", "target-probs")],
         prepare: { setup in
-            let engine = setup.requireEngine()
-            let z = setup.tensor("logits"), options = setup.options
+            let options = setup.options
             let labels = setup.optional("labels")?.integers, probabilities = setup.optional("target-probs")?.floats
             let weights = setup.optional("class-weights")?.floats, upstream = setup.optional("grad-output")?.floats
-            let (rows, columns) = (z.matrix.rows, z.matrix.columns)
             let reduction = options.reduction, ignoreIndex = options.integer("ignore-index") ?? -100, smoothing = options.float("label-smoothing", default: 0)
-            let x = Buffer(z.floats), dz = Buffer(count: z.count)
-            var loss: [Float] = []
-            return PreparedCall(
-                run: {
-                    let out = try x.read(into: dz) { z, dz in
-                        if let probabilities {
-                            return try probabilities.withUnsafeBufferPointer { t in
-                                try engine.crossEntropy(
-                                    logits: z, rows: rows, columns: columns, targetProbabilities: t, classWeights: weights,
-                                    labelSmoothing: smoothing, reduction: reduction, gradOutput: upstream, gradient: dz)
-                            }
-                        }
-                        return try engine.crossEntropy(
-                            logits: z, rows: rows, columns: columns, labels: labels ?? [], classWeights: weights, ignoreIndex: ignoreIndex,
-                            labelSmoothing: smoothing, reduction: reduction, gradOutput: upstream, gradient: dz)
+            return rowLoss(setup) { engine, z, rows, columns, dz in
+                if let probabilities {
+                    return try probabilities.withUnsafeBufferPointer { t in
+                        try engine.crossEntropy(
+                            logits: z, rows: rows, columns: columns, targetProbabilities: t, classWeights: weights, labelSmoothing: smoothing,
+                            reduction: reduction, gradOutput: upstream, gradient: dz)
                     }
-                    loss = out.loss
-                    return out.backend
-                },
-                results: {
-                    [
-                        NamedResult("loss", loss, shape: lossShape(options.word("reduction"), perRow: [rows])),
-                        NamedResult("grad_logits", dz.values, shape: z.shape),
-                    ]
-                })
+                }
+                return try engine.crossEntropy(
+                    logits: z, rows: rows, columns: columns, labels: labels ?? [], classWeights: weights, ignoreIndex: ignoreIndex,
+                    labelSmoothing: smoothing, reduction: reduction, gradOutput: upstream, gradient: dz)
+            }
         },
         reference: { setup in
             let z = setup.tensor("logits"), options = setup.options
@@ -97,29 +105,14 @@ extension Catalog {
         bench: BenchSpec(sizes: [.batch, .classes]),
         verification: [VerifyCase("focal", OperationOptions(["gamma": .number(2), "alpha": .number(0.25)]), shape: BenchShape(batch: 8, classes: 257))],
         prepare: { setup in
-            let engine = setup.requireEngine()
-            let z = setup.tensor("logits"), options = setup.options
+            let options = setup.options
             let labels = setup.tensor("labels").integers, upstream = setup.optional("grad-output")?.floats
-            let (rows, columns) = (z.matrix.rows, z.matrix.columns)
             let reduction = options.reduction, gamma = options.float("gamma", default: 2), alpha = options.float("alpha", default: 1)
-            let x = Buffer(z.floats), dz = Buffer(count: z.count)
-            var loss: [Float] = []
-            return PreparedCall(
-                run: {
-                    let out = try x.read(into: dz) { z, dz in
-                        try engine.focalLoss(
-                            logits: z, rows: rows, columns: columns, labels: labels, gamma: gamma, alpha: .scalar(alpha), reduction: reduction,
-                            gradOutput: upstream, gradient: dz)
-                    }
-                    loss = out.loss
-                    return out.backend
-                },
-                results: {
-                    [
-                        NamedResult("loss", loss, shape: lossShape(options.word("reduction"), perRow: [rows])),
-                        NamedResult("grad_logits", dz.values, shape: z.shape),
-                    ]
-                })
+            return rowLoss(setup) { engine, z, rows, columns, dz in
+                try engine.focalLoss(
+                    logits: z, rows: rows, columns: columns, labels: labels, gamma: gamma, alpha: .scalar(alpha), reduction: reduction,
+                    gradOutput: upstream, gradient: dz)
+            }
         },
         reference: { setup in
             let z = setup.tensor("logits"), options = setup.options

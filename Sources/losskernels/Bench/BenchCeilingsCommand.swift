@@ -40,6 +40,7 @@ struct BenchCeilingsCommand: ParsableCommand {
         }
         guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
         if json && csv { throw ValidationError("--json and --csv exclude each other") }
+        if cpuOnly && deviceGemm != nil { throw ValidationError("--device-gemm sizes the OpenCL SGEMM, which --cpu-only does not measure") }
     }
 
     /// The most values of one matrix of the CPU SGEMM ceiling (1 GiB of floats).
