@@ -195,6 +195,23 @@ public final class PreparedCall {
         self.gemmShape = gemmShape
     }
 
+    /// A call whose library method returns all its outputs as one value: `run` makes the call and
+    /// keeps the value, `results` names the outputs of the last run (none before the first).
+    convenience init<Output>(
+        gemmShape: (batch: Int, dim: Int, classes: Int)? = nil, keepingLast call: @escaping () throws -> Output, backend: KeyPath<Output, Backend>,
+        results: @escaping (Output) -> [NamedResult]
+    ) {
+        var last: Output?
+        self.init(
+            gemmShape: gemmShape,
+            run: {
+                let output = try call()
+                last = output
+                return output[keyPath: backend]
+            },
+            results: { last.map(results) ?? [] })
+    }
+
     /// Runs one call and returns, with the backend that ran, the bytes and FLOPs the library's
     /// descriptions state for the calls it made (each tensor read once and written once; a tensor
     /// one call writes and the next reads counts again; matrix products `2·M·N·K`).

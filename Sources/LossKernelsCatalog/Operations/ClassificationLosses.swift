@@ -140,17 +140,14 @@ extension Catalog {
             let x = setup.tensor("log-probs"), labels = setup.tensor("labels").integers
             let weights = setup.optional("class-weights")?.floats, upstream = setup.optional("grad-output")?.floats
             let xm = x.matrix
-            var output: LossOutput?
             return PreparedCall(
-                run: {
-                    let out = try engine.nllLoss(
+                keepingLast: {
+                    try engine.nllLoss(
                         logProbabilities: xm, labels: labels, classWeights: weights, ignoreIndex: options.integer("ignore-index") ?? -100,
                         reduction: options.reduction, gradOutput: upstream)
-                    output = out
-                    return out.backend
                 },
-                results: {
-                    guard let o = output else { return [] }
+                backend: \.backend,
+                results: { o in
                     return [
                         NamedResult("loss", o.loss, shape: lossShape(options.word("reduction"), perRow: [xm.rows])),
                         o.gradient.result("grad_log_probs", shape: x.shape),
@@ -192,16 +189,13 @@ extension Catalog {
             let x = setup.tensor("log-probs"), t = setup.tensor("targets"), g = setup.optional("grad-output")
             let (xm, tm, gm) = (x.leadingRowsMatrix, t.leadingRowsMatrix, g?.leadingRowsMatrix)
             let reduction = options.word("reduction").flatMap(KLDivReduction.init(rawValue:)) ?? .mean
-            var output: LossOutput?
             return PreparedCall(
-                run: {
-                    let out = try engine.klDivLoss(
+                keepingLast: {
+                    try engine.klDivLoss(
                         logProbabilities: xm, targets: tm, logTarget: options.isOn("log-target"), reduction: reduction, gradOutput: gm)
-                    output = out
-                    return out.backend
                 },
-                results: {
-                    guard let o = output else { return [] }
+                backend: \.backend,
+                results: { o in
                     return [NamedResult("loss", o.loss, shape: reduction == .none ? x.shape : []), o.gradient.result("grad_log_probs", shape: x.shape)]
                 })
         },

@@ -24,15 +24,12 @@ extension Catalog {
         let x = setup.tensor(input), t = setup.tensor("targets"), g = setup.optional("grad-output")
         let reduction = setup.options.reduction
         let (xm, tm, gm) = (x.matrix, t.matrix, g?.matrix)
-        var output: LossOutput?
         return PreparedCall(
-            run: {
-                let out = try call(engine, xm, tm, reduction, gm)
-                output = out
-                return out.backend
+            keepingLast: {
+                try call(engine, xm, tm, reduction, gm)
             },
-            results: {
-                guard let output else { return [] }
+            backend: \.backend,
+            results: { output in
                 return [NamedResult("loss", output.loss, shape: reduction == .none ? x.shape : []), output.gradient.result(gradient, shape: x.shape)]
             })
     }

@@ -24,17 +24,14 @@ extension Catalog {
             let a = setup.tensor("left"), b = setup.tensor("right"), similar = setup.tensor("similar").integers.map { $0 == 1 }
             let upstream = setup.optional("grad-output")?.floats
             let (am, bm) = (a.matrix, b.matrix)
-            var output: Engine.PairLossOutput?
             return PreparedCall(
-                run: {
-                    let out = try engine.contrastiveLoss(
+                keepingLast: {
+                    try engine.contrastiveLoss(
                         left: am, right: bm, similar: similar, margin: options.float("margin", default: 1), reduction: options.reduction,
                         gradOutput: upstream)
-                    output = out
-                    return out.backend
                 },
-                results: {
-                    guard let o = output else { return [] }
+                backend: \.backend,
+                results: { o in
                     return [
                         NamedResult("loss", o.loss, shape: lossShape(options.word("reduction"), perRow: [am.rows])),
                         o.gradLeft.result("grad_left", shape: a.shape),
@@ -65,18 +62,15 @@ extension Catalog {
             let a = setup.tensor("anchors"), p = setup.tensor("positives"), n = setup.tensor("negatives")
             let upstream = setup.optional("grad-output")?.floats
             let (am, pm, nm) = (a.matrix, p.matrix, n.matrix)
-            var output: Engine.TripletLossOutput?
             return PreparedCall(
-                run: {
-                    let out = try engine.tripletMarginLoss(
+                keepingLast: {
+                    try engine.tripletMarginLoss(
                         anchors: am, positives: pm, negatives: nm, margin: options.float("margin", default: 1),
                         p: options.integer("p") ?? 2, eps: options.float("eps", default: 1e-6), swap: options.isOn("swap"),
                         reduction: options.reduction, gradOutput: upstream)
-                    output = out
-                    return out.backend
                 },
-                results: {
-                    guard let o = output else { return [] }
+                backend: \.backend,
+                results: { o in
                     return [
                         NamedResult("loss", o.loss, shape: lossShape(options.word("reduction"), perRow: [am.rows])),
                         o.gradAnchors.result("grad_anchors", shape: a.shape), o.gradPositives.result("grad_positives", shape: a.shape),
@@ -116,16 +110,13 @@ extension Catalog {
             let e = setup.tensor("embeddings"), labels = setup.tensor("labels").integers
             let em = e.matrix
             let mining = options.word("mining").flatMap(TripletMining.init(rawValue:)) ?? .batchAll
-            var output: Engine.MinedTripletOutput?
             return PreparedCall(
                 gemmShape: (em.rows, em.columns, em.rows),
-                run: {
-                    let out = try engine.minedTripletLoss(embeddings: em, labels: labels, mining: mining, margin: options.float("margin", default: 1))
-                    output = out
-                    return out.backend
+                keepingLast: {
+                    try engine.minedTripletLoss(embeddings: em, labels: labels, mining: mining, margin: options.float("margin", default: 1))
                 },
-                results: {
-                    guard let o = output else { return [] }
+                backend: \.backend,
+                results: { o in
                     return [NamedResult("loss", [o.loss], shape: []), o.gradEmbeddings.result("grad_embeddings", shape: e.shape)]
                 })
         },
@@ -154,15 +145,12 @@ extension Catalog {
             let x = setup.tensor("features"), c = setup.tensor("centers"), labels = setup.tensor("labels").integers
             let (xm, cm) = (x.matrix, c.matrix)
             let alpha = setup.options.float("alpha", default: 0.5)
-            var output: Engine.CenterLossOutput?
             return PreparedCall(
-                run: {
-                    let out = try engine.centerLoss(features: xm, labels: labels, centers: cm, alpha: alpha)
-                    output = out
-                    return out.backend
+                keepingLast: {
+                    try engine.centerLoss(features: xm, labels: labels, centers: cm, alpha: alpha)
                 },
-                results: {
-                    guard let o = output else { return [] }
+                backend: \.backend,
+                results: { o in
                     return [
                         NamedResult("loss", [o.loss], shape: []), o.gradFeatures.result("grad_features", shape: x.shape),
                         o.updatedCenters.result("centers", shape: c.shape),
