@@ -10,7 +10,7 @@ inline float lk_sigmoid(float z) { return z >= 0.0f ? 1.0f / (1.0f + exp(-z)) : 
 __kernel void lk_elementwise_loss(__global const float *x, __global const float *t, ulong n, int op, float p1, float p2,
                                   float scale, __global const float *g, int has_grad_output,
                                   __global float *losses, __global float *dz) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
+  LK_FOR_EACH(i, n, 0) {
     const float z = x[i], target = t[i];
     float loss, derivative;
     if (op == LK_ELEMENTWISE_BCE_WITH_LOGITS || op == LK_ELEMENTWISE_SIGMOID_FOCAL) {
@@ -67,19 +67,22 @@ __kernel void lk_elementwise_loss(__global const float *x, __global const float 
 // With lw = 1 + (pw − 1)·t and sp = log1p(exp(−|z|)):
 //   ℓ     = ew·[lw·sp + (z ≥ 0 ? (1 − t)·z : −pw·t·z)]   (= ew·[(1 − t)·z + lw·(sp + max(−z, 0))], without its cancellation for z < 0)
 //   ∂ℓ/∂z = ew·(lw·σ(z) − pw·t)
-// dz = ∂ℓ/∂z·scale·(has_grad_output ? g[i] : 1). Grid-stride.
-__kernel void lk_weighted_bce_with_logits(__global const float *x, __global const float *t, ulong n, ulong columns,
+// dz = ∂ℓ/∂z·scale·(has_grad_output ? g[i] : 1). Grid (columns, rows), strided in both (no
+// division per element).
+__kernel void lk_weighted_bce_with_logits(__global const float *x, __global const float *t, ulong rows, ulong columns,
                                           __global const float *weight, int weight_layout, __global const float *pos_weight,
                                           int has_pos_weight, float scale, __global const float *g, int has_grad_output,
                                           __global float *losses, __global float *dz) {
-  for (ulong i = get_global_id(0); i < n; i += get_global_size(0)) {
-    const ulong c = i % columns;
-    const float z = x[i], target = t[i];
-    const float ew = weight_layout == LK_WEIGHT_PER_ELEMENT ? weight[i] : (weight_layout == LK_WEIGHT_PER_COLUMN ? weight[c] : 1.0f);
-    const float pw = has_pos_weight ? pos_weight[c] : 1.0f;
-    const float lw = 1.0f + (pw - 1.0f) * target;
-    const float sp = log1p(exp(-fabs(z)));
-    losses[i] = ew * (lw * sp + (z >= 0.0f ? (1.0f - target) * z : -pw * target * z));
-    dz[i] = ew * (lw * lk_sigmoid(z) - pw * target) * scale * (has_grad_output ? g[i] : 1.0f);
+  LK_FOR_EACH(r, rows, 1) {
+    LK_FOR_EACH(c, columns, 0) {
+      const ulong i = r * columns + c;
+      const float z = x[i], target = t[i];
+      const float ew = weight_layout == LK_WEIGHT_PER_ELEMENT ? weight[i] : (weight_layout == LK_WEIGHT_PER_COLUMN ? weight[c] : 1.0f);
+      const float pw = has_pos_weight ? pos_weight[c] : 1.0f;
+      const float lw = 1.0f + (pw - 1.0f) * target;
+      const float sp = log1p(exp(-fabs(z)));
+      losses[i] = ew * (lw * sp + (z >= 0.0f ? (1.0f - target) * z : -pw * target * z));
+      dz[i] = ew * (lw * lk_sigmoid(z) - pw * target) * scale * (has_grad_output ? g[i] : 1.0f);
+    }
   }
 }

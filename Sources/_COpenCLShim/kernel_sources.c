@@ -40,6 +40,9 @@ static const char reduce_cl[] = {
 static const char training_cl[] = {
 #embed "../../Kernels/training.cl"
     , 0};
+static const char gemm_cl[] = {
+#embed "../../Kernels/gemm.cl"
+    , 0};
 
 static const struct { const char *name, *source; } files[] = {
     {"lk_codes.h", codes_h},
@@ -54,6 +57,7 @@ static const struct { const char *name, *source; } files[] = {
     {"triplet_mining.cl", triplet_mining_cl},
     {"reduce.cl", reduce_cl},
     {"training.cl", training_cl},
+    {"gemm.cl", gemm_cl},
 };
 
 size_t lk_kernel_file_count(void) { return sizeof files / sizeof files[0]; }

@@ -71,6 +71,11 @@ int lk_cl_load(const char *path, lk_cl_api *api, char *error, size_t error_capac
   LK_RESOLVE(EnqueueCopyBuffer, "clEnqueueCopyBuffer");
   LK_RESOLVE(EnqueueNDRangeKernel, "clEnqueueNDRangeKernel");
   LK_RESOLVE(Finish, "clFinish");
+  LK_RESOLVE(Flush, "clFlush");
+  LK_RESOLVE(EnqueueFillBuffer, "clEnqueueFillBuffer");
+  LK_RESOLVE(GetEventProfilingInfo, "clGetEventProfilingInfo");
+  LK_RESOLVE(WaitForEvents, "clWaitForEvents");
+  LK_RESOLVE(ReleaseEvent, "clReleaseEvent");
   return 1;
 }
 
@@ -90,10 +95,17 @@ int lk_clblast_load(const char *path, lk_clblast_api *api, char *error, size_t e
              opened, why ? why : "unknown reason");
     return 0;
   }
-  *(void **)(&api->Sgemm) = dlsym(handle, "CLBlastSgemm");
-  if (!api->Sgemm) {
-    snprintf(error, error_capacity, "%s has no symbol CLBlastSgemm", opened);
-    return 0;
+  static const char *const names[] = {"CLBlastSgemm", "CLBlastSgemmWithTempBuffer", "CLBlastSGemmTempBufferSize",
+                                      "CLBlastSgemmStridedBatched", "CLBlastOverrideParameters"};
+  void **slots[] = {(void **)&api->Sgemm, (void **)&api->SgemmWithTempBuffer, (void **)&api->SgemmTempBufferSize,
+                    (void **)&api->SgemmStridedBatched, (void **)&api->OverrideParameters};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    *slots[i] = dlsym(handle, names[i]);
+    if (!*slots[i]) {
+      snprintf(error, error_capacity, "%s has no symbol %s (CLBlast 1.5 or later is needed)", opened, names[i]);
+      memset(api, 0, sizeof *api);
+      return 0;
+    }
   }
   return 1;
 }

@@ -53,10 +53,10 @@ extension Engine {
     ) throws -> (loss: [Float], backend: Backend) {
         let outcome = try run(
             MarginSoftmaxOperation(
-                features: features, classWeights: classWeights, rows: rows, classes: classes, dimension: dimension, labels: labels,
+                features: .host(features), classWeights: .host(classWeights), rows: rows, classes: classes, dimension: dimension, labels: labels,
                 head: head, reduction: reduction, gradOutput: gradOutput,
                 memoryBudget: memoryBudget ?? MarginSoftmaxProblem.defaultMemoryBudget,
-                gradFeatures: gradFeatures, gradClassWeights: gradClassWeights))
+                gradFeatures: .host(gradFeatures), gradClassWeights: .host(gradClassWeights)))
         return (outcome.result, outcome.backend)
     }
 }

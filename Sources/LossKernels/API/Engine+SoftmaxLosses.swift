@@ -40,7 +40,7 @@ extension Engine {
         let loss = CrossEntropyLoss(
             labels: labels, classes: columns, classWeights: classWeights, ignoreIndex: ignoreIndex,
             labelSmoothing: labelSmoothing, reduction: reduction, gradOutput: gradOutput)
-        let outcome = try run(SoftmaxLossOperation(loss: loss, logits: logits, gradient: gradient, rows: rows, columns: columns))
+        let outcome = try run(SoftmaxLossOperation(loss: loss, logits: .host(logits), gradient: .host(gradient), rows: rows, columns: columns))
         return (outcome.result, outcome.backend)
     }
 
@@ -73,7 +73,7 @@ extension Engine {
         gradient: UnsafeMutableBufferPointer<Float>
     ) throws -> (loss: [Float], backend: Backend) {
         let loss = FocalLoss(labels: labels, gamma: gamma, alpha: alpha, reduction: reduction, gradOutput: gradOutput)
-        let outcome = try run(SoftmaxLossOperation(loss: loss, logits: logits, gradient: gradient, rows: rows, columns: columns))
+        let outcome = try run(SoftmaxLossOperation(loss: loss, logits: .host(logits), gradient: .host(gradient), rows: rows, columns: columns))
         return (outcome.result, outcome.backend)
     }
 

@@ -53,10 +53,13 @@ public final class Engine: Sendable {
             openCLFault: nil, checkFinite: checkFinite, openCLDevice: openCLDevice)
     }
 
-    /// The designated initialiser, with the test hook `openCLFault` (`nil` reads `LOSSKERNELS_FAULT`).
+    /// The designated initialiser, with the test hooks `openCLFault`, `openCLLaunchLimits` and
+    /// `openCLSplitK` (`nil` reads `LOSSKERNELS_FAULT`, `LOSSKERNELS_OPENCL_MAX_WORK_ITEMS` and
+    /// `_MAX_GROUPS`, `LOSSKERNELS_OPENCL_SPLIT_K`) and `profile` (`nil` reads `LOSSKERNELS_PROFILE`).
     package init(
         policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
-        openCLFault: OpenCLFault?, checkFinite: Bool? = nil, openCLDevice: Int? = nil
+        openCLFault: OpenCLFault?, checkFinite: Bool? = nil, openCLDevice: Int? = nil, profile: Bool? = nil,
+        openCLLaunchLimits: OpenCLLaunchLimits? = nil, openCLSplitK: Int? = nil
     ) throws {
         if let openCLDevice, openCLDevice < 0 {
             throw LossKernelsError.invalidOption(name: "openCLDevice", value: "\(openCLDevice)", allowed: ">= 0")
@@ -64,13 +67,17 @@ public final class Engine: Sendable {
         if let cpuThreads, cpuThreads <= 0 {
             throw LossKernelsError.invalidOption(name: "cpuThreads", value: "\(cpuThreads)", allowed: ">= 1")
         }
-        let environment = try Configuration.fromEnvironment()
+        var environment = try Configuration.fromEnvironment()
+        if let openCLFault { environment.fault = openCLFault }
+        if let profile { environment.profile = profile }
+        if let openCLLaunchLimits { environment.launchLimits = openCLLaunchLimits }
+        if let openCLSplitK { environment.splitK = openCLSplitK }
         self.checkFinite = checkFinite ?? environment.checkFinite
         scheduler = Scheduler(
             policy: policy ?? environment.backend, threads: CPUThreads(count: cpuThreads ?? environment.threads),
             deviceFilter: openCLDeviceTypes ?? environment.openCLDeviceTypes,
             offloadMinimumElements: offloadMinimumElements ?? environment.offloadMinimumElements,
-            fault: openCLFault ?? environment.fault, openCLDevice: openCLDevice)
+            deviceSettings: environment.openCLDeviceSettings, openCLDevice: openCLDevice)
     }
 
     /// Every OpenCL device this process can see, or why OpenCL is unavailable.

@@ -14,6 +14,15 @@ import Foundation
 /// | `LOSSKERNELS_CHECK_FINITE` | a boolean | false |
 /// | `LOSSKERNELS_CPU_MICROKERNELS` | a boolean | true (when the CPU has AVX2+FMA) |
 /// | `LOSSKERNELS_FAULT` | `build`, `alloc`, `enqueue`, `read` | none |
+/// | `LOSSKERNELS_PROFILE` | a boolean: time every OpenCL kernel (`OpenCLProfile`) | false |
+/// | `LOSSKERNELS_OPENCL_MAX_WORK_ITEMS` | an integer ≥ 1: work-items per launch in dimension 0 | 2^30 |
+/// | `LOSSKERNELS_OPENCL_MAX_GROUPS` | an integer ≥ 1: work-groups per launch in dimensions 1–2 | 65,535 |
+/// | `LOSSKERNELS_OPENCL_BUILD_OPTIONS` | extra OpenCL program build options | none |
+/// | `LOSSKERNELS_OPENCL_SPLIT_K` | an integer ≥ 0: K-slices of long GEMMs (0: never split) | chosen per shape |
+/// | `LOSSKERNELS_CLBLAST_PARAMETERS` | a JSON file of CLBlast kernel parameters (`CLBlast.tuning`) | none |
+///
+/// The max-work-items, max-groups, build-options and split-K variables are test and diagnostic hooks: lowered caps make the kernels' strided loops run
+/// at small sizes, and `-cl-mad-enable` checks the numerics under contracted multiply-adds.
 ///
 /// Booleans are `1`, `true`, `yes`, `on` or `0`, `false`, `no`, `off`; every word is
 /// case-insensitive. `LOSSKERNELS_OPENCL_LIBRARY` and `LOSSKERNELS_CLBLAST_LIBRARY` (paths) are
@@ -28,6 +37,17 @@ package struct Configuration: Sendable, Equatable {
     /// the variable by the same rule at first use); engine creation checks the value here.
     package var cpuMicrokernels = true
     package var fault: OpenCLFault? = nil
+    package var profile = false
+    package var launchLimits = OpenCLLaunchLimits()
+    package var openCLBuildOptions = ""
+    package var splitK: Int? = nil
+    package var clblastParameters: String? = nil
+
+    /// The settings of the OpenCL devices an engine opens.
+    var openCLDeviceSettings: OpenCLDeviceSettings {
+        OpenCLDeviceSettings(
+            fault: fault, limits: launchLimits, profile: profile, extraBuildOptions: openCLBuildOptions, clblastParameters: clblastParameters, splitK: splitK)
+    }
 
     package init() {}
 
@@ -44,6 +64,12 @@ package struct Configuration: Sendable, Equatable {
         c.checkFinite = try variables.boolean("LOSSKERNELS_CHECK_FINITE", default: c.checkFinite)
         c.cpuMicrokernels = try variables.boolean("LOSSKERNELS_CPU_MICROKERNELS", default: c.cpuMicrokernels)
         c.fault = try variables.optionalChoice("LOSSKERNELS_FAULT", as: OpenCLFault.self)
+        c.profile = try variables.boolean("LOSSKERNELS_PROFILE", default: c.profile)
+        c.launchLimits.maxWorkItems = try variables.integer("LOSSKERNELS_OPENCL_MAX_WORK_ITEMS", minimum: 1, default: c.launchLimits.maxWorkItems)
+        c.launchLimits.maxGroups = try variables.integer("LOSSKERNELS_OPENCL_MAX_GROUPS", minimum: 1, default: c.launchLimits.maxGroups)
+        c.openCLBuildOptions = variables.raw("LOSSKERNELS_OPENCL_BUILD_OPTIONS") ?? ""
+        if variables.raw("LOSSKERNELS_OPENCL_SPLIT_K") != nil { c.splitK = try variables.integer("LOSSKERNELS_OPENCL_SPLIT_K", minimum: 0, default: 0) }
+        c.clblastParameters = variables.raw("LOSSKERNELS_CLBLAST_PARAMETERS")
         return c
     }
 }

@@ -24,20 +24,21 @@ enum OpenCLElementwiseLoss {
         _ device: OpenCLDevice, _ loss: ElementwiseLoss, input: OpenCLBuffer, targets: OpenCLBuffer, gradOutput: OpenCLBuffer?, count: Int,
         gradient: OpenCLBuffer, losses: OpenCLBuffer?, weights: Weights? = nil
     ) throws -> Double {
-        let perElement = try losses ?? device.makeBuffer(count: count)
+        let perElement = try losses ?? device.scratch("elementwise.losses", count: count)
         let scale = Float(loss.scale(count: count))
         if loss.kind == .weightedBinaryCrossEntropyWithLogits {
+            let columns = max(1, weights?.columns ?? count)
             try device.launch(
-                "lk_weighted_bce_with_logits", try device.kernel("lk_weighted_bce_with_logits"), global: [min(count, 1 << 20)], local: nil,
+                "lk_weighted_bce_with_logits", global: [columns, count / columns],
                 [
-                    .buffer(input), .buffer(targets), .uint64(count), .uint64(max(1, weights?.columns ?? 1)),
+                    .buffer(input), .buffer(targets), .uint64(count / columns), .uint64(columns),
                     .buffer(weights?.weight ?? input), .int32(weights?.weight == nil ? 0 : weights!.layoutCode),
                     .buffer(weights?.posWeight ?? input), .int32(weights?.posWeight == nil ? 0 : 1), .float(scale),
                     .buffer(gradOutput ?? input), .int32(gradOutput == nil ? 0 : 1), .buffer(perElement), .buffer(gradient),
                 ])
         } else {
             try device.launch(
-                "lk_elementwise_loss", try device.kernel("lk_elementwise_loss"), global: [min(count, 1 << 20)], local: nil,
+                "lk_elementwise_loss", global: [count],
                 [
                     .buffer(input), .buffer(targets), .uint64(count), .int32(loss.kind.code), .float(loss.firstParameter), .float(loss.alpha),
                     .float(scale), .buffer(gradOutput ?? input), .int32(gradOutput == nil ? 0 : 1),

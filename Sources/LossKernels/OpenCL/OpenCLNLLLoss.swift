@@ -9,8 +9,8 @@ enum OpenCLNLLLoss {
         let targets = try loss.targetColumns.withUnsafeBufferPointer { try device.upload($0) }
         let values = try (0..<rows).map { loss.gradientValue($0) }.withUnsafeBufferPointer { try device.upload($0) }
         try device.launch(
-            "lk_nll_gradient", try device.kernel("lk_nll_gradient"), global: [min(columns, 4096), rows], local: nil,
-            [.uint64(columns), .buffer(targets), .buffer(values), .buffer(dx)])
+            "lk_nll_gradient", global: [columns, rows],
+            [.uint64(rows), .uint64(columns), .buffer(targets), .buffer(values), .buffer(dx)])
         return loss.losses { n, y in x[n * columns + y] }
     }
 }

@@ -15,16 +15,16 @@ enum OpenCLProbabilityCrossEntropy {
         let partialKernel = try device.kernel("lk_probability_ce_partial")
         let wg = device.workGroupSize(partialKernel, localBytesPerItem: 4)
         let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
-        let partials = try device.makeBuffer(count: rows * plan.chunks, elementSize: 8)
-        let sums = try device.makeBuffer(count: rows, elementSize: 8)
+        let partials = try device.scratch("probabilityCE.partials", count: rows * plan.chunks, elementSize: 8)
+        let sums = try device.scratch("probabilityCE.sums", count: rows, elementSize: 8)
         try device.launch(
             "lk_probability_ce_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
             [
                 .buffer(z), .buffer(t), .buffer(weights ?? z), .int32(hasWeights), .float(loss.keep), .float(loss.add), .buffer(stats),
-                .uint64(columns), .uint64(plan.chunkLength), .buffer(partials), .local(4 * wg),
+                .uint64(rows), .uint64(columns), .uint64(plan.chunkLength), .uint64(plan.chunks), .buffer(partials), .local(4 * wg),
             ])
         try device.launch(
-            "lk_row_pair_partials_sum", try device.kernel("lk_row_pair_partials_sum"), global: [rows], local: nil,
+            "lk_row_pair_partials_sum", global: [rows],
             [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
 
         var hostStats = [SIMD2<Float>](repeating: .zero, count: rows)
@@ -47,9 +47,9 @@ enum OpenCLProbabilityCrossEntropy {
         let coefficientBuffer = try coefficients.withUnsafeBufferPointer { try device.upload($0) }
         let nanBuffer = try nanRows.withUnsafeBufferPointer { try device.upload($0) }
         try device.launch(
-            "lk_probability_ce_gradient", try device.kernel("lk_probability_ce_gradient"), global: [min(columns, 4096), rows], local: nil,
+            "lk_probability_ce_gradient", global: [columns, rows],
             [
-                .buffer(z), .buffer(t), .uint64(columns), .buffer(coefficientBuffer), .buffer(nanBuffer),
+                .buffer(z), .buffer(t), .uint64(rows), .uint64(columns), .buffer(coefficientBuffer), .buffer(nanBuffer),
                 .buffer(weights ?? z), .int32(hasWeights), .buffer(dz),
             ])
         return losses

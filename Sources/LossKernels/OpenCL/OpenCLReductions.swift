@@ -6,12 +6,12 @@ enum OpenCLReductions {
         -> ReductionResult
     {
         let (groups, length) = axis == .columns ? (columns, rows) : (axis == .all ? (1, rows * columns) : (rows, columns))
-        let values = try device.makeBuffer(count: groups)
-        let indices = try device.makeBuffer(count: groups, elementSize: 8)
+        let values = try device.scratch("reduce.values", count: groups)
+        let indices = try device.scratch("reduce.indices", count: groups, elementSize: 8)
         let code = op.forwardCode
         if axis == .columns {
             try device.launch(
-                "lk_reduce_columns", try device.kernel("lk_reduce_columns"), global: [columns], local: nil,
+                "lk_reduce_columns", global: [columns],
                 [.buffer(x), .uint64(rows), .uint64(columns), .int32(code), .buffer(values), .buffer(indices)])
         } else if op == .logSumExp {
             try OpenCLSoftmax.logSumExp(device, x, rows: groups, columns: length, into: values)
@@ -19,16 +19,16 @@ enum OpenCLReductions {
             let partialKernel = try device.kernel("lk_reduce_rows_partial")
             let wg = device.workGroupSize(partialKernel, localBytesPerItem: 12)
             let plan = OpenCLSoftmax.RowPlan(device: device, rows: groups, columns: length, workGroupSize: wg)
-            let partialValues = try device.makeBuffer(count: groups * plan.chunks)
-            let partialIndices = try device.makeBuffer(count: groups * plan.chunks, elementSize: 8)
+            let partialValues = try device.scratch("reduce.partialValues", count: groups * plan.chunks)
+            let partialIndices = try device.scratch("reduce.partialIndices", count: groups * plan.chunks, elementSize: 8)
             try device.launch(
                 "lk_reduce_rows_partial", partialKernel, global: [plan.chunks * wg, groups], local: [wg, 1],
                 [
-                    .buffer(x), .uint64(length), .uint64(plan.chunkLength), .int32(code), .buffer(partialValues), .buffer(partialIndices), .local(4 * wg),
-                    .local(8 * wg),
+                    .buffer(x), .uint64(groups), .uint64(length), .uint64(plan.chunkLength), .uint64(plan.chunks), .int32(code), .buffer(partialValues),
+                    .buffer(partialIndices), .local(4 * wg), .local(8 * wg),
                 ])
             try device.launch(
-                "lk_reduce_rows_merge", try device.kernel("lk_reduce_rows_merge"), global: [groups], local: nil,
+                "lk_reduce_rows_merge", global: [groups],
                 [.buffer(partialValues), .buffer(partialIndices), .uint64(plan.chunks), .uint64(groups), .int32(code), .buffer(values), .buffer(indices)])
         }
         var hostValues = [Float](repeating: 0, count: groups)
@@ -45,7 +45,8 @@ enum OpenCLReductions {
     }
 
     /// The gradient with respect to `x` of a reduction given its forward result and one upstream
-    /// value per group (`gradOutput`), into `dz` (`rows × columns`). One work-item per element.
+    /// value per group (`gradOutput`), into `dz` (`rows × columns`). One work-item per element,
+    /// columns in dimension 0 and rows in dimension 1.
     static func backward(
         _ device: OpenCLDevice, _ op: ReductionOperation, _ axis: ReductionAxis, _ x: OpenCLBuffer, rows: Int, columns: Int,
         result: ReductionResult, gradOutput: OpenCLBuffer, into dz: OpenCLBuffer
@@ -55,7 +56,7 @@ enum OpenCLReductions {
         let indices = try (result.indices.isEmpty ? [UInt64](repeating: 0, count: groups) : result.indices.map { UInt64($0) })
             .withUnsafeBufferPointer { try device.upload($0) }
         try device.launch(
-            "lk_reduce_backward", try device.kernel("lk_reduce_backward"), global: [min(rows * columns, 1 << 20)], local: nil,
+            "lk_reduce_backward", global: [columns, rows],
             [
                 .buffer(x), .uint64(rows), .uint64(columns), .int32(axis.code), .int32(op.backwardCode), .buffer(values), .buffer(indices),
                 .buffer(gradOutput), .buffer(dz),

@@ -1,7 +1,8 @@
 /// Softmax, logSoftmax and logSumExp on an OpenCL device, forward and backward, over buffers that
 /// are already on the device (Kernels/softmax.cl). Callers hold the device's exclusive access.
 enum OpenCLSoftmax {
-    /// How a row is cut into chunks: one work-group of `workGroupSize` per (chunk, row).
+    /// How a row is cut into chunks: one work-group of `workGroupSize` per (chunk, row) at a time
+    /// (the kernels stride over chunks and rows, so any count fits the launch limits).
     struct RowPlan {
         let workGroupSize: Int
         let chunkLength: Int
@@ -28,13 +29,13 @@ enum OpenCLSoftmax {
         let partialKernel = try device.kernel("lk_softmax_stats_partial")
         let wg = device.workGroupSize(partialKernel, localBytesPerItem: 8)
         let plan = RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
-        let partials = try device.makeBuffer(count: rows * plan.chunks, elementSize: 8)
-        let stats = try device.makeBuffer(count: rows, elementSize: 8)
+        let partials = try device.scratch("softmax.partials", count: rows * plan.chunks, elementSize: 8)
+        let stats = try device.scratch("softmax.stats", count: rows, elementSize: 8)
         try device.launch(
             "lk_softmax_stats_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
-            [.buffer(x), .uint64(columns), .uint64(plan.chunkLength), .buffer(partials), .local(8 * wg)])
+            [.buffer(x), .uint64(rows), .uint64(columns), .uint64(plan.chunkLength), .uint64(plan.chunks), .buffer(partials), .local(8 * wg)])
         try device.launch(
-            "lk_softmax_stats_merge", try device.kernel("lk_softmax_stats_merge"), global: [rows], local: nil,
+            "lk_softmax_stats_merge", global: [rows],
             [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(stats), .buffer(lse ?? stats), .int32(lse == nil ? 0 : 1)])
         return (stats, plan)
     }
@@ -44,8 +45,11 @@ enum OpenCLSoftmax {
         guard rows > 0, columns > 0 else { return }
         let (stats, plan) = try statistics(device, x, rows: rows, columns: columns, lse: nil)
         try device.launch(
-            "lk_softmax_write", try device.kernel("lk_softmax_write"), global: [plan.chunks * plan.workGroupSize, rows], local: [plan.workGroupSize, 1],
-            [.buffer(x), .uint64(columns), .uint64(plan.chunkLength), .buffer(stats), .buffer(y), .int32(logarithm ? 1 : 0)])
+            "lk_softmax_write", global: [plan.chunks * plan.workGroupSize, rows], local: [plan.workGroupSize, 1],
+            [
+                .buffer(x), .uint64(rows), .uint64(columns), .uint64(plan.chunkLength), .uint64(plan.chunks), .buffer(stats), .buffer(y),
+                .int32(logarithm ? 1 : 0),
+            ])
     }
 
     /// out[r] = logSumExp of row r.
@@ -62,14 +66,17 @@ enum OpenCLSoftmax {
         let partialKernel = try device.kernel("lk_softmax_backward_partial")
         let wg = device.workGroupSize(partialKernel, localBytesPerItem: 4)
         let plan = RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
-        let partials = try device.makeBuffer(count: rows * plan.chunks)
-        let sums = try device.makeBuffer(count: rows)
+        let partials = try device.scratch("softmaxBackward.partials", count: rows * plan.chunks)
+        let sums = try device.scratch("softmaxBackward.sums", count: rows)
         let mode: Int32 = logarithm ? 1 : 0
         try device.launch(
             "lk_softmax_backward_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
-            [.buffer(g), .buffer(y), .uint64(columns), .uint64(plan.chunkLength), .int32(mode), .buffer(partials), .local(4 * wg)])
+            [
+                .buffer(g), .buffer(y), .uint64(rows), .uint64(columns), .uint64(plan.chunkLength), .uint64(plan.chunks), .int32(mode), .buffer(partials),
+                .local(4 * wg),
+            ])
         try device.launch(
-            "lk_row_partials_sum", try device.kernel("lk_row_partials_sum"), global: [rows], local: nil,
+            "lk_row_partials_sum", global: [rows],
             [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
         try writeBackward(device, g: g, y: y, rows: rows, columns: columns, sums: sums, mode: mode, into: dz)
     }
@@ -85,9 +92,8 @@ enum OpenCLSoftmax {
     private static func writeBackward(
         _ device: OpenCLDevice, g: OpenCLBuffer, y: OpenCLBuffer, rows: Int, columns: Int, sums: OpenCLBuffer, mode: Int32, into dz: OpenCLBuffer
     ) throws {
-        let width = min(columns, 4096)
         try device.launch(
-            "lk_softmax_backward_write", try device.kernel("lk_softmax_backward_write"), global: [width, rows], local: nil,
-            [.buffer(g), .buffer(y), .uint64(columns), .buffer(sums), .buffer(dz), .int32(mode)])
+            "lk_softmax_backward_write", global: [columns, rows],
+            [.buffer(g), .buffer(y), .uint64(rows), .uint64(columns), .buffer(sums), .buffer(dz), .int32(mode)])
     }
 }

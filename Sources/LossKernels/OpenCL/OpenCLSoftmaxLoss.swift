@@ -6,9 +6,9 @@ enum OpenCLSoftmaxLoss {
         let (stats, _) = try OpenCLSoftmax.statistics(device, z, rows: rows, columns: columns, lse: nil)
         let labels = (0..<rows).map { Int64(loss.target($0) ?? -1) }
         let labelBuffer = try labels.withUnsafeBufferPointer { try device.upload($0) }
-        let targets = try device.makeBuffer(count: rows)
+        let targets = try device.scratch("softmaxLoss.targets", count: rows)
         try device.launch(
-            "lk_gather_targets", try device.kernel("lk_gather_targets"), global: [rows], local: nil,
+            "lk_gather_targets", global: [rows],
             [.buffer(z), .uint64(rows), .uint64(columns), .buffer(labelBuffer), .buffer(targets)])
         let weights = try loss.columnWeights.map { w in try w.withUnsafeBufferPointer { try device.upload($0) } }
         var weightedSums = [Float](repeating: 0, count: rows)
@@ -16,16 +16,16 @@ enum OpenCLSoftmaxLoss {
             let kernel = try device.kernel("lk_row_weighted_sum_partial")
             let wg = device.workGroupSize(kernel, localBytesPerItem: 4)
             let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
-            let partials = try device.makeBuffer(count: rows * plan.chunks)
-            let sums = try device.makeBuffer(count: rows)
+            let partials = try device.scratch("softmaxLoss.partials", count: rows * plan.chunks)
+            let sums = try device.scratch("softmaxLoss.sums", count: rows)
             try device.launch(
                 "lk_row_weighted_sum_partial", kernel, global: [plan.chunks * wg, rows], local: [wg, 1],
                 [
-                    .buffer(z), .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .uint64(columns), .uint64(plan.chunkLength), .buffer(partials),
-                    .local(4 * wg),
+                    .buffer(z), .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .uint64(rows), .uint64(columns), .uint64(plan.chunkLength),
+                    .uint64(plan.chunks), .buffer(partials), .local(4 * wg),
                 ])
             try device.launch(
-                "lk_row_partials_sum", try device.kernel("lk_row_partials_sum"), global: [rows], local: nil,
+                "lk_row_partials_sum", global: [rows],
                 [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
             try weightedSums.withUnsafeMutableBytes { try device.read(sums, into: $0) }
         }
@@ -50,9 +50,9 @@ enum OpenCLSoftmaxLoss {
         let targetBuffer = try rowTargets.withUnsafeBufferPointer { try device.upload($0) }
         let flagBuffer = try flags.withUnsafeBufferPointer { try device.upload($0) }
         try device.launch(
-            "lk_softmax_loss_gradient", try device.kernel("lk_softmax_loss_gradient"), global: [min(columns, 4096), rows], local: nil,
+            "lk_softmax_loss_gradient", global: [columns, rows],
             [
-                .buffer(z), .uint64(columns), .buffer(coefficientBuffer), .buffer(targetBuffer), .buffer(flagBuffer),
+                .buffer(z), .uint64(rows), .uint64(columns), .buffer(coefficientBuffer), .buffer(targetBuffer), .buffer(flagBuffer),
                 .buffer(weights ?? z), .int32(weights == nil ? 0 : 1), .buffer(dz),
             ])
         return losses

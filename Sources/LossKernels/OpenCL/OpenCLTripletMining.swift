@@ -48,7 +48,7 @@ enum OpenCLTripletMining {
         try counts.withUnsafeMutableBytes { try device.read(anchorCount, into: $0) }
         let (loss, count, scale) = p.finish(anchorLosses: losses.map(Double.init), anchorCounts: counts.map { Int($0) })
         guard count > 0 else {
-            try device.fillZero(gradient, count: b * d)
+            try device.fill(gradient, count: b * d)
             return TripletMiningResult(loss: loss, tripletCount: count)
         }
 

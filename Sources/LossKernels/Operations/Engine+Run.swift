@@ -8,11 +8,13 @@ extension Engine {
     /// 2. With `checkFinite`, every host input is checked (its `FinitePolicy`).
     /// 3. Inputs or outputs on a device (`DeviceMatrix`): the call runs on that device under its
     ///    exclusive access, inputs on the host are uploaded, device outputs are allocated there and
-    ///    returned; the queue is drained before returning. No fallback: the data is there.
+    ///    returned once their work is queued (reading them back waits for it). No fallback: the
+    ///    data is there.
     /// 4. Otherwise `resultWithoutWork()` answers calls with nothing to compute; the rest go to the
     ///    backend the scheduler picks for `work.values`. On OpenCL, transferred inputs are uploaded
-    ///    and outputs allocated, the implementation runs, and host outputs are read back; under
-    ///    `auto` an OpenCL failure redoes the call on the CPU.
+    ///    (staged, non-blocking) into pooled buffers, host outputs get pooled buffers, the
+    ///    implementation runs, and host outputs are read back; under `auto` an OpenCL failure redoes
+    ///    the call on the CPU.
     func run<O: Operation>(_ operation: O) throws -> OperationRun<O.Result> {
         try operation.validate()
         WorkRecorder.current?.add(operation)
@@ -58,8 +60,8 @@ extension Engine {
     /// Runs on the device that holds the inputs, leaving device outputs there.
     private static func runResident<O: Operation>(_ operation: O, on device: OpenCLDevice) throws -> OperationRun<O.Result> {
         try device.withExclusiveAccess {
+            // No wait: the outputs stay on the device, and whoever reads them back waits for them.
             let (result, buffers) = try runTransferring(operation, on: device, skippingEmptyWork: true)
-            try device.finish()
             var resident: [String: OpenCLBuffer] = [:]
             for output in operation.outputs {
                 if case .device = output.storage { resident[output.name] = buffers[output.name] }
@@ -81,26 +83,39 @@ extension Engine {
         return (result, buffers)
     }
 
-    /// The device buffer of every transferred input (uploaded unless already there) and of every
-    /// output, and the host outputs to read back.
+    /// The device buffer of every transferred input (staged into a pooled buffer unless already
+    /// there) and of every output (pooled for host outputs, new for device outputs, which the
+    /// caller keeps), and the host outputs to read back.
     private static func prepareBuffers<O: Operation>(_ operation: O, on device: OpenCLDevice) throws
         -> ([String: OpenCLBuffer], [(OpenCLBuffer, UnsafeMutableBufferPointer<Float>)])
     {
         var buffers: [String: OpenCLBuffer] = [:]
         for input in operation.inputs where input.transfer {
             switch input.storage {
-            case .host(let values): buffers[input.name] = try device.upload(values)
-            case .array(let values): buffers[input.name] = try values.withUnsafeBufferPointer { try device.upload($0) }
+            case .host(let values): buffers[input.name] = try staged(values, input.name, on: device)
+            case .array(let values): buffers[input.name] = try values.withUnsafeBufferPointer { try staged($0, input.name, on: device) }
             case .device(let buffer): buffers[input.name] = buffer
             }
         }
         var readBack: [(OpenCLBuffer, UnsafeMutableBufferPointer<Float>)] = []
         for output in operation.outputs {
-            let buffer = try device.makeBuffer(count: output.count)
-            buffers[output.name] = buffer
-            if case .host(let values) = output.storage { readBack.append((buffer, values)) }
+            switch output.storage {
+            case .host(let values):
+                let buffer = try device.scratch("run.output.\(output.name)", count: output.count)
+                buffers[output.name] = buffer
+                readBack.append((buffer, values))
+            case .device(let count):
+                buffers[output.name] = try device.makeBuffer(count: count)
+            }
         }
         return (buffers, readBack)
+    }
+
+    /// A pooled buffer of the input `name` holding `values`, uploaded without blocking.
+    private static func staged(_ values: UnsafeBufferPointer<Float>, _ name: String, on device: OpenCLDevice) throws -> OpenCLBuffer {
+        let buffer = try device.scratch("run.input.\(name)", count: values.count)
+        try device.stage(values, into: buffer, role: "run.input.\(name)")
+        return buffer
     }
 }
 

@@ -2,10 +2,12 @@
 /// over the margin logits of features `X` (`B×D`) against class weights `W` (`C×D`), giving the
 /// loss, ∂L/∂X and ∂L/∂W, the classes processed in tiles (`MarginSoftmaxProblem`) so the `B×C`
 /// logits are never held at once. CPU: `CPUMarginSoftmax` (OpenBLAS); OpenCL:
-/// `OpenCLMarginSoftmax` (CLBlast).
+/// `OpenCLMarginSoftmax` (CLBlast). The class weights and their gradient may be device-resident
+/// (`DeviceMatrix`): the call then runs on their device and moves only the features, the labels,
+/// ∂L/∂X and per-row values.
 struct MarginSoftmaxOperation: Operation {
-    let features: UnsafeBufferPointer<Float>
-    let classWeights: UnsafeBufferPointer<Float>
+    let features: OperationInput.Storage
+    let classWeights: OperationInput.Storage
     let rows: Int
     let classes: Int
     let dimension: Int
@@ -14,15 +16,15 @@ struct MarginSoftmaxOperation: Operation {
     let reduction: LossReduction
     let gradOutput: [Float]?
     let memoryBudget: Int
-    let gradFeatures: UnsafeMutableBufferPointer<Float>
-    let gradClassWeights: UnsafeMutableBufferPointer<Float>
+    let gradFeatures: OperationOutput.Storage
+    let gradClassWeights: OperationOutput.Storage
 
     var inputs: [OperationInput] {
-        var inputs: [OperationInput] = [.host("features", features), .host("classWeights", classWeights)]
+        var inputs: [OperationInput] = [OperationInput("features", features), OperationInput("classWeights", classWeights)]
         if let gradOutput { inputs.append(OperationInput("gradOutput", .array(gradOutput), transfer: false)) }
         return inputs
     }
-    var outputs: [OperationOutput] { [.host("gradFeatures", gradFeatures), .host("gradClassWeights", gradClassWeights)] }
+    var outputs: [OperationOutput] { [OperationOutput("gradFeatures", gradFeatures), OperationOutput("gradClassWeights", gradClassWeights)] }
     /// The labels read and the loss written.
     var otherBytes: Int { OperationWork.labels(rows) + OperationWork.floats(reduction == .none ? rows : 1) }
     /// The three GEMMs of a step (logits, ∂L/∂X̂, ∂L/∂W), `3·2·B·C·D`.
@@ -33,10 +35,10 @@ struct MarginSoftmaxOperation: Operation {
         guard classes > 0 else {
             throw LossKernelsError.shapeMismatch(tensor: "classWeights", expected: "at least one class (row)", actual: Validation.shape(classes, dimension))
         }
-        try Validation.requireCount("features", features.count, rows: rows, columns: dimension)
-        try Validation.requireCount("classWeights", classWeights.count, rows: classes, columns: dimension)
-        try Validation.requireCount("gradFeatures", gradFeatures.count, rows: rows, columns: dimension)
-        try Validation.requireCount("gradClassWeights", gradClassWeights.count, rows: classes, columns: dimension)
+        try Validation.requireCount("features", inputs[0].count, rows: rows, columns: dimension)
+        try Validation.requireCount("classWeights", inputs[1].count, rows: classes, columns: dimension)
+        try Validation.requireCount("gradFeatures", outputs[0].count, rows: rows, columns: dimension)
+        try Validation.requireCount("gradClassWeights", outputs[1].count, rows: classes, columns: dimension)
         try Validation.requireLabels(labels, rows: rows, classes: classes)
         try head.validate()
         try Validation.requireGradOutput(gradOutput, count: rows, reduction: reduction, per: "row")
@@ -54,8 +56,8 @@ struct MarginSoftmaxOperation: Operation {
         let p = problem
         let losses = cpu.scratch.withBuffer(count: rows * p.tileColumns) { tile in
             CPUMarginSoftmax.run(
-                p, features: features.baseAddress!, classWeights: classWeights.baseAddress!,
-                gradFeatures: gradFeatures.baseAddress!, gradWeights: gradClassWeights.baseAddress!, tile: tile, threads: cpu.threads)
+                p, features: features.host!.baseAddress!, classWeights: classWeights.host!.baseAddress!,
+                gradFeatures: gradFeatures.host!.baseAddress!, gradWeights: gradClassWeights.host!.baseAddress!, tile: tile, threads: cpu.threads)
         }
         return p.reduce(losses)
     }

@@ -8,14 +8,14 @@ import Foundation
 final class OpenCLDevices: @unchecked Sendable {
     private let lock = NSLock()
     private var opened: [Int: OpenCLDevice] = [:]
-    /// The step the opened devices fail on purpose, if any.
-    let fault: OpenCLFault?
+    /// What the opened devices are set up with (the fault to inject, launch limits, profiling).
+    let settings: OpenCLDeviceSettings
     /// The position (in `discover()`'s list) of the device explicit calls use, if the caller
     /// pinned one; otherwise `explicitChoice` decides.
     let pinned: Int?
 
-    init(fault: OpenCLFault? = nil, pinned: Int? = nil) {
-        self.fault = fault
+    init(settings: OpenCLDeviceSettings = OpenCLDeviceSettings(), pinned: Int? = nil) {
+        self.settings = settings
         self.pinned = pinned
     }
 
@@ -61,6 +61,13 @@ final class OpenCLDevices: @unchecked Sendable {
         }
     }
 
+    /// The devices opened so far, in discovery order.
+    var openedDevices: [OpenCLDevice] {
+        lock.lock()
+        defer { lock.unlock() }
+        return opened.keys.sorted().map { opened[$0]! }
+    }
+
     /// The opened device for `policy`: throws `.openCLUnavailable` when there is none.
     func device(explicit: Bool, filter: OpenCLDeviceTypeFilter) throws -> OpenCLDevice {
         let devices = try Self.discover().get()
@@ -76,7 +83,7 @@ final class OpenCLDevices: @unchecked Sendable {
         defer { lock.unlock() }
         if let device = opened[index] { return device }
         guard case .success(let runtime) = OpenCLRuntime.shared else { throw LossKernelsError.openCLUnavailable(reason: "no OpenCL runtime") }
-        let device = try OpenCLDevice(runtime: runtime, descriptor: devices[index], fault: fault)
+        let device = try OpenCLDevice(runtime: runtime, descriptor: devices[index], settings: settings)
         opened[index] = device
         return device
     }

@@ -27,10 +27,11 @@ final class Scheduler: @unchecked Sendable {
     var threads: CPUThreads { cpu.threads }
 
     init(
-        policy: BackendPolicy, threads: CPUThreads, deviceFilter: OpenCLDeviceTypeFilter, offloadMinimumElements: Int, fault: OpenCLFault? = nil,
+        policy: BackendPolicy, threads: CPUThreads, deviceFilter: OpenCLDeviceTypeFilter, offloadMinimumElements: Int,
+        deviceSettings: OpenCLDeviceSettings = OpenCLDeviceSettings(),
         openCLDevice: Int? = nil
     ) {
-        self.devices = OpenCLDevices(fault: fault, pinned: openCLDevice)
+        self.devices = OpenCLDevices(settings: deviceSettings, pinned: openCLDevice)
         self.policy = policy
         self.cpu = CPUContext(threads: threads, scratch: ScratchPool())
         self.deviceFilter = deviceFilter

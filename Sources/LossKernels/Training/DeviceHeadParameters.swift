@@ -1,7 +1,12 @@
-/// The OpenCL head parameters: `W` and `V` are device buffers created once. A step uploads only
-/// the features, the labels and the sampled class indices, gathers the sampled rows on the device
-/// (`lk_gather_rows`), runs `OpenCLMarginSoftmax` on them, applies the SGD update and scatters it
-/// back in place (`lk_sgd_update_rows`), and reads back only the losses and `∂L/∂X`.
+/// The OpenCL head parameters: `W` and `V` are device buffers created once. A step stages the
+/// features, the labels and the sampled class indices (non-blocking uploads), gathers the sampled
+/// rows on the device (`lk_gather_rows`), enqueues `OpenCLMarginSoftmax` on them and the SGD update
+/// written back in place (`lk_sgd_update_rows`), then waits once: one blocking read of ∂L/∂X and
+/// the per-row results the losses come from. Every device buffer of a step comes from the
+/// device's pool, so a warm step allocates nothing.
+///
+/// The update is enqueued before that read, so when the read itself fails the sampled rows of W
+/// and V may already be updated (the step throws; nothing is returned).
 final class DeviceHeadParameters: HeadParameters {
     let device: OpenCLDevice
     let classes: Int
@@ -36,7 +41,7 @@ final class DeviceHeadParameters: HeadParameters {
                 }
             }
         }
-        if !hasMomentum { try device.fillZero(v, count: classes * dimension) }
+        if !hasMomentum { try device.fill(v, count: classes * dimension) }
         try device.finish()
         (weights, momentum) = (w, v)
     }
@@ -45,28 +50,36 @@ final class DeviceHeadParameters: HeadParameters {
         _ p: MarginSoftmaxProblem, features: UnsafeBufferPointer<Float>, classes sampled: [Int]?, optimizer o: SGDOptions,
         gradFeatures: UnsafeMutableBufferPointer<Float>
     ) throws -> [Double] {
-        let d = dimension, n = sampled?.count ?? classes
+        let d = dimension, n = sampled?.count ?? classes, b = p.rows
         return try device.withExclusiveAccess {
             // The device's counter is shared by every engine on it; count this step's part alone.
             let uploadedBefore = device.hostToDeviceBytes
             defer { stepUploadBytes += device.hostToDeviceBytes - uploadedBefore }
-            let x = try device.upload(features)
+            let x = try device.scratch("step.features", count: b * d)
+            try device.stage(features, into: x, role: "step.features")
             var index: OpenCLBuffer? = nil
             var source = weights
             if let sampled {
-                let indices = try sampled.map { Int64($0) }.withUnsafeBufferPointer { try device.upload($0) }
-                let gathered = try device.makeBuffer(count: n * d)
+                let indices = try device.scratch("step.indices", count: n, elementSize: 8)
+                try sampled.map { Int64($0) }.withUnsafeBufferPointer { try device.stage($0, into: indices, role: "step.indices") }
+                let gathered = try device.scratch("step.gathered", count: n * d)
                 try OpenCLTraining.gatherRows(device, weights: weights, index: indices, rows: n, dimension: d, into: gathered)
                 index = indices
                 source = gathered
             }
-            let dX = try device.makeBuffer(count: p.rows * d), dW = try device.makeBuffer(count: n * d)
-            let losses = try OpenCLMarginSoftmax.run(device, p, features: x, classWeights: source, gradFeatures: dX, gradWeights: dW)
-            // Read ∂L/∂X before W and V change: a failure up to here leaves the parameters untouched.
-            try device.read(dX, into: UnsafeMutableRawBufferPointer(gradFeatures))
+            // ∂L/∂X and the row results in one buffer, read back at once.
+            let output = try device.scratch("step.output", count: b * d + b * OpenCLMarginSoftmax.rowResultFloats)
+            let dW = try device.scratch("step.gradWeights", count: n * d)
+            try OpenCLMarginSoftmax.enqueue(
+                device, p, features: x, classWeights: source, gradFeatures: output, gradWeights: dW, rowResults: output, at: b * d)
             try OpenCLTraining.sgdUpdateRows(device, weights: weights, momentum: momentum, index: index, gradient: dW, rows: n, dimension: d, optimizer: o)
-            try device.finish()
-            return losses
+            let total = b * d + b * OpenCLMarginSoftmax.rowResultFloats
+            if readBack.count < total { readBack = [Float](repeating: 0, count: total) }
+            try readBack.withUnsafeMutableBytes { try device.read(output, into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<(4 * total)])) }
+            return readBack.withUnsafeBufferPointer { host in
+                _ = gradFeatures.update(fromContentsOf: host[0..<(b * d)])
+                return OpenCLMarginSoftmax.losses(p, rowResults: UnsafeBufferPointer(rebasing: host[(b * d)..<total]))
+            }
         }
     }
 
@@ -83,4 +96,6 @@ final class DeviceHeadParameters: HeadParameters {
     var hostToDeviceBytes: Int { device.withExclusiveAccess { stepUploadBytes } }
     /// Guarded by the device's exclusive access.
     private var stepUploadBytes = 0
+    /// The host copy of a step's read (∂L/∂X and the row results), reused across steps.
+    private var readBack: [Float] = []
 }

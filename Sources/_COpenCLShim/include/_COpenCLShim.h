@@ -42,6 +42,12 @@ typedef struct lk_cl_api {
   cl_int (*EnqueueNDRangeKernel)(cl_command_queue, cl_kernel, cl_uint, const size_t *, const size_t *,
                                  const size_t *, cl_uint, const cl_event *, cl_event *);
   cl_int (*Finish)(cl_command_queue);
+  cl_int (*Flush)(cl_command_queue);
+  cl_int (*EnqueueFillBuffer)(cl_command_queue, cl_mem, const void *, size_t, size_t, size_t, cl_uint,
+                              const cl_event *, cl_event *);
+  cl_int (*GetEventProfilingInfo)(cl_event, cl_profiling_info, size_t, void *, size_t *);
+  cl_int (*WaitForEvents)(cl_uint, const cl_event *);
+  cl_int (*ReleaseEvent)(cl_event);
 } lk_cl_api;
 
 /// Opens the OpenCL loader at `path` (NULL: `LOSSKERNELS_OPENCL_LIBRARY`, else libOpenCL.so.1 /
@@ -51,16 +57,35 @@ typedef struct lk_cl_api {
 /// ends (a loader is never unloaded: drivers keep threads inside it).
 int lk_cl_load(const char *path, lk_cl_api *api, char *error, size_t error_capacity);
 
-/// CLBlast's SGEMM (clblast_c.h), resolved at run time from libclblast.so.1. Layout 101 = row
-/// major; transpose 111 = no, 112 = yes. Returns 0 on success, an OpenCL or CLBlast status otherwise.
+/// CLBlast's SGEMM entry points (clblast_c.h, CLBlast ≥ 1.5), resolved at run time from
+/// libclblast.so.1. Layout 101 = row major, 102 = column major; transpose 111 = no, 112 = yes;
+/// precision 32 = single. Each returns 0 on success, an OpenCL or CLBlast status otherwise.
 typedef struct lk_clblast_api {
   int (*Sgemm)(int layout, int a_transpose, int b_transpose, size_t m, size_t n, size_t k, float alpha,
                cl_mem a, size_t a_offset, size_t a_ld, cl_mem b, size_t b_offset, size_t b_ld, float beta,
                cl_mem c, size_t c_offset, size_t c_ld, cl_command_queue *queue, cl_event *event);
+  /// Sgemm with a caller-owned temporary buffer (CLBlast allocates nothing).
+  int (*SgemmWithTempBuffer)(int layout, int a_transpose, int b_transpose, size_t m, size_t n, size_t k,
+                             float alpha, cl_mem a, size_t a_offset, size_t a_ld, cl_mem b, size_t b_offset,
+                             size_t b_ld, float beta, cl_mem c, size_t c_offset, size_t c_ld,
+                             cl_command_queue *queue, cl_event *event, cl_mem temp_buffer);
+  /// The temporary buffer size in bytes SgemmWithTempBuffer needs for these arguments.
+  int (*SgemmTempBufferSize)(int layout, int a_transpose, int b_transpose, size_t m, size_t n, size_t k,
+                             size_t a_offset, size_t a_ld, size_t b_offset, size_t b_ld, size_t c_offset,
+                             size_t c_ld, cl_command_queue *queue, size_t *temp_buffer_size);
+  /// `batch_count` SGEMMs whose operands start `*_stride` elements apart.
+  int (*SgemmStridedBatched)(int layout, int a_transpose, int b_transpose, size_t m, size_t n, size_t k,
+                             float alpha, cl_mem a, size_t a_offset, size_t a_ld, size_t a_stride, cl_mem b,
+                             size_t b_offset, size_t b_ld, size_t b_stride, float beta, cl_mem c,
+                             size_t c_offset, size_t c_ld, size_t c_stride, size_t batch_count,
+                             cl_command_queue *queue, cl_event *event);
+  /// Installs tuned kernel parameters (the tuner's output) for `kernel_name` on `device`.
+  int (*OverrideParameters)(cl_device_id device, const char *kernel_name, int precision, size_t count,
+                            const char **names, const size_t *values);
 } lk_clblast_api;
 
 /// Opens CLBlast (`path`, else `LOSSKERNELS_CLBLAST_LIBRARY`, else libclblast.so.1) after the
-/// OpenCL loader, and resolves CLBlastSgemm into the caller's `api`. Returns 1 on success; 0 with
+/// OpenCL loader, and resolves the entry points above into the caller's `api`. Returns 1 on success; 0 with
 /// `api` zeroed and a one-line reason in `error` when it is missing.
 int lk_clblast_load(const char *path, lk_clblast_api *api, char *error, size_t error_capacity);
 
