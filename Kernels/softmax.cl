@@ -34,15 +34,16 @@ inline float lk_state_lse(float2 st) {
   return st.x + log(st.y);
 }
 
-// Stage 1 of the forward pass: (m, s) of each chunk of each row.
-__kernel void lk_softmax_stats_partial(__global const float *x, ulong rows, ulong columns, ulong chunk_len, ulong chunks,
-                                       __global float2 *partials, __local float2 *scratch) {
+// Stage 1 of the forward pass: (m, s) of each chunk of each row of the `rows` rows from float
+// `offset` on (a slab of the matrix; stage 3 takes the same offset).
+__kernel void lk_softmax_stats_partial(__global const float *x, ulong offset, ulong rows, ulong columns, ulong chunk_len,
+                                       ulong chunks, __global float2 *partials, __local float2 *scratch) {
   const uint lid = get_local_id(0), wg = get_local_size(0);
   LK_FOR_EACH_GROUP(row, rows, 1) {
     LK_FOR_EACH_GROUP(chunk, chunks, 0) {
       const ulong start = chunk * chunk_len;
       const ulong end = min(start + chunk_len, columns);
-      __global const float *p = x + row * columns + start;
+      __global const float *p = x + offset + row * columns + start;
       const ulong n = end > start ? end - start : 0, nv = n / 4;
       float2 st = (float2)(-INFINITY, 0.0f);
       for (ulong k = lid; k < nv; k += wg) {
@@ -75,7 +76,7 @@ __kernel void lk_softmax_stats_merge(__global const float2 *partials, ulong chun
 }
 
 // Stage 3: y = softmax(x) (mode LK_SOFTMAX) or logSoftmax(x) (LK_LOG_SOFTMAX), same grid as stage 1.
-__kernel void lk_softmax_write(__global const float *x, ulong rows, ulong columns, ulong chunk_len, ulong chunks,
+__kernel void lk_softmax_write(__global const float *x, ulong offset, ulong rows, ulong columns, ulong chunk_len, ulong chunks,
                                __global const float2 *stats, __global float *y, int mode) {
   const uint lid = get_local_id(0), wg = get_local_size(0);
   LK_FOR_EACH_GROUP(row, rows, 1) {
@@ -85,7 +86,7 @@ __kernel void lk_softmax_write(__global const float *x, ulong rows, ulong column
     LK_FOR_EACH_GROUP(chunk, chunks, 0) {
       const ulong start = chunk * chunk_len;
       const ulong end = min(start + chunk_len, columns);
-      const ulong base = row * columns;
+      const ulong base = offset + row * columns;
       const ulong n = end > start ? end - start : 0, nv = n / 4;
       __global const float *p = x + base + start;
       __global float *q = y + base + start;

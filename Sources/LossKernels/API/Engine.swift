@@ -53,13 +53,13 @@ public final class Engine: Sendable {
             openCLFault: nil, checkFinite: checkFinite, openCLDevice: openCLDevice)
     }
 
-    /// The designated initialiser, with the test hooks `openCLFault`, `openCLLaunchLimits` and
-    /// `openCLSplitK` (`nil` reads `LOSSKERNELS_FAULT`, `LOSSKERNELS_OPENCL_MAX_WORK_ITEMS` and
-    /// `_MAX_GROUPS`, `LOSSKERNELS_OPENCL_SPLIT_K`) and `profile` (`nil` reads `LOSSKERNELS_PROFILE`).
+    /// The designated initialiser, with the test hooks `openCLFault` (`nil` reads
+    /// `LOSSKERNELS_FAULT`) and `configure` (changes the configuration read from the environment,
+    /// e.g. the launch limits), and `profile` (`nil` reads `LOSSKERNELS_PROFILE`).
     package init(
         policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
         openCLFault: OpenCLFault?, checkFinite: Bool? = nil, openCLDevice: Int? = nil, profile: Bool? = nil,
-        openCLLaunchLimits: OpenCLLaunchLimits? = nil, openCLSplitK: Int? = nil
+        configure: ((inout Configuration) -> Void)? = nil
     ) throws {
         if let openCLDevice, openCLDevice < 0 {
             throw LossKernelsError.invalidOption(name: "openCLDevice", value: "\(openCLDevice)", allowed: ">= 0")
@@ -70,8 +70,7 @@ public final class Engine: Sendable {
         var environment = try Configuration.fromEnvironment()
         if let openCLFault { environment.fault = openCLFault }
         if let profile { environment.profile = profile }
-        if let openCLLaunchLimits { environment.launchLimits = openCLLaunchLimits }
-        if let openCLSplitK { environment.splitK = openCLSplitK }
+        configure?(&environment)
         self.checkFinite = checkFinite ?? environment.checkFinite
         scheduler = Scheduler(
             policy: policy ?? environment.backend, threads: CPUThreads(count: cpuThreads ?? environment.threads),

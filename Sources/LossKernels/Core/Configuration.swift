@@ -19,6 +19,7 @@ import Foundation
 /// | `LOSSKERNELS_OPENCL_MAX_GROUPS` | an integer ≥ 1: work-groups per launch in dimensions 1–2 | 65,535 |
 /// | `LOSSKERNELS_OPENCL_BUILD_OPTIONS` | extra OpenCL program build options | none |
 /// | `LOSSKERNELS_OPENCL_SPLIT_K` | an integer ≥ 0: K-slices of long GEMMs (0: never split) | chosen per shape |
+/// | `LOSSKERNELS_OPENCL_SLAB_BYTES` | an integer ≥ 0: row-slab bytes of the softmax forward (0: no slabs) | half the device's cache |
 /// | `LOSSKERNELS_CLBLAST_PARAMETERS` | a JSON file of CLBlast kernel parameters (`CLBlast.tuning`) | none |
 ///
 /// The max-work-items, max-groups, build-options and split-K variables are test and diagnostic hooks: lowered caps make the kernels' strided loops run
@@ -41,12 +42,14 @@ package struct Configuration: Sendable, Equatable {
     package var launchLimits = OpenCLLaunchLimits()
     package var openCLBuildOptions = ""
     package var splitK: Int? = nil
+    package var slabBytes: Int? = nil
     package var clblastParameters: String? = nil
 
     /// The settings of the OpenCL devices an engine opens.
     var openCLDeviceSettings: OpenCLDeviceSettings {
         OpenCLDeviceSettings(
-            fault: fault, limits: launchLimits, profile: profile, extraBuildOptions: openCLBuildOptions, clblastParameters: clblastParameters, splitK: splitK)
+            fault: fault, limits: launchLimits, profile: profile, extraBuildOptions: openCLBuildOptions, clblastParameters: clblastParameters, splitK: splitK,
+            slabBytes: slabBytes)
     }
 
     package init() {}
@@ -70,6 +73,9 @@ package struct Configuration: Sendable, Equatable {
         c.openCLBuildOptions = variables.raw("LOSSKERNELS_OPENCL_BUILD_OPTIONS") ?? ""
         if variables.raw("LOSSKERNELS_OPENCL_SPLIT_K") != nil { c.splitK = try variables.integer("LOSSKERNELS_OPENCL_SPLIT_K", minimum: 0, default: 0) }
         c.clblastParameters = variables.raw("LOSSKERNELS_CLBLAST_PARAMETERS")
+        if variables.raw("LOSSKERNELS_OPENCL_SLAB_BYTES") != nil {
+            c.slabBytes = try variables.integer("LOSSKERNELS_OPENCL_SLAB_BYTES", minimum: 0, default: 0)
+        }
         return c
     }
 }

@@ -31,6 +31,17 @@ final class OpenCLDevice: @unchecked Sendable {
     /// The step made to fail on purpose (tests of fault handling), if any.
     var fault: OpenCLFault? { settings.fault }
     var limits: OpenCLLaunchLimits { settings.limits }
+    /// Bytes of a row slab whose second read should come from the cache: the setting, else half
+    /// of `CL_DEVICE_GLOBAL_MEM_CACHE_SIZE` (0: no slabs).
+    private(set) lazy var slabBytes: Int = {
+        if let bytes = settings.slabBytes { return bytes }
+        var cache: cl_ulong = 0
+        guard
+            runtime.api.GetDeviceInfo(descriptor.device, cl_device_info(CL_DEVICE_GLOBAL_MEM_CACHE_SIZE), MemoryLayout<cl_ulong>.size, &cache, nil)
+                == CL_SUCCESS
+        else { return 0 }
+        return Int(cache) / 2
+    }()
     /// Whether CLBlast's tuned parameters (`LOSSKERNELS_CLBLAST_PARAMETERS`) were installed for
     /// this device (guarded by the exclusive access).
     var clblastTuned = false
@@ -149,6 +160,13 @@ final class OpenCLDevice: @unchecked Sendable {
         memory.copyMemory(from: UnsafeRawBufferPointer(values))
         stagingAreas[role] = (memory, true)
         try write(UnsafeRawBufferPointer(rebasing: memory[0..<bytes]), to: buffer, blocking: false)
+    }
+
+    /// The pooled buffer of `role` holding a staged (non-blocking) copy of `values`.
+    func staged<T>(_ values: [T], role: String) throws -> OpenCLBuffer {
+        let buffer = try scratch(role, count: values.count, elementSize: MemoryLayout<T>.stride)
+        try values.withUnsafeBufferPointer { try stage($0, into: buffer, role: role) }
+        return buffer
     }
 
     /// After the host waited for the queue, every staged upload has completed.

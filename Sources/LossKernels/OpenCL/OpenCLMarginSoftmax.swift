@@ -104,8 +104,9 @@ enum OpenCLMarginSoftmax {
             if p.tiles > 1 { try logits(start, n, record: false) }
             if p.amplitudeUsesFeatureNorm {
                 let kernel = try device.kernel("lk_head_row_gz_partial")
-                let wg = device.workGroupSize(kernel, localBytesPerItem: 4)
-                let plan = OpenCLSoftmax.RowPlan(device: device, rows: b, columns: n, workGroupSize: wg)
+                let widest = device.workGroupSize(kernel, localBytesPerItem: 4)
+                let plan = OpenCLSoftmax.RowPlan(device: device, rows: b, columns: n, workGroupSize: widest)
+                let wg = plan.workGroupSize
                 let partials = try device.scratch("head.rowGzPartials", count: b * plan.chunks)
                 try device.launch(
                     "lk_head_row_gz_partial", kernel, global: [plan.chunks * wg, b], local: [wg, 1],

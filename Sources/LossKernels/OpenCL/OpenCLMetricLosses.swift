@@ -10,9 +10,9 @@ enum OpenCLMetricLosses {
         similar: [Bool], rows: Int, dimension: Int, rowScale: [Float],
         gradLeft ga: OpenCLBuffer, gradRight gb: OpenCLBuffer
     ) throws -> [Double] {
-        let flags = try similar.map { Int32($0 ? 1 : 0) }.withUnsafeBufferPointer { try device.upload($0) }
-        let scales = try rowScale.withUnsafeBufferPointer { try device.upload($0) }
-        let losses = try device.makeBuffer(count: rows)
+        let flags = try device.staged(similar.map { Int32($0 ? 1 : 0) }, role: "metric.flags")
+        let scales = try device.staged(rowScale, role: "metric.scales")
+        let losses = try device.scratch("metric.losses", count: rows)
         try device.launch(
             "lk_metric_contrastive", try device.kernel("lk_metric_contrastive"), global: [rows], local: nil,
             [
@@ -28,8 +28,8 @@ enum OpenCLMetricLosses {
         rows: Int, dimension: Int, rowScale: [Float],
         gradAnchors ga: OpenCLBuffer, gradPositives gp: OpenCLBuffer, gradNegatives gn: OpenCLBuffer
     ) throws -> [Double] {
-        let scales = try rowScale.withUnsafeBufferPointer { try device.upload($0) }
-        let losses = try device.makeBuffer(count: rows)
+        let scales = try device.staged(rowScale, role: "metric.scales")
+        let losses = try device.scratch("metric.losses", count: rows)
         try device.launch(
             "lk_metric_triplet_margin", try device.kernel("lk_metric_triplet_margin"), global: [rows], local: nil,
             [
@@ -45,10 +45,10 @@ enum OpenCLMetricLosses {
         rows: Int, classes: Int, dimension: Int, classRows: (offsets: [Int], rows: [Int]),
         gradFeatures gx: OpenCLBuffer, updatedCenters updated: OpenCLBuffer
     ) throws -> [Double] {
-        let labelBuffer = try labels.map { Int64($0) }.withUnsafeBufferPointer { try device.upload($0) }
-        let offsets = try classRows.offsets.map { UInt64($0) }.withUnsafeBufferPointer { try device.upload($0) }
-        let members = try classRows.rows.map { UInt64($0) }.withUnsafeBufferPointer { try device.upload($0) }
-        let losses = try device.makeBuffer(count: rows)
+        let labelBuffer = try device.staged(labels.map { Int64($0) }, role: "metric.labelBuffer")
+        let offsets = try device.staged(classRows.offsets.map { UInt64($0) }, role: "metric.offsets")
+        let members = try device.staged(classRows.rows.map { UInt64($0) }, role: "metric.members")
+        let losses = try device.scratch("metric.losses", count: rows)
         try device.launch(
             "lk_metric_center_rows", try device.kernel("lk_metric_center_rows"), global: [rows], local: nil,
             [

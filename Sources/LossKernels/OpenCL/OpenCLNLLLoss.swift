@@ -6,8 +6,8 @@ enum OpenCLNLLLoss {
     /// Returns every row's loss (read on the host from `x`) and writes ∂loss/∂x into `dx` on the device.
     static func run(_ device: OpenCLDevice, _ loss: NLLLoss, _ x: UnsafeBufferPointer<Float>, rows: Int, columns: Int, into dx: OpenCLBuffer) throws -> [Double]
     {
-        let targets = try loss.targetColumns.withUnsafeBufferPointer { try device.upload($0) }
-        let values = try (0..<rows).map { loss.gradientValue($0) }.withUnsafeBufferPointer { try device.upload($0) }
+        let targets = try device.staged(loss.targetColumns, role: "nll.targets")
+        let values = try device.staged((0..<rows).map { loss.gradientValue($0) }, role: "nll.values")
         try device.launch(
             "lk_nll_gradient", global: [columns, rows],
             [.uint64(rows), .uint64(columns), .buffer(targets), .buffer(values), .buffer(dx)])

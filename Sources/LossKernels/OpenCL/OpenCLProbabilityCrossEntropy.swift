@@ -9,12 +9,13 @@ enum OpenCLProbabilityCrossEntropy {
         into dz: OpenCLBuffer
     ) throws -> [Double] {
         let (stats, _) = try OpenCLSoftmax.statistics(device, z, rows: rows, columns: columns, lse: nil)
-        let weights = try loss.classWeights.map { w in try w.withUnsafeBufferPointer { try device.upload($0) } }
+        let weights = try loss.classWeights.map { try device.staged($0, role: "probabilityCE.weights") }
         let hasWeights: Int32 = weights == nil ? 0 : 1
 
         let partialKernel = try device.kernel("lk_probability_ce_partial")
-        let wg = device.workGroupSize(partialKernel, localBytesPerItem: 4)
-        let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
+        let widest = device.workGroupSize(partialKernel, localBytesPerItem: 4)
+        let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: widest)
+        let wg = plan.workGroupSize
         let partials = try device.scratch("probabilityCE.partials", count: rows * plan.chunks, elementSize: 8)
         let sums = try device.scratch("probabilityCE.sums", count: rows, elementSize: 8)
         try device.launch(
@@ -44,8 +45,8 @@ enum OpenCLProbabilityCrossEntropy {
             coefficients[r] = SIMD4(row.shift, row.scale, row.targetScale, row.targetOffset)
             nanRows[r] = row.nan ? 1 : 0
         }
-        let coefficientBuffer = try coefficients.withUnsafeBufferPointer { try device.upload($0) }
-        let nanBuffer = try nanRows.withUnsafeBufferPointer { try device.upload($0) }
+        let coefficientBuffer = try device.staged(coefficients, role: "probabilityCE.coefficientBuffer")
+        let nanBuffer = try device.staged(nanRows, role: "probabilityCE.nanBuffer")
         try device.launch(
             "lk_probability_ce_gradient", global: [columns, rows],
             [

@@ -17,8 +17,9 @@ enum OpenCLReductions {
             try OpenCLSoftmax.logSumExp(device, x, rows: groups, columns: length, into: values)
         } else {
             let partialKernel = try device.kernel("lk_reduce_rows_partial")
-            let wg = device.workGroupSize(partialKernel, localBytesPerItem: 12)
-            let plan = OpenCLSoftmax.RowPlan(device: device, rows: groups, columns: length, workGroupSize: wg)
+            let widest = device.workGroupSize(partialKernel, localBytesPerItem: 12)
+            let plan = OpenCLSoftmax.RowPlan(device: device, rows: groups, columns: length, workGroupSize: widest)
+            let wg = plan.workGroupSize
             let partialValues = try device.scratch("reduce.partialValues", count: groups * plan.chunks)
             let partialIndices = try device.scratch("reduce.partialIndices", count: groups * plan.chunks, elementSize: 8)
             try device.launch(
@@ -52,9 +53,9 @@ enum OpenCLReductions {
         result: ReductionResult, gradOutput: OpenCLBuffer, into dz: OpenCLBuffer
     ) throws {
         let groups = result.values.count
-        let values = try result.values.withUnsafeBufferPointer { try device.upload($0) }
-        let indices = try (result.indices.isEmpty ? [UInt64](repeating: 0, count: groups) : result.indices.map { UInt64($0) })
-            .withUnsafeBufferPointer { try device.upload($0) }
+        let values = try device.staged(result.values, role: "reduceBackward.values")
+        let indices = try device.staged(
+            result.indices.isEmpty ? [UInt64](repeating: 0, count: groups) : result.indices.map { UInt64($0) }, role: "reduceBackward.indices")
         try device.launch(
             "lk_reduce_backward", global: [columns, rows],
             [

@@ -9,8 +9,10 @@ enum OpenCLSoftmax {
         let chunks: Int
 
         /// Enough work-groups to fill the device (4 per compute unit), never a chunk shorter than
-        /// one float4 per work-item.
-        init(device: OpenCLDevice, rows: Int, columns: Int, workGroupSize: Int) {
+        /// one float4 per work-item; work-groups of `workGroupSize` (the widest the kernel allows),
+        /// narrowed for short rows to one float4 per work-item but at least 32 (a warp).
+        init(device: OpenCLDevice, rows: Int, columns: Int, workGroupSize widest: Int) {
+            let workGroupSize = min(widest, max(32, OpenCLDevice.powerOfTwo(atLeast: (columns + 3) / 4)))
             let target = 4 * max(1, device.info.computeUnits)
             let maxChunks = max(1, (columns + 4 * workGroupSize - 1) / (4 * workGroupSize))
             let wanted = min(maxChunks, max(1, (target + rows - 1) / max(rows, 1)))
@@ -22,34 +24,45 @@ enum OpenCLSoftmax {
         }
     }
 
-    /// Per-row (m, s) statistics (float2 per row) and, when `lse` is given, logSumExp per row.
-    static func statistics(_ device: OpenCLDevice, _ x: OpenCLBuffer, rows: Int, columns: Int, lse: OpenCLBuffer?) throws -> (
+    /// Per-row (m, s) statistics (float2 per row) and, when `lse` is given, logSumExp per row, of
+    /// the `rows` rows of `x` from float `offset` on.
+    static func statistics(_ device: OpenCLDevice, _ x: OpenCLBuffer, offset: Int = 0, rows: Int, columns: Int, lse: OpenCLBuffer?) throws -> (
         stats: OpenCLBuffer, plan: RowPlan
     ) {
         let partialKernel = try device.kernel("lk_softmax_stats_partial")
-        let wg = device.workGroupSize(partialKernel, localBytesPerItem: 8)
-        let plan = RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
+        let widest = device.workGroupSize(partialKernel, localBytesPerItem: 8)
+        let plan = RowPlan(device: device, rows: rows, columns: columns, workGroupSize: widest)
+        let wg = plan.workGroupSize
         let partials = try device.scratch("softmax.partials", count: rows * plan.chunks, elementSize: 8)
         let stats = try device.scratch("softmax.stats", count: rows, elementSize: 8)
         try device.launch(
             "lk_softmax_stats_partial", partialKernel, global: [plan.chunks * wg, rows], local: [wg, 1],
-            [.buffer(x), .uint64(rows), .uint64(columns), .uint64(plan.chunkLength), .uint64(plan.chunks), .buffer(partials), .local(8 * wg)])
+            [
+                .buffer(x), .uint64(offset), .uint64(rows), .uint64(columns), .uint64(plan.chunkLength), .uint64(plan.chunks), .buffer(partials),
+                .local(8 * wg),
+            ])
         try device.launch(
             "lk_softmax_stats_merge", global: [rows],
             [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(stats), .buffer(lse ?? stats), .int32(lse == nil ? 0 : 1)])
         return (stats, plan)
     }
 
-    /// y = softmax(x) (`logarithm` false) or logSoftmax(x), row-wise.
+    /// y = softmax(x) (`logarithm` false) or logSoftmax(x), row-wise. The rows go in slabs of
+    /// `OpenCLDevice.slabBytes` (half the device's global-memory cache by default), statistics then
+    /// output per slab, so the output pass re-reads its slab from the cache instead of memory.
     static func forward(_ device: OpenCLDevice, _ x: OpenCLBuffer, rows: Int, columns: Int, logarithm: Bool, into y: OpenCLBuffer) throws {
         guard rows > 0, columns > 0 else { return }
-        let (stats, plan) = try statistics(device, x, rows: rows, columns: columns, lse: nil)
-        try device.launch(
-            "lk_softmax_write", global: [plan.chunks * plan.workGroupSize, rows], local: [plan.workGroupSize, 1],
-            [
-                .buffer(x), .uint64(rows), .uint64(columns), .uint64(plan.chunkLength), .uint64(plan.chunks), .buffer(stats), .buffer(y),
-                .int32(logarithm ? 1 : 0),
-            ])
+        let slab = device.slabBytes > 0 ? max(1, device.slabBytes / (4 * columns)) : rows
+        for first in stride(from: 0, to: rows, by: slab) {
+            let count = min(slab, rows - first), offset = first * columns
+            let (stats, plan) = try statistics(device, x, offset: offset, rows: count, columns: columns, lse: nil)
+            try device.launch(
+                "lk_softmax_write", global: [plan.chunks * plan.workGroupSize, count], local: [plan.workGroupSize, 1],
+                [
+                    .buffer(x), .uint64(offset), .uint64(count), .uint64(columns), .uint64(plan.chunkLength), .uint64(plan.chunks), .buffer(stats),
+                    .buffer(y), .int32(logarithm ? 1 : 0),
+                ])
+        }
     }
 
     /// out[r] = logSumExp of row r.
@@ -64,8 +77,9 @@ enum OpenCLSoftmax {
     ) throws {
         guard rows > 0, columns > 0 else { return }
         let partialKernel = try device.kernel("lk_softmax_backward_partial")
-        let wg = device.workGroupSize(partialKernel, localBytesPerItem: 4)
-        let plan = RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
+        let widest = device.workGroupSize(partialKernel, localBytesPerItem: 4)
+        let plan = RowPlan(device: device, rows: rows, columns: columns, workGroupSize: widest)
+        let wg = plan.workGroupSize
         let partials = try device.scratch("softmaxBackward.partials", count: rows * plan.chunks)
         let sums = try device.scratch("softmaxBackward.sums", count: rows)
         let mode: Int32 = logarithm ? 1 : 0

@@ -5,17 +5,18 @@ enum OpenCLSoftmaxLoss {
     static func run(_ device: OpenCLDevice, _ loss: some RowSoftmaxLoss, _ z: OpenCLBuffer, rows: Int, columns: Int, into dz: OpenCLBuffer) throws -> [Double] {
         let (stats, _) = try OpenCLSoftmax.statistics(device, z, rows: rows, columns: columns, lse: nil)
         let labels = (0..<rows).map { Int64(loss.target($0) ?? -1) }
-        let labelBuffer = try labels.withUnsafeBufferPointer { try device.upload($0) }
+        let labelBuffer = try device.staged(labels, role: "softmaxLoss.labelBuffer")
         let targets = try device.scratch("softmaxLoss.targets", count: rows)
         try device.launch(
             "lk_gather_targets", global: [rows],
             [.buffer(z), .uint64(rows), .uint64(columns), .buffer(labelBuffer), .buffer(targets)])
-        let weights = try loss.columnWeights.map { w in try w.withUnsafeBufferPointer { try device.upload($0) } }
+        let weights = try loss.columnWeights.map { try device.staged($0, role: "softmaxLoss.weights") }
         var weightedSums = [Float](repeating: 0, count: rows)
         if loss.needsWeightedLogitSum {
             let kernel = try device.kernel("lk_row_weighted_sum_partial")
-            let wg = device.workGroupSize(kernel, localBytesPerItem: 4)
-            let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: wg)
+            let widest = device.workGroupSize(kernel, localBytesPerItem: 4)
+            let plan = OpenCLSoftmax.RowPlan(device: device, rows: rows, columns: columns, workGroupSize: widest)
+            let wg = plan.workGroupSize
             let partials = try device.scratch("softmaxLoss.partials", count: rows * plan.chunks)
             let sums = try device.scratch("softmaxLoss.sums", count: rows)
             try device.launch(
@@ -46,9 +47,9 @@ enum OpenCLSoftmaxLoss {
             rowTargets[r] = Int64(plan.target)
             flags[r] = plan.zero ? 1 : (plan.nan ? 2 : 0)
         }
-        let coefficientBuffer = try coefficients.withUnsafeBufferPointer { try device.upload($0) }
-        let targetBuffer = try rowTargets.withUnsafeBufferPointer { try device.upload($0) }
-        let flagBuffer = try flags.withUnsafeBufferPointer { try device.upload($0) }
+        let coefficientBuffer = try device.staged(coefficients, role: "softmaxLoss.coefficientBuffer")
+        let targetBuffer = try device.staged(rowTargets, role: "softmaxLoss.targetBuffer")
+        let flagBuffer = try device.staged(flags, role: "softmaxLoss.flagBuffer")
         try device.launch(
             "lk_softmax_loss_gradient", global: [columns, rows],
             [

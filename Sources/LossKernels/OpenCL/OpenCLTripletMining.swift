@@ -8,18 +8,18 @@ enum OpenCLTripletMining {
     static func run(_ device: OpenCLDevice, _ p: TripletMiningProblem, gradient: OpenCLBuffer) throws -> TripletMiningResult {
         _ = try CLBlast.shared.get()
         let b = p.rows, d = p.dimension
-        let e = try p.centered.withUnsafeBufferPointer { try device.upload($0) }
-        let labels = try p.labels.map { Int64($0) }.withUnsafeBufferPointer { try device.upload($0) }
-        let representative = try p.representative.map { Int64($0) }.withUnsafeBufferPointer { try device.upload($0) }
+        let e = try device.staged(p.centered, role: "tripletMining.e")
+        let labels = try device.staged(p.labels.map { Int64($0) }, role: "tripletMining.labels")
+        let representative = try device.staged(p.representative.map { Int64($0) }, role: "tripletMining.representative")
 
         // Distances.
-        let norms = try device.makeBuffer(count: b)
+        let norms = try device.scratch("tripletMining.norms", count: b)
         try device.launch(
             "lk_tm_squared_norms", try device.kernel("lk_tm_squared_norms"), global: [b], local: nil,
             [.buffer(e), .uint64(b), .uint64(d), .buffer(norms)])
-        let gram = try device.makeBuffer(count: b * b)   // G, then batchAll's partial sums, then S
+        let gram = try device.scratch("tripletMining.gram", count: b * b)   // G, then batchAll's partial sums, then S
         try CLBlast.gemm(device, transposeA: false, transposeB: true, m: b, n: b, k: d, a: e, lda: d, b: e, ldb: d, beta: 0, c: gram, ldc: b)
-        let distance = try device.makeBuffer(count: b * b)
+        let distance = try device.scratch("tripletMining.distance", count: b * b)
         try device.launch(
             "lk_tm_distances", try device.kernel("lk_tm_distances"), global: [b, b], local: nil,
             [
@@ -28,8 +28,9 @@ enum OpenCLTripletMining {
             ])
 
         // Mining: K and the per-anchor losses and counts.
-        let k = try device.makeBuffer(count: b * b)
-        let anchorLoss = try device.makeBuffer(count: b), anchorCount = try device.makeBuffer(count: b, elementSize: 8)
+        let k = try device.scratch("tripletMining.k", count: b * b)
+        let anchorLoss = try device.scratch("tripletMining.anchorLoss", count: b),
+            anchorCount = try device.scratch("tripletMining.anchorCount", count: b, elementSize: 8)
         switch p.mining {
         case .batchAll:
             try device.launch(

@@ -20,12 +20,29 @@ extension Catalog {
     /// `call(engine, logits, rows, columns, gradient)` returns the loss and the backend. Results:
     /// `loss` (a scalar, or one per row for none) and `grad_logits`.
     static func rowLoss(
-        _ setup: CallSetup,
+        _ setup: CallSetup, resident: ((Engine, DeviceMatrix) throws -> DeviceLossOutput)? = nil,
         _ call: @escaping (Engine, UnsafeBufferPointer<Float>, Int, Int, UnsafeMutableBufferPointer<Float>) throws -> (loss: [Float], backend: Backend)
-    ) -> PreparedCall {
+    ) throws -> PreparedCall {
         let engine = setup.requireEngine()
         let z = setup.tensor("logits"), reduction = setup.options.word("reduction")
         let (rows, columns) = (z.matrix.rows, z.matrix.columns)
+        if setup.deviceResident, let resident {
+            // The logits are uploaded once; each run leaves the gradient on the device.
+            let logits = try engine.upload(z.matrix)
+            var out: DeviceLossOutput? = nil
+            return PreparedCall(
+                run: {
+                    out = try resident(engine, logits)
+                    return .opencl
+                },
+                results: {
+                    guard let out else { return [] }
+                    return [
+                        NamedResult("loss", out.loss, shape: lossShape(reduction, perRow: [rows])),
+                        try engine.download(out.gradient).result("grad_logits", shape: z.shape),
+                    ]
+                })
+        }
         let x = Buffer(z.floats), dz = Buffer(count: z.count)
         var loss: [Float] = []
         return PreparedCall(
@@ -53,6 +70,7 @@ extension Catalog {
         options: [Flags.reduction, OptionSpec("ignore-index"), OptionSpec("label-smoothing")],
         results: ["loss", "grad_logits"],
         bench: BenchSpec(sizes: [.batch, .classes]),
+        deviceResidentPasses: [.both],
         verification: [
             VerifyCase(
                 "cross-entropy", OperationOptions(["label-smoothing": .number(0.1)]), tensors: ["class-weights"], shape: BenchShape(batch: 8, classes: 257)),
@@ -66,7 +84,15 @@ extension Catalog {
             let labels = setup.optional("labels")?.integers, probabilities = setup.optional("target-probs")?.floats
             let weights = setup.optional("class-weights")?.floats, upstream = setup.optional("grad-output")?.floats
             let reduction = options.reduction, ignoreIndex = options.integer("ignore-index") ?? -100, smoothing = options.float("label-smoothing", default: 0)
-            return rowLoss(setup) { engine, z, rows, columns, dz in
+            if setup.deviceResident && probabilities != nil {
+                throw LossKernelsError.invalidOption(name: "target-probs", value: "given", allowed: "--labels with --device-resident (class-index targets)")
+            }
+            let resident = { (engine: Engine, logits: DeviceMatrix) in
+                try engine.crossEntropy(
+                    logits: logits, labels: labels ?? [], classWeights: weights, ignoreIndex: ignoreIndex, labelSmoothing: smoothing, reduction: reduction,
+                    gradOutput: upstream)
+            }
+            return try rowLoss(setup, resident: resident) { engine, z, rows, columns, dz in
                 if let probabilities {
                     return try probabilities.withUnsafeBufferPointer { t in
                         try engine.crossEntropy(
@@ -103,12 +129,16 @@ extension Catalog {
         options: [Flags.reduction, OptionSpec("gamma"), OptionSpec("alpha")],
         results: ["loss", "grad_logits"],
         bench: BenchSpec(sizes: [.batch, .classes]),
+        deviceResidentPasses: [.both],
         verification: [VerifyCase("focal", OperationOptions(["gamma": .number(2), "alpha": .number(0.25)]), shape: BenchShape(batch: 8, classes: 257))],
         prepare: { setup in
             let options = setup.options
             let labels = setup.tensor("labels").integers, upstream = setup.optional("grad-output")?.floats
             let reduction = options.reduction, gamma = options.float("gamma", default: 2), alpha = options.float("alpha", default: 1)
-            return rowLoss(setup) { engine, z, rows, columns, dz in
+            let resident = { (engine: Engine, logits: DeviceMatrix) in
+                try engine.focalLoss(logits: logits, labels: labels, gamma: gamma, alpha: .scalar(alpha), reduction: reduction, gradOutput: upstream)
+            }
+            return try rowLoss(setup, resident: resident) { engine, z, rows, columns, dz in
                 try engine.focalLoss(
                     logits: z, rows: rows, columns: columns, labels: labels, gamma: gamma, alpha: .scalar(alpha), reduction: reduction,
                     gradOutput: upstream, gradient: dz)

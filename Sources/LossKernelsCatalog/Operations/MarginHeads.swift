@@ -75,6 +75,7 @@ extension Catalog {
         results: ["loss", "grad_features", "grad_weights"],
         bench: BenchSpec(sizes: [.batch, .classes, .dim], defaultDim: 512),
         bound: .gemm,
+        deviceResidentPasses: [.both],
         verification: [
             ("normalized", 8), ("cosface", 8), ("arcface", 8), ("combined", 8), ("sphereface", nil), ("large-margin", nil),
         ].map { name, scale in
@@ -89,6 +90,27 @@ extension Catalog {
             let x = setup.tensor("features"), w = setup.tensor("weights"), labels = setup.tensor("labels").integers,
                 upstream = setup.optional("grad-output")?.floats
             let (b, d, c) = (x.matrix.rows, x.matrix.columns, w.matrix.rows)
+            if setup.deviceResident {
+                // W is uploaded once; each run moves the features and ∂L/∂X, and leaves ∂L/∂W on the device.
+                let weights = try engine.upload(w.matrix)
+                var out: DeviceMarginSoftmaxOutput? = nil
+                return PreparedCall(
+                    gemmShape: (b, d, c),
+                    run: {
+                        out = try engine.marginSoftmax(
+                            features: x.matrix, classWeights: weights, labels: labels, head: head, reduction: reduction, gradOutput: upstream,
+                            memoryBudget: budget)
+                        return .opencl
+                    },
+                    results: {
+                        guard let out else { return [] }
+                        return [
+                            NamedResult("loss", out.loss, shape: lossShape(setup.options.word("reduction"), perRow: [b])),
+                            out.gradFeatures.result("grad_features", shape: x.shape),
+                            try engine.download(out.gradClassWeights).result("grad_weights", shape: w.shape),
+                        ]
+                    })
+            }
             let features = Buffer(x.floats), weights = Buffer(w.floats), dx = Buffer(count: x.count), dw = Buffer(count: w.count)
             var loss: [Float] = []
             return PreparedCall(

@@ -71,7 +71,7 @@ struct BenchRunCommand: ParsableCommand {
     func run() throws {
         let entry = try OperationUsage.operation(operation)
         BenchShape.warnAboutUnused(entry, givenSizes)
-        let engine = try backendOptions.makeEngine()
+        let engine = try backendOptions.makeEngine(profile: timing.profile)
         var result = try BenchMeasurement.measure(entry, shape: shape, engine: engine, timing: timing, options: options.given.merging(training.given))
         if output.vsCeiling {
             try BenchCeilingComparison().annotate(&result, operation: entry, engine: engine, deviceResident: timing.deviceResident)
@@ -108,8 +108,18 @@ struct BenchTimingOptions: ParsableArguments {
     @Option(name: .long, help: "Seed of the random inputs.") var seed: UInt64 = 42
 
     @Option(name: .long, help: "forward or both (forward + backward).") var pass: CatalogOperation.Pass?
-    @Flag(name: .long, help: "Keep inputs and outputs on the OpenCL device (time excludes transfers): softmax, log-softmax, logsumexp (forward).")
+    @Flag(
+        name: .long,
+        help:
+            "Keep inputs and outputs on the OpenCL device (time excludes transfers): softmax, log-softmax (forward, both), logsumexp (forward), cross-entropy and focal (the logits), margin-softmax (the class weights)."
+    )
     var deviceResident = false
+    @Flag(
+        name: .long,
+        help: ArgumentHelp(
+            "Time every OpenCL kernel of the timed runs (as LOSSKERNELS_PROFILE=1): adds kernels and opencl_per_call to the result.",
+            discussion: "Kernel times come from OpenCL's event timestamps; the device's queue is drained after each timed run."))
+    var profile = false
 
     /// Checks the timing flags, and the operation's flags against its row of the table (exit 2).
     func validate(_ operation: CatalogOperation, options: OperationOptions, backend: BackendPolicy?) throws {
@@ -187,21 +197,29 @@ enum BenchMeasurement {
         // The first warm-up run records the work the library's descriptions state for the calls.
         let work = try call.runRecordingWork()
         var backend = work.backend
+        // Device-resident calls return once their work is queued: time them to its end.
+        let run = { () throws -> Backend in
+            let backend = try call.run()
+            if timing.deviceResident || timing.profile { try engine.synchronize() }
+            return backend
+        }
         // Warm up for --warmup runs and at least --warmup-seconds (bounded at 100,000 runs).
         let warmupStart = DispatchTime.now().uptimeNanoseconds
         var warmupRuns = 1
         while warmupRuns < timing.warmupRuns
             || (warmupRuns < 100_000 && Double(DispatchTime.now().uptimeNanoseconds - warmupStart) / 1e9 < timing.warmupDuration)
         {
-            backend = try call.run()
+            backend = try run()
             warmupRuns += 1
         }
+        engine.resetOpenCLProfile()
         var times: [Double] = []
         for _ in 0..<timing.iterations {
             let start = DispatchTime.now().uptimeNanoseconds
-            backend = try call.run()
+            backend = try run()
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
+        let profile = engine.openCLProfile().first { $0.counters.launches > 0 }
         times.sort()
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let device: String
@@ -219,6 +237,8 @@ enum BenchMeasurement {
             gb_per_second: Double(work.bytes) / median / 1e9, gflop_per_second: Double(work.flops) / median / 1e9,
             peak_rss_bytes: PeakMemory.residentBytes(),
             samples_per_second: operation.name == "train-step" ? Double(shape.batch) / median : nil,
+            kernels: profile.flatMap { $0.profiling ? $0.kernels.map { BenchKernelTime($0) } : nil },
+            opencl_per_call: profile.map { BenchOpenCLCounters($0.counters, calls: timing.iterations) },
             gemmShape: call.gemmShape.map { BenchShape(batch: $0.batch, classes: $0.classes, dim: $0.dim) })
     }
 }

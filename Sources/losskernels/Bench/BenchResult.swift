@@ -1,4 +1,5 @@
 import Foundation
+import LossKernels
 import LossKernelsCatalog
 
 /// One benchmark result: the JSON fields of docs/CLI.md, plus, only when set (absent from
@@ -34,6 +35,11 @@ struct BenchResult: Codable {
     var seconds_per_unit: Double? = nil
     /// `train-step` only: rows per second (batch / median); absent for other operations.
     var samples_per_second: Double? = nil
+    /// When profiling (`--profile`, `LOSSKERNELS_PROFILE=1`): each kernel's launches and device
+    /// seconds over the timed runs, longest first.
+    var kernels: [BenchKernelTime]? = nil
+    /// When the call ran on OpenCL: launches, allocations, transfers and host waits per timed run.
+    var opencl_per_call: BenchOpenCLCounters? = nil
     /// The shape of the operation's matrix products (B, D, C: train-step's C is the n sampled
     /// classes), for the SGEMM ceiling of `--vs-ceiling`; not part of the JSON.
     var gemmShape: BenchShape? = nil
@@ -42,6 +48,7 @@ struct BenchResult: Codable {
     enum CodingKeys: String, CodingKey {
         case op, backend, device, pass, device_resident, batch, classes, dim, elements, iterations, median_seconds, min_seconds, max_seconds, bytes, flops
         case gb_per_second, gflop_per_second, peak_rss_bytes, ceiling, fraction_of_ceiling, swept, seconds_per_unit, samples_per_second
+        case kernels, opencl_per_call
     }
 
     func jsonLine() -> String {
@@ -68,6 +75,22 @@ struct BenchResult: Codable {
                     ("vs ceiling", String(format: "%.1f %%", 100 * (fraction_of_ceiling ?? 0))),
                 ]
             } ?? [])
+            + (opencl_per_call.map { c in
+                [
+                    (
+                        "OpenCL per call",
+                        String(
+                            format: "%.1f launches, %.1f allocations, %.1f writes (%.0f bytes), %.1f reads (%.0f bytes), %.1f waits", c.launches,
+                            c.allocations, c.writes, c.written_bytes, c.blocking_reads, c.read_bytes, c.synchronisations)
+                    )
+                ]
+            } ?? [])
+            + (kernels ?? []).prefix(8).map { k in
+                (
+                    "  " + k.name,
+                    String(format: "%d launches, %.6f s (%.1f %%)", k.count, k.seconds, 100 * k.seconds / max(1e-12, median_seconds * Double(iterations)))
+                )
+            }
         let width = rows.map(\.0.count).max() ?? 0
         for (key, value) in rows { print(key.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + value) }
     }
@@ -94,4 +117,37 @@ struct BenchCeiling: Codable {
     var value: Double
     var unit: String
     var method: String
+}
+
+/// One kernel's launches and device time over the timed runs (`kernels` in the JSON).
+struct BenchKernelTime: Codable {
+    var name: String
+    var count: Int
+    var seconds: Double
+
+    init(_ kernel: OpenCLProfile.Kernel) {
+        (name, count, seconds) = (kernel.name, kernel.count, kernel.seconds)
+    }
+}
+
+/// The OpenCL device's counters per timed run (`opencl_per_call` in the JSON).
+struct BenchOpenCLCounters: Codable {
+    var launches: Double
+    var allocations: Double
+    var writes: Double
+    var written_bytes: Double
+    var blocking_reads: Double
+    var read_bytes: Double
+    var synchronisations: Double
+
+    init(_ c: OpenCLCounters, calls: Int) {
+        let n = Double(max(1, calls))
+        launches = Double(c.launches) / n
+        allocations = Double(c.allocations) / n
+        writes = Double(c.writes) / n
+        written_bytes = Double(c.writtenBytes) / n
+        blocking_reads = Double(c.blockingReads) / n
+        read_bytes = Double(c.readBytes) / n
+        synchronisations = Double(c.synchronisations) / n
+    }
 }

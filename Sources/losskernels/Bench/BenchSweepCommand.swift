@@ -90,7 +90,7 @@ struct BenchSweepCommand: ParsableCommand {
     func run() throws {
         let entry = try OperationUsage.operation(operation)
         BenchShape.warnAboutUnused(entry, givenSizes)
-        let engine = try backendOptions.makeEngine()
+        let engine = try backendOptions.makeEngine(profile: timing.profile)
         let (name, sizes) = sweep
         let comparison = BenchCeilingComparison()
         let progress = ProgressBar(total: sizes.count, label: "\(operation) \(name)", delay: 2, linesWhenPiped: true)

@@ -11,7 +11,8 @@ struct BackendOptions: ParsableArguments {
     @Flag(name: .long, help: "Refuse NaN and ±∞ inputs (−∞ stays allowed in logits, as a mask) with an error naming the first bad index.")
     var checkFinite = false
 
-    func makeEngine() throws -> Engine {
-        try Engine(policy: backend, checkFinite: checkFinite ? true : nil)
+    /// The engine of the command; `profile` times every OpenCL kernel (else `LOSSKERNELS_PROFILE`).
+    func makeEngine(profile: Bool = false) throws -> Engine {
+        try Engine(policy: backend, openCLFault: nil, checkFinite: checkFinite ? true : nil, profile: profile ? true : nil)
     }
 }

@@ -20,7 +20,7 @@ import Testing
 
     static func cappedEngine() throws -> Engine {
         try Backends.requireOpenCL()
-        return try Engine(policy: .opencl, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: nil, openCLLaunchLimits: cappedLimits)
+        return try Engine(policy: .opencl, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: nil) { $0.launchLimits = cappedLimits }
     }
 
     @Test func globalSizesAreRoundedUpAndCapped() {
@@ -37,11 +37,19 @@ import Testing
 
     @Test func softmaxFamilyUnderLoweredCaps() throws {
         let capped = try Self.cappedEngine(), normal = try Backends.engine(for: .opencl)
+        // Softmax rows in slabs of 4 KiB (one to a few rows): the chunking changes, so this one
+        // is compared with the CPU path within the tolerance rather than bit for bit.
+        let slabbed = try Engine(policy: .opencl, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: nil) { $0.slabBytes = 4096 }
         var rng = TestRNG(seed: 1201)
         for (b, c) in [(13, 1009), (251, 97), (3, 4099)] {
             let z = try Matrix(rows: b, columns: c, values: TestData.logits(rows: b, columns: c, scale: 4, maskProbability: 0.05, rng: &rng))
             let g = try Matrix(rows: b, columns: c, values: TestData.normal(b * c, rng: &rng))
             expectBitwiseEqual(try capped.softmax(z).values, try normal.softmax(z).values, "softmax \(b)×\(c)")
+            for logarithm in [false, true] {
+                let cpu = logarithm ? try Backends.cpuEngine.logSoftmax(z) : try Backends.cpuEngine.softmax(z)
+                let slabs = logarithm ? try slabbed.logSoftmax(z) : try slabbed.softmax(z)
+                expectClose(slabs.values, cpu.values.map(Double.init), tolerance: 1e-5, "slabbed \(logarithm ? "logSoftmax" : "softmax") \(b)×\(c)")
+            }
             let logProbabilities = try normal.logSoftmax(z)
             expectBitwiseEqual(try capped.logSoftmax(z).values, logProbabilities.values, "logSoftmax \(b)×\(c)")
             expectBitwiseEqual(try capped.logSumExp(z), try normal.logSumExp(z), "logSumExp \(b)×\(c)")
@@ -95,7 +103,7 @@ import Testing
     /// path and with the unsplit product.
     @Test func splitKProductMatchesTheCPUPath() throws {
         try Backends.requireOpenCL()
-        let split = try Engine(policy: .opencl, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: nil, openCLSplitK: 3)
+        let split = try Engine(policy: .opencl, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: nil) { $0.splitK = 3 }
         var rng = TestRNG(seed: 1203)
         let (b, c, d) = (11, 1013, 24)
         let x = try Matrix(rows: b, columns: d, values: TestData.normal(b * d, rng: &rng))
@@ -194,6 +202,24 @@ import Testing
         #expect(profile.kernels.allSatisfy { $0.count == 2 && $0.seconds > 0 }, "\(profile.kernels)")
         #expect(profile.counters.launches == 6 && profile.counters.allocations == 0, "\(profile.counters)")
         #expect(profile.counters.writes == 2 && profile.counters.blockingReads == 2, "\(profile.counters)")
+    }
+
+    /// `bench --profile` reports each kernel's launches and device time, and every OpenCL result its
+    /// per-call counters; a device-resident cross-entropy moves no logits.
+    @Test func benchProfileReportsKernels() throws {
+        try Backends.requireOpenCL()
+        let result = try CLIRunner.run([
+            "bench", "cross-entropy", "--batch", "4", "--classes", "300", "--warmup", "1", "--iterations", "3", "--backend", "opencl",
+            "--device-resident", "--profile", "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let kernels = try #require(object["kernels"] as? [[String: Any]])
+        #expect(Set(kernels.compactMap { $0["name"] as? String }).isSuperset(of: ["lk_softmax_stats_partial", "lk_softmax_loss_gradient"]))
+        #expect(kernels.allSatisfy { ($0["count"] as? Int) == 3 && (($0["seconds"] as? Double) ?? 0) > 0 }, "\(kernels)")
+        let perCall = try #require(object["opencl_per_call"] as? [String: Double])
+        // The one allocation is the gradient the call returns on the device.
+        #expect((perCall["written_bytes"] ?? .infinity) < 4 * 4 * 300 / 4 && perCall["allocations"] == 1, "\(perCall)")
     }
 
     /// CLBlast's tuner output and the plain form both parse; bad files are refused with the variable named.
