@@ -124,6 +124,14 @@ final class OpenCLDevice: @unchecked Sendable {
         return buffer
     }
 
+    /// Drops the pooled scratch buffers (device memory is freed once queued work no longer uses
+    /// them); later calls allocate again. Returns the bytes released.
+    func releaseScratch() -> Int {
+        let bytes = scratchBuffers.values.reduce(0) { $0 + $1.count * $1.elementSize }
+        scratchBuffers.removeAll()
+        return bytes
+    }
+
     /// Copies `source` (host) into `buffer` from byte `offset` on. Non-blocking when `blocking` is
     /// false: the caller then keeps `source` alive and unchanged until its next blocking read or
     /// `finish()`.

@@ -202,6 +202,11 @@ import Testing
         #expect(profile.kernels.allSatisfy { $0.count == 2 && $0.seconds > 0 }, "\(profile.kernels)")
         #expect(profile.counters.launches == 6 && profile.counters.allocations == 0, "\(profile.counters)")
         #expect(profile.counters.writes == 2 && profile.counters.blockingReads == 2, "\(profile.counters)")
+        // The pool keeps the scratch buffers until released; then the next call allocates again.
+        #expect(engine.releaseOpenCLScratch() >= 2 * 4 * 5 * 301)
+        engine.resetOpenCLProfile()
+        _ = try engine.softmax(z)
+        #expect(try #require(engine.openCLProfile().first).counters.allocations > 0)
     }
 
     /// `bench --profile` reports each kernel's launches and device time, and every OpenCL result its
