@@ -10,7 +10,8 @@ extension Engine {
     ///    exclusive access, inputs on the host are uploaded, device outputs are allocated there and
     ///    returned; the queue is drained before returning. No fallback: the data is there.
     /// 4. Otherwise `resultWithoutWork()` answers calls with nothing to compute; the rest go to the
-    ///    backend the scheduler picks for `work.values`. On OpenCL, transferred inputs are uploaded
+    ///    backend the scheduler picks for the call's cost (`callCost`: its work and the bytes it
+    ///    would move across the bus; `auto`'s cost model). On OpenCL, transferred inputs are uploaded
     ///    and outputs allocated, the implementation runs, and host outputs are read back; under
     ///    `auto` an OpenCL failure redoes the call on the CPU.
     func run<O: Operation>(_ operation: O) throws -> OperationRun<O.Result> {
@@ -28,7 +29,7 @@ extension Engine {
         }
         let cpu = scheduler.cpu
         let (result, backend) = try scheduler.run(
-            values: operation.work.values,
+            cost: operation.callCost,
             cpu: {
                 try operation.runCPU(cpu)
             },
