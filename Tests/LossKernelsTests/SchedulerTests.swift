@@ -111,7 +111,7 @@ import Testing
         #expect(try Self.softmaxBackend(losing) == .cpu)
         #expect(try Self.reductionBackend(losing) == .cpu)
         #expect(losing.plannedDevice(elements: 1) == nil)
-        #expect(losing.openCLDevice != nil, "the device auto may use is still known")
+        #expect(losing.selectedOpenCLDevice != nil, "the device auto may use is still known")
     }
 
     /// `auto` allowed to use CPU devices picks a CPU OpenCL device when there is one.

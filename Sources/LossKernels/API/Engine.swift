@@ -95,7 +95,7 @@ public final class Engine: Sendable {
     /// The OpenCL device this engine's calls would go to when they go to OpenCL: under `opencl` the
     /// explicit choice, under `auto` the device `auto` may use (whether a call goes there is the
     /// cost model's choice), `nil` under `cpu` or when there is none.
-    public var openCLDevice: OpenCLDeviceInfo? {
+    public var selectedOpenCLDevice: OpenCLDeviceInfo? {
         switch policy {
         case .cpu: return nil
         case .opencl: return (try? scheduler.devices.device(explicit: true, filter: .any))?.info

@@ -97,7 +97,7 @@ extension Engine {
         case .cpu:
             return AutoPlan(backend: .cpu, origin: .none, reason: "the cpu policy never uses OpenCL")
         case .opencl:
-            let device = openCLDevice
+            let device = selectedOpenCLDevice
             return AutoPlan(
                 backend: device == nil ? .cpu : .opencl, device: device, origin: .none,
                 reason: device == nil ? "no OpenCL device (the call would fail)" : "the opencl policy always uses the device")

@@ -205,7 +205,7 @@ enum BenchMeasurement {
         times.sort()
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let device: String
-        if backend == .opencl, let info = engine.openCLDevice {
+        if backend == .opencl, let info = engine.selectedOpenCLDevice {
             device = info.name
         } else {
             device = "CPU (\(engine.cpuThreads) threads, \(Engine.cpuInstructionSet))"

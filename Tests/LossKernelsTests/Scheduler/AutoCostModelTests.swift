@@ -273,18 +273,18 @@ import Testing
                 autoCeilings: .fixed(AutoCeilings.deviceAlwaysWins))
             #expect(winning.openCLChoices().automatic == position && winning.openCLChoices().explicit == position)
             #expect(winning.plannedDevice(elements: 1 << 20) == devices[position])
-            #expect(winning.openCLDevice == devices[position])
+            #expect(winning.selectedOpenCLDevice == devices[position])
             #expect(try SchedulerTests.softmaxBackend(winning) == .opencl)
             let losing = try Engine(
                 policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .gpu, openCLFault: nil, openCLDevice: position,
                 autoCeilings: .fixed(AutoCeilings.deviceNeverWins))
-            #expect(losing.openCLDevice == devices[position])
+            #expect(losing.selectedOpenCLDevice == devices[position])
             #expect(losing.plannedDevice(elements: 1 << 20) == nil)
             #expect(try SchedulerTests.softmaxBackend(losing) == .cpu)
         }
         // A pin with no device: auto runs on the CPU.
         let missing = try AutoCeilings.offloadingEngine(openCLDevice: devices.count)
-        #expect(missing.openCLChoices().automatic == nil && missing.openCLDevice == nil)
+        #expect(missing.openCLChoices().automatic == nil && missing.selectedOpenCLDevice == nil)
         #expect(try SchedulerTests.softmaxBackend(missing) == .cpu)
     }
 
