@@ -98,8 +98,8 @@ public final class Engine: Sendable {
     public var selectedOpenCLDevice: OpenCLDeviceInfo? {
         switch policy {
         case .cpu: return nil
-        case .opencl: return (try? scheduler.devices.device(explicit: true, filter: .any))?.info
-        case .auto: return scheduler.automaticDevice()?.info
+        case .opencl: return (try? scheduler.devices.choice(explicit: true, filter: .any))?.info
+        case .auto: return scheduler.automaticChoice()?.info
         }
     }
 

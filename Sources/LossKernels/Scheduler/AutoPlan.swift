@@ -104,16 +104,15 @@ extension Engine {
         case .auto:
             break
         }
-        guard let device = scheduler.automaticDevice() else {
+        guard let (index, info) = scheduler.automaticChoice() else {
             return AutoPlan(backend: .cpu, origin: .none, reason: "no OpenCL device auto may use")
         }
-        let info = device.info
         if !cost.resident, cost.work.values < offloadMinimumElements {
             return AutoPlan(
                 backend: .cpu, device: info, origin: .none,
                 reason: "moves \(cost.work.values) values, under LOSSKERNELS_OFFLOAD_MIN_ELEMENTS = \(offloadMinimumElements)")
         }
-        let decision = scheduler.decide(cost, on: device, probe: probe)
+        let decision = scheduler.decide(cost, index: index, info: info, probe: probe)
         let backend: Backend = decision.deviceWins ? .opencl : .cpu
         let reason: String
         if let estimate = decision.estimate {

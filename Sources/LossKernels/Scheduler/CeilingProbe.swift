@@ -131,17 +131,17 @@ final class CeilingsStore: @unchecked Sendable {
         static func < (a: Need, b: Need) -> Bool { a.rawValue < b.rawValue }
     }
 
-    /// The ceilings of `device`, measuring what `need` asks for and the store lacks. A new
-    /// measurement is written to the file, except a device GEMM rate that could not be measured
-    /// (0 here, left out of the file: CLBlast may be found next time).
+    /// The ceilings of the device `info` describes, measuring what `need` asks for and the store
+    /// lacks. A new measurement is written to the file, except a device GEMM rate that could not
+    /// be measured (0 here, left out of the file: CLBlast may be found next time).
     /// - Parameters:
-    ///   - device: the opened device.
+    ///   - info: the device.
+    ///   - open: opens it, called only when something must be measured.
     ///   - threads: the engine's CPU threads.
     ///   - need: what must be known.
     /// - Returns: the entry and its origin.
-    /// - Throws: the error of a failed bandwidth probe.
-    func ceilings(_ device: OpenCLDevice, threads: Int, need: Need) throws -> (CeilingsCache.Entry, CeilingsOrigin) {
-        let info = device.info
+    /// - Throws: the error of opening the device or of a failed bandwidth probe.
+    func ceilings(_ info: OpenCLDeviceInfo, open: () throws -> OpenCLDevice, threads: Int, need: Need) throws -> (CeilingsCache.Entry, CeilingsOrigin) {
         let key = CeilingsCache.key(device: info.name, driverVersion: info.driverVersion, threads: threads)
         lock.lock()
         defer { lock.unlock() }
@@ -154,6 +154,7 @@ final class CeilingsStore: @unchecked Sendable {
             }
         }
         if let entry = entries[key], has(entry) { return (entry, probed.contains(key) ? .probe : .cache) }
+        let device = try open()
         let start = MonotonicClock.seconds()
         var entry =
             try entries[key]

@@ -129,18 +129,25 @@ final class OpenCLDevices: @unchecked Sendable {
         return made
     }
 
-    /// The opened device of an explicit call (`explicit`) or of `auto` under `filter`: the pinned
-    /// one if any, else the ranked choice. Throws `.openCLUnavailable` when there is none.
-    func device(explicit: Bool, filter: OpenCLDeviceTypeFilter) throws -> OpenCLDevice {
+    /// The position and description of the device of an explicit call (`explicit`) or of `auto`
+    /// under `filter`: the pinned one if any, else the ranked choice; nothing is opened. Throws
+    /// `.openCLUnavailable` when there is none.
+    func choice(explicit: Bool, filter: OpenCLDeviceTypeFilter) throws -> (index: Int, info: OpenCLDeviceInfo) {
         let devices = try Self.discover().get()
         if let pinned, !devices.indices.contains(pinned) {
             throw LossKernelsError.openCLUnavailable(reason: "no OpenCL device at position \(pinned) (found \(devices.count))")
         }
-        let choice = pinned ?? self.choice(explicit: explicit, filter: explicit ? .any : filter, devices)
-        guard let index = choice else {
+        guard let index = pinned ?? choice(explicit: explicit, filter: explicit ? .any : filter, devices) else {
             throw LossKernelsError.openCLUnavailable(
                 reason: "no OpenCL device of type \(filter.rawValue) (set LOSSKERNELS_OPENCL_DEVICE_TYPE=cpu or any to let auto use a CPU device)")
         }
+        return (index, devices[index].info)
+    }
+
+    /// The device at `index` of `discover()`'s list, opened once per engine (its context and
+    /// queue; the program is built at its first kernel).
+    func open(_ index: Int) throws -> OpenCLDevice {
+        let devices = try Self.discover().get()
         lock.lock()
         defer { lock.unlock() }
         if let device = opened[index] { return device }
@@ -148,5 +155,18 @@ final class OpenCLDevices: @unchecked Sendable {
         let device = try OpenCLDevice(runtime: runtime, descriptor: devices[index], fault: fault)
         opened[index] = device
         return device
+    }
+
+    /// Whether the device at `index` has been opened by this engine.
+    func isOpen(_ index: Int) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return opened[index] != nil
+    }
+
+    /// The opened device of an explicit call (`explicit`) or of `auto` under `filter`: `choice`,
+    /// opened. Throws `.openCLUnavailable` when there is none.
+    func device(explicit: Bool, filter: OpenCLDeviceTypeFilter) throws -> OpenCLDevice {
+        try open(choice(explicit: explicit, filter: filter).index)
     }
 }

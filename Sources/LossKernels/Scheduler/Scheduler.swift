@@ -39,10 +39,10 @@ final class Scheduler: @unchecked Sendable {
     private let logger = Logger(label: "LossKernels")
     private let warnedLock = NSLock()
     private var warnedCauses: Set<String> = []
-    /// Per opened device: the ceilings this engine already has (so a call reads them without the
+    /// Per device position: the ceilings this engine already has (so a call reads them without the
     /// store), or why the probe failed.
     private let knownLock = NSLock()
-    private var known: [ObjectIdentifier: Known] = [:]
+    private var known: [Int: Known] = [:]
 
     private enum Known {
         case ceilings(CostCeilings, CeilingsOrigin)
@@ -86,17 +86,20 @@ final class Scheduler: @unchecked Sendable {
             return try devices.device(explicit: true, filter: .any)
         case .auto:
             if !cost.resident, cost.work.values < offloadMinimumElements { return nil }
-            guard let device = try? devices.device(explicit: false, filter: deviceFilter) else { return nil }
-            return decide(cost, on: device).deviceWins ? device : nil
+            // Decided from the device's description and the known ceilings: a device that loses is
+            // not even opened (no context, no program).
+            guard let (index, info) = automaticChoice(), decide(cost, index: index, info: info).deviceWins else { return nil }
+            return try? devices.open(index)
         }
     }
 
-    /// The device `auto` may use, if any (whether a call goes there is `device(for:)`'s choice).
-    func automaticDevice() -> OpenCLDevice? {
-        try? devices.device(explicit: false, filter: deviceFilter)
+    /// The position and description of the device `auto` may use, if any (whether a call goes
+    /// there is `device(for:)`'s choice).
+    func automaticChoice() -> (index: Int, info: OpenCLDeviceInfo)? {
+        try? devices.choice(explicit: false, filter: deviceFilter)
     }
 
-    /// `auto`'s decision for `cost` on `device`, past the threshold.
+    /// `auto`'s decision for `cost` on a device, past the threshold.
     struct Decision {
         /// Whether the device takes the call.
         var deviceWins: Bool
@@ -110,12 +113,13 @@ final class Scheduler: @unchecked Sendable {
         var problem: String?
     }
 
-    /// Decides with the cost model. `probe: false` decides from what is already known (this
-    /// engine, this process or the cache file) and measures nothing.
-    func decide(_ cost: CallCost, on device: OpenCLDevice, probe: Bool = true) -> Decision {
+    /// Decides with the cost model for the device at `index` of `OpenCLDevices.discover()`,
+    /// described by `info`; the device is opened only to measure it. `probe: false` decides from
+    /// what is already known (this engine, this process or the cache file) and measures nothing.
+    func decide(_ cost: CallCost, index: Int, info: OpenCLDeviceInfo, probe: Bool = true) -> Decision {
         switch autoCeilings {
         case .staticRule:
-            return Decision(deviceWins: CostModel.staticRule(device.info.kind), origin: .staticRule)
+            return Decision(deviceWins: CostModel.staticRule(info.kind), origin: .staticRule)
         case .fixed(let ceilings):
             let estimate = CostModel.estimate(cost, ceilings)
             return Decision(deviceWins: estimate.deviceWins, estimate: estimate, ceilings: ceilings, origin: .fixed)
@@ -123,9 +127,8 @@ final class Scheduler: @unchecked Sendable {
             break
         }
         let gemm = cost.work.flops > 0
-        let id = ObjectIdentifier(device)
         knownLock.lock()
-        let memo = known[id]
+        let memo = known[index]
         knownLock.unlock()
         switch memo {
         case .failed(let why):
@@ -136,17 +139,17 @@ final class Scheduler: @unchecked Sendable {
         default:
             break
         }
-        return measureAndDecide(cost, on: device, probe: probe)
+        return measureAndDecide(cost, index: index, info: info, probe: probe)
     }
 
     /// The slow path of `decide`: asks the store, measuring what the call needs (the device's
     /// GEMM rate only when the device could win with an infinitely fast GEMM).
-    private func measureAndDecide(_ cost: CallCost, on device: OpenCLDevice, probe: Bool) -> Decision {
+    private func measureAndDecide(_ cost: CallCost, index: Int, info: OpenCLDeviceInfo, probe: Bool) -> Decision {
         guard let store else { return Decision(deviceWins: false, origin: .none, problem: "no ceilings") }
-        let id = ObjectIdentifier(device)
         let threads = self.threads.count
+        let open = { [devices] in try devices.open(index) }
         if !probe {
-            let key = CeilingsCache.key(device: device.info.name, driverVersion: device.info.driverVersion, threads: threads)
+            let key = CeilingsCache.key(device: info.name, driverVersion: info.driverVersion, threads: threads)
             guard let (entry, origin) = store.cached(key), cost.work.flops == 0 || entry.ceilings.hasGEMM else {
                 return Decision(deviceWins: false, origin: .none, problem: "not measured yet")
             }
@@ -154,26 +157,26 @@ final class Scheduler: @unchecked Sendable {
             return Decision(deviceWins: estimate.deviceWins, estimate: estimate, ceilings: entry.ceilings, origin: origin)
         }
         do {
-            var (entry, origin) = try store.ceilings(device, threads: threads, need: cost.work.flops > 0 ? .cpuGEMM : .bandwidth)
+            var (entry, origin) = try store.ceilings(info, open: open, threads: threads, need: cost.work.flops > 0 ? .cpuGEMM : .bandwidth)
             if cost.work.flops > 0, entry.ceilings.deviceGEMM == nil {
                 // Even an infinitely fast device GEMM may not win: then its rate is not needed.
                 let bound = CostModel.estimate(cost, entry.ceilings)
                 if !bound.deviceWins {
                     return Decision(deviceWins: false, estimate: bound, ceilings: entry.ceilings, origin: origin)
                 }
-                (entry, origin) = try store.ceilings(device, threads: threads, need: .all)
+                (entry, origin) = try store.ceilings(info, open: open, threads: threads, need: .all)
             }
             knownLock.lock()
-            known[id] = .ceilings(entry.ceilings, origin)
+            known[index] = .ceilings(entry.ceilings, origin)
             knownLock.unlock()
             let estimate = CostModel.estimate(cost, entry.ceilings)
             return Decision(deviceWins: estimate.deviceWins, estimate: estimate, ceilings: entry.ceilings, origin: origin)
         } catch {
-            let why = "measuring \(device.info.name) failed: \(error)"
+            let why = "measuring \(info.name) failed: \(error)"
             knownLock.lock()
-            known[id] = .failed(why)
+            known[index] = .failed(why)
             knownLock.unlock()
-            warnOnce(cause: "probe:\(device.info.name)", "\(why); auto keeps calls on the CPU")
+            warnOnce(cause: "probe:\(info.name)", "\(why); auto keeps calls on the CPU")
             return Decision(deviceWins: false, origin: .none, problem: why)
         }
     }

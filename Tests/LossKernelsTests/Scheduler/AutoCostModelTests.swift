@@ -281,6 +281,7 @@ import Testing
             #expect(losing.selectedOpenCLDevice == devices[position])
             #expect(losing.plannedDevice(elements: 1 << 20) == nil)
             #expect(try SchedulerTests.softmaxBackend(losing) == .cpu)
+            #expect(!losing.scheduler.devices.isOpen(position), "a device that loses every call is not even opened")
         }
         // A pin with no device: auto runs on the CPU.
         let missing = try AutoCeilings.offloadingEngine(openCLDevice: devices.count)
