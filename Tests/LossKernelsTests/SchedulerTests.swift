@@ -97,13 +97,21 @@ import Testing
         }
     }
 
-    /// `auto` allowed to use any device, with no threshold, offloads when a device exists.
-    @Test func autoWithAnyDeviceOffloads() throws {
+    /// `auto` allowed to use any device, with no threshold, offloads when a device exists and the
+    /// cost model says it wins, and stays on the CPU when it says it loses.
+    @Test func autoWithAnyDeviceFollowsTheCostModel() throws {
         try Backends.requireOpenCL()
-        let engine = try Engine(policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any)
+        let engine = try Engine(
+            policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: nil, autoCeilings: .fixed(AutoCeilings.deviceAlwaysWins))
         #expect(try Self.softmaxBackend(engine) == .opencl)
         #expect(try Self.reductionBackend(engine) == .opencl)
         #expect(engine.plannedDevice(elements: 1) != nil)
+        let losing = try Engine(
+            policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: nil, autoCeilings: .fixed(AutoCeilings.deviceNeverWins))
+        #expect(try Self.softmaxBackend(losing) == .cpu)
+        #expect(try Self.reductionBackend(losing) == .cpu)
+        #expect(losing.plannedDevice(elements: 1) == nil)
+        #expect(losing.selectedOpenCLDevice != nil, "the device auto may use is still known")
     }
 
     /// `auto` allowed to use CPU devices picks a CPU OpenCL device when there is one.
@@ -112,14 +120,16 @@ import Testing
         guard case .success(let devices) = Backends.openCLDevices, devices.contains(where: { $0.kind == .cpu }) else {
             try Test.cancel("no CPU OpenCL device")
         }
-        let engine = try Engine(policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .cpu)
+        let engine = try Engine(
+            policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .cpu, openCLFault: nil, autoCeilings: .fixed(AutoCeilings.deviceAlwaysWins))
         #expect(try Self.softmaxBackend(engine) == .opencl)
         #expect(engine.plannedDevice(elements: 1)?.kind == .cpu)
     }
 
     /// A call smaller than `offloadMinimumElements` stays on the CPU even when a device may be used.
     @Test func smallCallsStayOnTheCPU() throws {
-        let engine = try Engine(policy: .auto, offloadMinimumElements: 1 << 30, openCLDeviceTypes: .any)
+        let engine = try Engine(
+            policy: .auto, offloadMinimumElements: 1 << 30, openCLDeviceTypes: .any, openCLFault: nil, autoCeilings: .fixed(AutoCeilings.deviceAlwaysWins))
         #expect(engine.offloadMinimumElements == 1 << 30)
         #expect(try Self.softmaxBackend(engine) == .cpu)
         #expect(try Self.reductionBackend(engine) == .cpu)

@@ -40,8 +40,11 @@ public final class Engine: Sendable {
     ///   - checkFinite: refuse non-finite inputs (see `checkFinite`); `nil` reads
     ///     `LOSSKERNELS_CHECK_FINITE` (default off).
     ///   - openCLDevice: the position in `Engine.openCLDevices()` of the device the `opencl`
-    ///     policy uses; `nil`: the first GPU, else accelerator, else CPU device. A position
-    ///     with no device makes OpenCL calls throw `.openCLUnavailable`.
+    ///     policy uses and the one `auto` may use (whatever its type; the cost model still decides
+    ///     whether a call goes there); `nil` reads `LOSSKERNELS_OPENCL_DEVICE`, and when that is
+    ///     unset the devices are ranked (GPU, accelerator, CPU device; then measured rate or compute
+    ///     units). A position with no device makes OpenCL calls throw `.openCLUnavailable` (under
+    ///     `auto`: run on the CPU).
     /// - Throws: `.invalidOption` for a bad environment value (naming the variable and the allowed
     ///   values), a non-positive thread count or a negative device position.
     public convenience init(
@@ -54,11 +57,13 @@ public final class Engine: Sendable {
     }
 
     /// The designated initialiser, with the test hooks `openCLFault` (`nil` reads
-    /// `LOSSKERNELS_FAULT`) and `configure` (changes the configuration read from the environment,
-    /// e.g. the launch limits), and `profile` (`nil` reads `LOSSKERNELS_PROFILE`).
+    /// `LOSSKERNELS_FAULT`), `configure` (changes the configuration read from the environment,
+    /// e.g. the launch limits) and `autoCeilings` (`nil`: measured and cached as the environment
+    /// says, or the static rule under `LOSSKERNELS_AUTO_PROBE=0`), and `profile` (`nil` reads
+    /// `LOSSKERNELS_PROFILE`).
     package init(
         policy: BackendPolicy? = nil, cpuThreads: Int? = nil, offloadMinimumElements: Int? = nil, openCLDeviceTypes: OpenCLDeviceTypeFilter? = nil,
-        openCLFault: OpenCLFault?, checkFinite: Bool? = nil, openCLDevice: Int? = nil, profile: Bool? = nil,
+        openCLFault: OpenCLFault?, checkFinite: Bool? = nil, openCLDevice: Int? = nil, autoCeilings: AutoCeilingsSource? = nil, profile: Bool? = nil,
         configure: ((inout Configuration) -> Void)? = nil
     ) throws {
         if let openCLDevice, openCLDevice < 0 {
@@ -76,7 +81,8 @@ public final class Engine: Sendable {
             policy: policy ?? environment.backend, threads: CPUThreads(count: cpuThreads ?? environment.threads),
             deviceFilter: openCLDeviceTypes ?? environment.openCLDeviceTypes,
             offloadMinimumElements: offloadMinimumElements ?? environment.offloadMinimumElements,
-            deviceSettings: environment.openCLDeviceSettings, openCLDevice: openCLDevice)
+            deviceSettings: environment.openCLDeviceSettings, openCLDevice: openCLDevice ?? environment.openCLDevice,
+            autoCeilings: autoCeilings ?? environment.autoCeilings)
     }
 
     /// Every OpenCL device this process can see, or why OpenCL is unavailable.
@@ -85,16 +91,37 @@ public final class Engine: Sendable {
     }
 
     /// The device an explicit `opencl` call would use and the one `auto` may use (`nil` when none),
-    /// as positions in `openCLDevices()`.
+    /// as positions in `openCLDevices()`: the pinned device for both when the engine has one (and it
+    /// exists), else the first ranked device (GPU, accelerator, CPU device) and the first ranked one
+    /// of the types `auto` may use.
     public func openCLChoices() -> (explicit: Int?, automatic: Int?) {
-        guard case .success(let devices) = OpenCLDevices.discover() else { return (nil, nil) }
-        return (OpenCLDevices.explicitChoice(devices), OpenCLDevices.automaticChoice(devices, filter: scheduler.deviceFilter))
+        scheduler.devices.choices(filter: scheduler.deviceFilter)
     }
 
-    /// The OpenCL device a call moving `elements` float32 values would run on under this engine's
-    /// policy, or `nil` for the CPU.
+    /// The OpenCL device this engine's calls would go to when they go to OpenCL: under `opencl` the
+    /// explicit choice, under `auto` the device `auto` may use (whether a call goes there is the
+    /// cost model's choice), `nil` under `cpu` or when there is none.
+    public var selectedOpenCLDevice: OpenCLDeviceInfo? {
+        switch policy {
+        case .cpu: return nil
+        case .opencl: return (try? scheduler.devices.choice(explicit: true, filter: .any))?.info
+        case .auto: return scheduler.automaticChoice()?.info
+        }
+    }
+
+    /// The position in `openCLDevices()` this engine is pinned to (`openCLDevice:` or
+    /// `LOSSKERNELS_OPENCL_DEVICE`), if any.
+    package var pinnedOpenCLDevice: Int? { scheduler.devices.pinned }
+
+    /// Where `auto` gets its cost model's ceilings (`LOSSKERNELS_AUTO_PROBE`, the cache file).
+    package var autoCeilings: AutoCeilingsSource { scheduler.autoCeilings }
+
+    /// The OpenCL device a call on host data moving `elements` float32 values (half read, half
+    /// written, bound by memory bandwidth) would run on under this engine's policy, or `nil` for
+    /// the CPU. Under `auto` this asks the cost model, which may measure the device first (see
+    /// `BackendPolicy.auto`).
     public func plannedDevice(elements: Int) -> OpenCLDeviceInfo? {
-        (try? scheduler.device(values: elements))?.info
+        (try? scheduler.device(for: .hostCall(values: elements)))?.info
     }
 
     /// Instruction set and width of the CPU backend's loops, e.g. "AVX2+FMA (C microkernels)".

@@ -2,11 +2,20 @@ import Foundation
 
 /// Which backend a call may run on.
 ///
-/// - `auto`: an OpenCL GPU when one is present and the call's work is large enough to pay for the
-///   transfers (see `Engine.offloadMinimumElements`), otherwise the SIMD CPU path; if OpenCL fails
-///   at any step the call is redone on the CPU and a warning is logged once per cause.
+/// - `auto`: the SIMD CPU path, unless the OpenCL device `auto` may use (a GPU or accelerator by
+///   default, or the pinned one) is estimated faster for the call: calls moving fewer than
+///   `Engine.offloadMinimumElements` values never go; past that, a cost model compares the call's
+///   CPU time (bytes over memcpy bandwidth, FLOPs over the OpenBLAS rate) with its device time (a
+///   fixed cost per call, the transfers over the bus, bytes over the device's bandwidth, FLOPs over
+///   CLBlast's rate). The rates are measured by small probes the first time a large call needs
+///   them, once per process, and cached per device in `auto-ceilings.json` under
+///   `LOSSKERNELS_CACHE_DIR`, else `$XDG_CACHE_HOME/losskernels`, else `~/.cache/losskernels`;
+///   `LOSSKERNELS_AUTO_PROBE=0` measures nothing and lets GPUs and accelerators take every call
+///   past the threshold and CPU-type devices none. If OpenCL fails at any step the call is redone
+///   on the CPU and a warning is logged once per cause.
 /// - `cpu`: the SIMD CPU path; never touches OpenCL.
-/// - `opencl`: the first OpenCL device (GPU preferred, CPU devices allowed); failures are thrown.
+/// - `opencl`: the pinned OpenCL device, else the first ranked (GPU, accelerator, CPU device);
+///   failures are thrown.
 public enum BackendPolicy: String, Sendable, CaseIterable, Equatable {
     case auto, cpu, opencl
 

@@ -11,6 +11,9 @@ import Foundation
 /// | `LOSSKERNELS_THREADS` | an integer ≥ 1 | every active core |
 /// | `LOSSKERNELS_OFFLOAD_MIN_ELEMENTS` | an integer ≥ 0 | 2^20 |
 /// | `LOSSKERNELS_OPENCL_DEVICE_TYPE` | `gpu`, `cpu`, `any` | `gpu` |
+/// | `LOSSKERNELS_OPENCL_DEVICE` | an integer ≥ 0 (a position in `Engine.openCLDevices()`) | none |
+/// | `LOSSKERNELS_AUTO_PROBE` | a boolean | true |
+/// | `LOSSKERNELS_CACHE_DIR` | a directory | `$XDG_CACHE_HOME/losskernels`, else `~/.cache/losskernels` |
 /// | `LOSSKERNELS_CHECK_FINITE` | a boolean | false |
 /// | `LOSSKERNELS_CPU_MICROKERNELS` | a boolean | true (when the CPU has AVX2+FMA) |
 /// | `LOSSKERNELS_FAULT` | `build`, `alloc`, `enqueue`, `read` | none |
@@ -51,8 +54,22 @@ package struct Configuration: Sendable, Equatable {
             fault: fault, limits: launchLimits, profile: profile, extraBuildOptions: openCLBuildOptions, clblastParameters: clblastParameters, splitK: splitK,
             slabBytes: slabBytes)
     }
+    /// `LOSSKERNELS_OPENCL_DEVICE`: the pinned device's position, used by `opencl` and `auto`.
+    package var openCLDevice: Int? = nil
+    /// `LOSSKERNELS_AUTO_PROBE`: whether `auto` measures the ceilings of its cost model (and keeps
+    /// them in the cache file); false decides by `CostModel.staticRule`.
+    package var autoProbe = true
+    /// Where the measured ceilings are cached (`CeilingsCache.directory`): `LOSSKERNELS_CACHE_DIR`,
+    /// else `XDG_CACHE_HOME/losskernels`, else `HOME/.cache/losskernels`; nil when none is set.
+    package var cacheDirectory: URL? = nil
 
     package init() {}
+
+    /// Where `auto`'s cost model gets its ceilings under this configuration: measured and cached in
+    /// `cacheDirectory` (in memory only without one), or the static rule when `autoProbe` is off.
+    package var autoCeilings: AutoCeilingsSource {
+        autoProbe ? .measured(cacheFile: cacheDirectory.map(CeilingsCache.file(in:))) : .staticRule
+    }
 
     /// The configuration the environment describes.
     /// - Throws: `.invalidOption(name: variable, value:, allowed:)` for the first variable whose
@@ -76,6 +93,9 @@ package struct Configuration: Sendable, Equatable {
         if variables.raw("LOSSKERNELS_OPENCL_SLAB_BYTES") != nil {
             c.slabBytes = try variables.integer("LOSSKERNELS_OPENCL_SLAB_BYTES", minimum: 0, default: 0)
         }
+        c.openCLDevice = try variables.optionalInteger("LOSSKERNELS_OPENCL_DEVICE", minimum: 0)
+        c.autoProbe = try variables.boolean("LOSSKERNELS_AUTO_PROBE", default: c.autoProbe)
+        c.cacheDirectory = CeilingsCache.directory(environment)
         return c
     }
 }
@@ -111,7 +131,12 @@ struct EnvironmentVariables {
 
     /// An integer of at least `minimum`.
     func integer(_ name: String, minimum: Int, default value: Int) throws -> Int {
-        guard let raw = raw(name) else { return value }
+        try optionalInteger(name, minimum: minimum) ?? value
+    }
+
+    /// An integer of at least `minimum`, or nil when unset or empty.
+    func optionalInteger(_ name: String, minimum: Int) throws -> Int? {
+        guard let raw = raw(name) else { return nil }
         guard let parsed = Int(raw.trimmingCharacters(in: .whitespaces)), parsed >= minimum else {
             throw refuse(name, raw, allowed: "an integer >= \(minimum)")
         }

@@ -11,10 +11,11 @@ extension Engine {
     ///    returned once their work is queued (reading them back waits for it). No fallback: the
     ///    data is there.
     /// 4. Otherwise `resultWithoutWork()` answers calls with nothing to compute; the rest go to the
-    ///    backend the scheduler picks for `work.values`. On OpenCL, transferred inputs are uploaded
-    ///    (staged, non-blocking) into pooled buffers, host outputs get pooled buffers, the
-    ///    implementation runs, and host outputs are read back; under `auto` an OpenCL failure redoes
-    ///    the call on the CPU.
+    ///    backend the scheduler picks for the call's cost (`callCost`: its work and the bytes it
+    ///    would move across the bus; `auto`'s cost model). On OpenCL, transferred inputs are staged
+    ///    (non-blocking) into pooled buffers, host outputs get pooled buffers, the implementation
+    ///    runs, and host outputs are read back; under `auto` an OpenCL failure redoes the call on
+    ///    the CPU.
     func run<O: Operation>(_ operation: O) throws -> OperationRun<O.Result> {
         try operation.validate()
         WorkRecorder.current?.add(operation)
@@ -30,7 +31,7 @@ extension Engine {
         }
         let cpu = scheduler.cpu
         let (result, backend) = try scheduler.run(
-            values: operation.work.values,
+            cost: operation.callCost,
             cpu: {
                 try operation.runCPU(cpu)
             },

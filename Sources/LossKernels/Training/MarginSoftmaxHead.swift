@@ -2,8 +2,9 @@ import Foundation
 
 /// A trainable margin-softmax head for large-class training: it owns the class weights `W`
 /// (`C×D`, one row per class like `Linear(D, C).weight`) and their SGD momentum `V` (`C×D`), on the
-/// backend the engine's policy picks (an OpenCL device under `.opencl`, the automatic device under
-/// `.auto` when there is one, else the CPU), and never moves them per step.
+/// backend the engine's policy picks (an OpenCL device under `.opencl`; under `.auto` the automatic
+/// device when its measured rates make a step faster there, see `BackendPolicy.auto`; else the
+/// CPU), and never moves them per step.
 ///
 /// Each `step(features:labels:)`:
 /// 1. sets λ from `lambdaSchedule` at the head's iteration (sphereFace / largeMargin);
@@ -143,7 +144,8 @@ public final class MarginSoftmaxHead {
         self.sampler = state.sampler
         self.iteration = state.iteration
         self.lambdaSchedule = lambdaSchedule
-        let parameters = try Self.makeParameters(engine: engine, classes: classes, dimension: dimension, hasMomentum: hasMomentum, fill: fill)
+        let parameters = try Self.makeParameters(
+            engine: engine, classes: classes, dimension: dimension, sampleRate: state.sampler.rate, hasMomentum: hasMomentum, fill: fill)
         self.parameters = parameters
         self.memoryBudget = memoryBudget ?? Self.defaultMemoryBudget(parameters)
         applySchedule()
@@ -160,17 +162,22 @@ public final class MarginSoftmaxHead {
         return MarginSoftmaxProblem.defaultMemoryBudget
     }
 
-    /// Places W and V where the engine's scheduler puts data that belongs on a device (an OpenCL
-    /// device under `.opencl`; under `.auto` the automatic device when there is one; else the
-    /// host) and fills them. Under `.auto`, a device that cannot hold them or fails leaves them on
-    /// the CPU, as any call falls back (`fill` is then called again from row 0).
+    /// The batch `auto` assumes when it places a head's parameters (the batch is not known before
+    /// the first step): the cost of a step of this many rows decides.
+    static let nominalBatch = 256
+
+    /// Places W and V where the engine's scheduler puts them (an OpenCL device under `.opencl`;
+    /// under `.auto` the automatic device when the cost model finds a step of `nominalBatch` rows
+    /// with W and V resident faster there than on the CPU; else the host) and fills them. Under
+    /// `.auto`, a device that cannot hold them or fails leaves them on the CPU, as any call falls
+    /// back (`fill` is then called again from row 0).
     private static func makeParameters(
-        engine: Engine, classes: Int, dimension: Int, hasMomentum: Bool,
+        engine: Engine, classes: Int, dimension: Int, sampleRate: Double, hasMomentum: Bool,
         fill: (HeadTensor, Range<Int>, UnsafeMutableBufferPointer<Float>) throws -> Void
     ) throws -> HeadParameters {
         let scheduler = engine.scheduler
         return try scheduler.run(
-            values: nil,
+            cost: .trainingStep(rows: nominalBatch, dimension: dimension, classes: classes, sampleRate: sampleRate),
             cpu: {
                 let count = classes * dimension
                 func filled(_ tensor: HeadTensor) throws -> [Float] {

@@ -34,7 +34,7 @@ final class BenchCeilingComparison {
             }
             return cached("memcpy") { Ceilings.memcpy() }
         }
-        guard let device = engine.plannedDevice(elements: Int.max) else {
+        guard let device = engine.selectedOpenCLDevice else {
             throw CommandFailure(message: "--vs-ceiling: the OpenCL device that ran is not known")
         }
         let kinds: [Ceiling.Kind] = gemmBound ? [.deviceSGEMM] : deviceResident ? [.deviceCopy] : [.hostToDevice, .deviceToHost]

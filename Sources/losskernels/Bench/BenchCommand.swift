@@ -223,7 +223,7 @@ enum BenchMeasurement {
         times.sort()
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let device: String
-        if backend == .opencl, let info = engine.plannedDevice(elements: Int.max) {
+        if backend == .opencl, let info = engine.selectedOpenCLDevice {
             device = info.name
         } else {
             device = "CPU (\(engine.cpuThreads) threads, \(Engine.cpuInstructionSet))"

@@ -11,7 +11,8 @@ import Testing
         #expect(try Configuration.fromEnvironment([:]) == defaults)
         let empty = [
             "LOSSKERNELS_BACKEND", "LOSSKERNELS_THREADS", "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS", "LOSSKERNELS_OPENCL_DEVICE_TYPE",
-            "LOSSKERNELS_CHECK_FINITE", "LOSSKERNELS_CPU_MICROKERNELS", "LOSSKERNELS_FAULT",
+            "LOSSKERNELS_CHECK_FINITE", "LOSSKERNELS_CPU_MICROKERNELS", "LOSSKERNELS_FAULT", "LOSSKERNELS_OPENCL_DEVICE", "LOSSKERNELS_AUTO_PROBE",
+            "LOSSKERNELS_CACHE_DIR",
         ].reduce(into: [String: String]()) { $0[$1] = "" }
         #expect(try Configuration.fromEnvironment(empty) == defaults)
     }
@@ -33,7 +34,8 @@ import Testing
         ("LOSSKERNELS_OFFLOAD_MIN_ELEMENTS", "-1", "an integer >= 0"), ("LOSSKERNELS_OPENCL_DEVICE_TYPE", "fpga", "gpu, cpu, any"),
         ("LOSSKERNELS_CHECK_FINITE", "2", "1, true, yes, on, 0, false, no, off"),
         ("LOSSKERNELS_CPU_MICROKERNELS", "avx", "1, true, yes, on, 0, false, no, off"),
-        ("LOSSKERNELS_FAULT", "crash", "build, alloc, enqueue, read"),
+        ("LOSSKERNELS_FAULT", "crash", "build, alloc, enqueue, read"), ("LOSSKERNELS_OPENCL_DEVICE", "-1", "an integer >= 0"),
+        ("LOSSKERNELS_OPENCL_DEVICE", "gpu0", "an integer >= 0"), ("LOSSKERNELS_AUTO_PROBE", "sometimes", "1, true, yes, on, 0, false, no, off"),
     ])
     func badValuesAreRefused(variable: String, value: String, allowed: String) {
         #expect(throws: LossKernelsError.invalidOption(name: variable, value: value, allowed: allowed)) {

@@ -336,7 +336,7 @@ import Testing
                 let threads = 1 + index % 5
                 let cpu = try Engine(policy: .cpu, cpuThreads: threads, openCLDeviceTypes: .any)
                 let explicit = try Engine(policy: .opencl, offloadMinimumElements: 0, openCLDeviceTypes: .any)
-                let auto = try Engine(policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any)
+                let auto = try AutoCeilings.offloadingEngine()
                 if cpu.cpuThreads != threads || cpu.policy != .cpu || explicit.policy != .opencl || auto.policy != .auto {
                     fail("engine settings: cpu \(cpu.policy)/\(cpu.cpuThreads), explicit \(explicit.policy), auto \(auto.policy)")
                 }

@@ -21,7 +21,7 @@ import Testing
         let logits = [Float](repeating: 0.25, count: columns)
         var probabilities = [Float](repeating: .nan, count: columns)
 
-        let auto = try Engine(policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any)
+        let auto = try AutoCeilings.offloadingEngine()
         let backend = try logits.withUnsafeBufferPointer { x in
             try probabilities.withUnsafeMutableBufferPointer { try auto.softmax(logits: x, rows: 1, columns: columns, into: $0) }
         }

@@ -110,7 +110,8 @@ import Testing
         #expect(cpuBackend == .cpu)
 
         // auto: redone on the CPU, same result.
-        let auto = try Engine(policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: fault)
+        // Ceilings under which the device wins: auto must try it for the fault to happen.
+        let auto = try AutoCeilings.offloadingEngine(fault: fault)
         let (values, backend) = try call(auto)
         #expect(backend == .cpu, "\(family) with fault \(fault) under auto ran on \(backend)")
         #expect(values.map(\.bitPattern) == expected.map(\.bitPattern), "\(family): the CPU redo differs from a plain CPU call")
@@ -152,7 +153,13 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let z = folder.appendingPathComponent("z.npy")
         try Data(NPYFile.encode(NPYArray(shape: [2, 3], float32: [1, 2, 3, 4, 5, 6]))).write(to: z)
-        let environment = ["LOSSKERNELS_FAULT": fault.rawValue, "LOSSKERNELS_OPENCL_DEVICE_TYPE": "any", "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS": "0"]
+        // A cache file whose ceilings make the device win, so that auto tries it (and probes nothing).
+        let cache = try AutoCeilings.cacheDirectory(AutoCeilings.deviceAlwaysWins, threads: 2)
+        defer { try? FileManager.default.removeItem(at: cache) }
+        let environment = [
+            "LOSSKERNELS_FAULT": fault.rawValue, "LOSSKERNELS_OPENCL_DEVICE_TYPE": "any", "LOSSKERNELS_OFFLOAD_MIN_ELEMENTS": "0",
+            "LOSSKERNELS_CACHE_DIR": cache.path, "LOSSKERNELS_THREADS": "2",
+        ]
         let auto = try CLIRunner.run(
             ["compute", "softmax", "--logits", z.path, "--output-dir", folder.appendingPathComponent("a").path, "--backend", "auto"], environment: environment)
         #expect(auto.status == 0, "\(auto.stderr)")

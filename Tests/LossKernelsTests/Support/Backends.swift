@@ -111,3 +111,36 @@ enum Backends {
         }
     }
 }
+
+/// Ceilings for `auto`'s cost model in tests, so that a test decides whether `auto` sends its calls
+/// to the device instead of the measured machine deciding.
+enum AutoCeilings {
+    /// Every device wins every call past the threshold: for the tests of `auto`'s fallback, which
+    /// need `auto` to try the device (PoCL would lose under its measured ceilings).
+    static let deviceAlwaysWins = CostCeilings(
+        cpuBandwidth: 1e-3, cpuGEMM: 1e-3, deviceCallSeconds: 0, hostToDevice: 1e6, deviceToHost: 1e6, deviceBandwidth: 1e6, deviceGEMM: 1e6)
+    /// No device ever wins.
+    static let deviceNeverWins = CostCeilings(
+        cpuBandwidth: 1e6, cpuGEMM: 1e6, deviceCallSeconds: 1, hostToDevice: 1e-3, deviceToHost: 1e-3, deviceBandwidth: 1e-3, deviceGEMM: 1e-3)
+
+    /// An `auto` engine that may use any device, with no threshold, and offloads every call (the
+    /// engine the fallback tests use).
+    static func offloadingEngine(fault: OpenCLFault? = nil, openCLDevice: Int? = nil) throws -> Engine {
+        try Engine(
+            policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: fault, openCLDevice: openCLDevice,
+            autoCeilings: .fixed(deviceAlwaysWins))
+    }
+
+    /// A cache directory (new, temporary) whose `auto-ceilings.json` holds `ceilings` for every
+    /// OpenCL device measured with `threads` CPU threads: a CLI run with `LOSSKERNELS_CACHE_DIR` set
+    /// to it and `LOSSKERNELS_THREADS` set to `threads` decides with them and probes nothing.
+    static func cacheDirectory(_ ceilings: CostCeilings, threads: Int) throws -> URL {
+        let folder = try CLIRunner.temporaryFolder()
+        let devices = (try? Engine.openCLDevices().get()) ?? []
+        for device in devices {
+            let entry = CeilingsCache.Entry(device: device.name, driverVersion: device.driverVersion, cpuThreads: threads, ceilings: ceilings, probeSeconds: 0)
+            guard CeilingsCache.store(entry, in: CeilingsCache.file(in: folder)) else { throw CocoaError(.fileWriteUnknown) }
+        }
+        return folder
+    }
+}

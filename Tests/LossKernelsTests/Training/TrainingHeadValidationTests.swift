@@ -50,7 +50,7 @@ import Testing
     /// weights; under opencl the failure is an error.
     @Test func failedDeviceAllocationFallsBackUnderAutoOnly() throws {
         try Backends.requireOpenCL()
-        let auto = try Engine(policy: .auto, offloadMinimumElements: 0, openCLDeviceTypes: .any, openCLFault: .alloc)
+        let auto = try AutoCeilings.offloadingEngine(fault: .alloc)
         let head = try MarginSoftmaxHead(engine: auto, classes: 20, dimension: 3, head: .cosFace(), seed: 6)
         #expect(head.backend == .cpu)
         let reference = try MarginSoftmaxHead(engine: Backends.cpuEngine, classes: 20, dimension: 3, head: .cosFace(), seed: 6)
