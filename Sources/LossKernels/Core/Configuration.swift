@@ -22,7 +22,7 @@ import Foundation
 /// | `LOSSKERNELS_OPENCL_MAX_GROUPS` | an integer ≥ 1: work-groups per launch in dimensions 1–2 | 65,535 |
 /// | `LOSSKERNELS_OPENCL_BUILD_OPTIONS` | extra OpenCL program build options | none |
 /// | `LOSSKERNELS_OPENCL_SPLIT_K` | an integer ≥ 0: K-slices of long GEMMs (0: never split) | chosen per shape |
-/// | `LOSSKERNELS_OPENCL_SLAB_BYTES` | an integer ≥ 0: row-slab bytes of the softmax forward (0: no slabs) | half the device's cache |
+/// | `LOSSKERNELS_OPENCL_SLAB_BYTES` | an integer ≥ 0: row-slab bytes of the softmax forward (0: no slabs) | 0 |
 /// | `LOSSKERNELS_CLBLAST_PARAMETERS` | a JSON file of CLBlast kernel parameters (`CLBlast.tuning`) | none |
 ///
 /// The max-work-items, max-groups, build-options and split-K variables are test and diagnostic hooks: lowered caps make the kernels' strided loops run

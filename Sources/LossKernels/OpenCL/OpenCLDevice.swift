@@ -21,6 +21,11 @@ final class OpenCLDevice: @unchecked Sendable {
     private var kernels: [String: cl_kernel] = [:]
     private var preferredLocalSizes: [String: Int] = [:]
     private var scratchBuffers: [String: OpenCLBuffer] = [:]
+    /// Device-resident results their owners dropped, by size in bytes, for the next result of
+    /// that size; guarded by `recycleLock` (a result may be dropped on any thread).
+    private let recycleLock = NSLock()
+    private var recycled: [Int: [cl_mem]] = [:]
+    private var recycledBytes = 0
     /// Host copies of non-blocking uploads, per role; `pending` until the host next waits.
     private var stagingAreas: [String: (memory: UnsafeMutableRawBufferPointer, pending: Bool)] = [:]
     /// Kernel events not yet timed (profiling only), and the times of the timed ones.
@@ -31,17 +36,11 @@ final class OpenCLDevice: @unchecked Sendable {
     /// The step made to fail on purpose (tests of fault handling), if any.
     var fault: OpenCLFault? { settings.fault }
     var limits: OpenCLLaunchLimits { settings.limits }
-    /// Bytes of a row slab whose second read should come from the cache: the setting, else half
-    /// of `CL_DEVICE_GLOBAL_MEM_CACHE_SIZE` (0: no slabs).
-    private(set) lazy var slabBytes: Int = {
-        if let bytes = settings.slabBytes { return bytes }
-        var cache: cl_ulong = 0
-        guard
-            runtime.api.GetDeviceInfo(descriptor.device, cl_device_info(CL_DEVICE_GLOBAL_MEM_CACHE_SIZE), MemoryLayout<cl_ulong>.size, &cache, nil)
-                == CL_SUCCESS
-        else { return 0 }
-        return Int(cache) / 2
-    }()
+    /// Bytes of a row slab whose second read should come from the cache (`LOSSKERNELS_OPENCL_SLAB_BYTES`;
+    /// 0, the default: no slabs). Not derived from `CL_DEVICE_GLOBAL_MEM_CACHE_SIZE`: on the H200
+    /// that gave ~2 MB slabs, 52 slabs of 3 launches per 256 × 100,000 softmax, 17× slower
+    /// (NOTES.md).
+    var slabBytes: Int { settings.slabBytes ?? 0 }
     /// Whether CLBlast's tuned parameters (`LOSSKERNELS_CLBLAST_PARAMETERS`) were installed for
     /// this device (guarded by the exclusive access).
     var clblastTuned = false
@@ -77,6 +76,7 @@ final class OpenCLDevice: @unchecked Sendable {
         for pending in pendingEvents { _ = runtime.api.ReleaseEvent(pending.event) }
         scratchBuffers.removeAll()
         for area in stagingAreas.values { area.memory.deallocate() }
+        for mem in recycled.values.joined() { _ = runtime.api.ReleaseMemObject(mem) }
         for kernel in kernels.values { _ = runtime.api.ReleaseKernel(kernel) }
         if let program { _ = runtime.api.ReleaseProgram(program) }
         _ = runtime.api.ReleaseCommandQueue(queue)
@@ -124,12 +124,47 @@ final class OpenCLDevice: @unchecked Sendable {
         return buffer
     }
 
-    /// Drops the pooled scratch buffers (device memory is freed once queued work no longer uses
-    /// them); later calls allocate again. Returns the bytes released.
+    /// Drops the pooled scratch buffers and the recycled results (device memory is freed once
+    /// queued work no longer uses them); later calls allocate again. Returns the bytes released.
     func releaseScratch() -> Int {
         let bytes = scratchBuffers.values.reduce(0) { $0 + $1.count * $1.elementSize }
         scratchBuffers.removeAll()
-        return bytes
+        recycleLock.lock()
+        let dropped = recycled.values.joined()
+        let recycledTotal = recycledBytes
+        recycled.removeAll()
+        recycledBytes = 0
+        recycleLock.unlock()
+        for mem in dropped { _ = runtime.api.ReleaseMemObject(mem) }
+        return bytes + recycledTotal
+    }
+
+    /// A buffer of `count` floats for a device-resident result the caller keeps: a dropped result
+    /// of the same size when there is one (no allocation: a chain of device-resident calls that
+    /// drops its intermediate results allocates nothing once warm), else a new buffer.
+    func makeResultBuffer(count: Int) throws -> OpenCLBuffer {
+        let bytes = Swift.max(1, count) * MemoryLayout<Float>.size
+        recycleLock.lock()
+        if let mem = recycled[bytes]?.popLast() {
+            recycledBytes -= bytes
+            recycleLock.unlock()
+            return OpenCLBuffer(device: self, mem: mem, count: count, elementSize: MemoryLayout<Float>.size, recyclable: true)
+        }
+        recycleLock.unlock()
+        let buffer = try makeBuffer(count: count)
+        return OpenCLBuffer(device: self, mem: buffer.takeMemory(), count: count, elementSize: MemoryLayout<Float>.size, recyclable: true)
+    }
+
+    /// Keeps a dropped result's memory for `makeResultBuffer`, up to an eighth of the device's
+    /// memory (at most 4 GiB) in all; false when it should be released instead.
+    func recycle(_ mem: cl_mem, bytes: Int) -> Bool {
+        let limit = Swift.min(4 << 30, Swift.max(64 << 20, info.globalMemoryBytes / 8))
+        recycleLock.lock()
+        defer { recycleLock.unlock() }
+        guard recycledBytes + bytes <= limit else { return false }
+        recycled[bytes, default: []].append(mem)
+        recycledBytes += bytes
+        return true
     }
 
     /// Copies `source` (host) into `buffer` from byte `offset` on. Non-blocking when `blocking` is
@@ -210,13 +245,17 @@ final class OpenCLDevice: @unchecked Sendable {
             runtime.api.EnqueueCopyBuffer(queue, source.mem, destination.mem, sourceOffset, destinationOffset, bytes, 0, nil, nil), "clEnqueueCopyBuffer")
     }
 
-    /// Enqueues `buffer[0..<count] = value` (`clEnqueueFillBuffer`: no kernel, no launch limits).
+    /// Enqueues `buffer[0..<count] = value` (`clEnqueueFillBuffer`: no kernel), in pieces of at
+    /// most 2^28 values (1 GiB), so no driver sees a size beyond 32-bit element counts.
     func fill(_ buffer: OpenCLBuffer, count: Int, value: Float = 0) throws {
-        guard count > 0 else { return }
         var pattern = value
-        try OpenCLRuntime.check(
-            runtime.api.EnqueueFillBuffer(queue, buffer.mem, &pattern, MemoryLayout<Float>.size, 0, count * MemoryLayout<Float>.size, 0, nil, nil),
-            "clEnqueueFillBuffer")
+        let piece = 1 << 28
+        for start in stride(from: 0, to: count, by: piece) {
+            let bytes = Swift.min(piece, count - start) * MemoryLayout<Float>.size
+            try OpenCLRuntime.check(
+                runtime.api.EnqueueFillBuffer(queue, buffer.mem, &pattern, MemoryLayout<Float>.size, start * MemoryLayout<Float>.size, bytes, 0, nil, nil),
+                "clEnqueueFillBuffer")
+        }
     }
 
     /// The device's command queue, for libraries that enqueue their own work (CLBlast).

@@ -36,7 +36,6 @@ struct OpenCLDeviceSettings: Sendable, Equatable {
     var clblastParameters: String? = nil
     /// K-slices of a long-K GEMM: nil chooses from the shape and the device; 0 or 1 never splits.
     var splitK: Int? = nil
-    /// Bytes of a row slab of the softmax forward: nil is half the device's global-memory cache; 0
-    /// never slabs.
+    /// Bytes of a row slab of the softmax forward: nil or 0 never slabs.
     var slabBytes: Int? = nil
 }

@@ -48,8 +48,8 @@ enum OpenCLSoftmax {
     }
 
     /// y = softmax(x) (`logarithm` false) or logSoftmax(x), row-wise. The rows go in slabs of
-    /// `OpenCLDevice.slabBytes` (half the device's global-memory cache by default), statistics then
-    /// output per slab, so the output pass re-reads its slab from the cache instead of memory.
+    /// `OpenCLDevice.slabBytes` (0 by default: one slab), statistics then output per slab, so the
+    /// output pass may re-read its slab from the cache.
     static func forward(_ device: OpenCLDevice, _ x: OpenCLBuffer, rows: Int, columns: Int, logarithm: Bool, into y: OpenCLBuffer) throws {
         guard rows > 0, columns > 0 else { return }
         let slab = device.slabBytes > 0 ? max(1, device.slabBytes / (4 * columns)) : rows

@@ -106,7 +106,7 @@ extension Engine {
                 buffers[output.name] = buffer
                 readBack.append((buffer, values))
             case .device(let count):
-                buffers[output.name] = try device.makeBuffer(count: count)
+                buffers[output.name] = try device.makeResultBuffer(count: count)
             }
         }
         return (buffers, readBack)

@@ -223,8 +223,11 @@ import Testing
         #expect(Set(kernels.compactMap { $0["name"] as? String }).isSuperset(of: ["lk_softmax_stats_partial", "lk_softmax_loss_gradient"]))
         #expect(kernels.allSatisfy { ($0["count"] as? Int) == 3 && (($0["seconds"] as? Double) ?? 0) > 0 }, "\(kernels)")
         let perCall = try #require(object["opencl_per_call"] as? [String: Double])
-        // The one allocation is the gradient the call returns on the device.
-        #expect((perCall["written_bytes"] ?? .infinity) < 4 * 4 * 300 / 4 && perCall["allocations"] == 1, "\(perCall)")
+        // The gradient each call returns on the device reuses the one the run before last dropped:
+        // one allocation in the three timed runs (the first, while the warm-up's result is held).
+        let written: Double = perCall["written_bytes"] ?? .infinity, allocations: Double = perCall["allocations"] ?? 3
+        #expect(written < 1200, "\(perCall)")
+        #expect(3 * allocations <= 1, "\(perCall)")
     }
 
     /// CLBlast's tuner output and the plain form both parse; bad files are refused with the variable named.
