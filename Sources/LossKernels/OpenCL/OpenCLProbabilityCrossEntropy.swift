@@ -28,18 +28,20 @@ enum OpenCLProbabilityCrossEntropy {
             "lk_row_pair_partials_sum", global: [rows],
             [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
 
-        var hostStats = [SIMD2<Float>](repeating: .zero, count: rows)
-        try hostStats.withUnsafeMutableBytes { try device.read(stats, into: $0) }
-        var hostSums = [SIMD2<Float>](repeating: .zero, count: rows)
-        try hostSums.withUnsafeMutableBytes { try device.read(sums, into: $0) }
+        // Per row, read back at once: (m, s), then (A, S).
+        let rowValues = try device.scratch("probabilityCE.rowValues", count: 4 * rows)
+        try device.enqueueCopy(from: stats, to: rowValues, bytes: 8 * rows)
+        try device.enqueueCopy(from: sums, to: rowValues, destinationOffset: 8 * rows, bytes: 8 * rows)
+        var host = [SIMD2<Float>](repeating: .zero, count: 2 * rows)
+        try host.withUnsafeMutableBytes { try device.read(rowValues, into: $0) }
 
         var losses = [Double](repeating: 0, count: rows)
         var coefficients = [SIMD4<Float>](repeating: .zero, count: rows)
         var nanRows = [Int32](repeating: 0, count: rows)
         for r in 0..<rows {
             let statistics = ProbabilityRowStatistics(
-                state: SoftmaxRowState(deviceMax: hostStats[r].x, sum: hostStats[r].y),
-                shiftedTargetLogits: Double(hostSums[r].x), targetMass: Double(hostSums[r].y))
+                state: SoftmaxRowState(deviceMax: host[r].x, sum: host[r].y),
+                shiftedTargetLogits: Double(host[rows + r].x), targetMass: Double(host[rows + r].y))
             let (value, row) = loss.row(r, statistics)
             losses[r] = value
             coefficients[r] = SIMD4(row.shift, row.scale, row.targetScale, row.targetOffset)

@@ -1,6 +1,8 @@
 /// Softmax losses (cross-entropy, focal) on an OpenCL device: the device computes the per-row
 /// statistics, the host turns them into losses and gradient coefficients with the same plan as
-/// the CPU path, and the device writes the gradient. Callers hold the device's exclusive access.
+/// the CPU path, and the device writes the gradient. The per-row values come back in one read
+/// (the statistics, target logits and weighted sums copied side by side on the device). Callers
+/// hold the device's exclusive access.
 enum OpenCLSoftmaxLoss {
     static func run(_ device: OpenCLDevice, _ loss: some RowSoftmaxLoss, _ z: OpenCLBuffer, rows: Int, columns: Int, into dz: OpenCLBuffer) throws -> [Double] {
         let (stats, _) = try OpenCLSoftmax.statistics(device, z, rows: rows, columns: columns, lse: nil)
@@ -11,7 +13,10 @@ enum OpenCLSoftmaxLoss {
             "lk_gather_targets", global: [rows],
             [.buffer(z), .uint64(rows), .uint64(columns), .buffer(labelBuffer), .buffer(targets)])
         let weights = try loss.columnWeights.map { try device.staged($0, role: "softmaxLoss.weights") }
-        var weightedSums = [Float](repeating: 0, count: rows)
+        // Per row, read back at once: m, s, the target logit, the weighted logit sum.
+        let rowValues = try device.scratch("softmaxLoss.rowValues", count: 4 * rows)
+        try device.enqueueCopy(from: stats, to: rowValues, bytes: 8 * rows)
+        try device.enqueueCopy(from: targets, to: rowValues, destinationOffset: 8 * rows, bytes: 4 * rows)
         if loss.needsWeightedLogitSum {
             let kernel = try device.kernel("lk_row_weighted_sum_partial")
             let widest = device.workGroupSize(kernel, localBytesPerItem: 4)
@@ -28,20 +33,19 @@ enum OpenCLSoftmaxLoss {
             try device.launch(
                 "lk_row_partials_sum", global: [rows],
                 [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
-            try weightedSums.withUnsafeMutableBytes { try device.read(sums, into: $0) }
+            try device.enqueueCopy(from: sums, to: rowValues, destinationOffset: 12 * rows, bytes: 4 * rows)
         }
-        var hostStats = [SIMD2<Float>](repeating: .zero, count: rows)
-        try hostStats.withUnsafeMutableBytes { try device.read(stats, into: $0) }
-        var targetLogits = [Float](repeating: 0, count: rows)
-        try targetLogits.withUnsafeMutableBytes { try device.read(targets, into: $0) }
+        var host = [Float](repeating: 0, count: (loss.needsWeightedLogitSum ? 4 : 3) * rows)
+        try host.withUnsafeMutableBytes { try device.read(rowValues, into: $0) }
 
         var losses = [Double](repeating: 0, count: rows)
         var coefficients = [SIMD4<Float>](repeating: .zero, count: rows)
         var rowTargets = [Int64](repeating: -1, count: rows)
         var flags = [Int32](repeating: 0, count: rows)
         for r in 0..<rows {
-            let state = SoftmaxRowState(deviceMax: hostStats[r].x, sum: hostStats[r].y)
-            let (value, plan) = loss.row(r, RowLossStatistics(state: state, targetLogit: targetLogits[r], weightedLogitSum: Double(weightedSums[r])))
+            let state = SoftmaxRowState(deviceMax: host[2 * r], sum: host[2 * r + 1])
+            let weightedSum = loss.needsWeightedLogitSum ? Double(host[3 * rows + r]) : 0
+            let (value, plan) = loss.row(r, RowLossStatistics(state: state, targetLogit: host[2 * rows + r], weightedLogitSum: weightedSum))
             losses[r] = value
             coefficients[r] = SIMD4(plan.shift, plan.scale, plan.offset, plan.targetAdjust)
             rowTargets[r] = Int64(plan.target)
