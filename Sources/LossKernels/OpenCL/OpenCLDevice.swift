@@ -83,11 +83,19 @@ final class OpenCLDevice: @unchecked Sendable {
         _ = runtime.api.ReleaseContext(context)
     }
 
-    /// Runs `body` with exclusive use of the queue and kernels.
+    /// Runs `body` with exclusive use of the queue and kernels. When `body` throws, the work it
+    /// queued is waited for (errors ignored) before the error goes on, so a failed call leaves
+    /// nothing running: not a kernel reading a buffer about to be released, not a driver thread
+    /// compiling while the process exits.
     func withExclusiveAccess<T>(_ body: () throws -> T) rethrows -> T {
         lock.lock()
         defer { lock.unlock() }
-        return try body()
+        do {
+            return try body()
+        } catch {
+            if runtime.api.Finish(queue) == CL_SUCCESS { synchronised() }
+            throw error
+        }
     }
 
     // MARK: Buffers
