@@ -103,6 +103,39 @@ __kernel void lk_softmax_write(__global const float *x, ulong offset, ulong rows
   }
 }
 
+// Rows that fit in local memory, one work-group per row: the row is read from global memory once
+// into `row`, and the statistics and the outputs come from there (one read and one write per
+// element instead of two reads and a write). y = softmax(x) (LK_SOFTMAX) or logSoftmax(x)
+// (LK_LOG_SOFTMAX), with the semantics of the stages above. Grid (WG, rows), rows strided.
+__kernel void lk_softmax_rows_local(__global const float *x, ulong rows, ulong columns, __global float *y, int mode,
+                                    __local float *row, __local float2 *scratch) {
+  const uint lid = get_local_id(0), wg = get_local_size(0);
+  LK_FOR_EACH_GROUP(r, rows, 1) {
+    __global const float *p = x + r * columns;
+    float2 st = (float2)(-INFINITY, 0.0f);
+    barrier(CLK_LOCAL_MEM_FENCE);  // the previous row's reads of `row` and `scratch` are done
+    for (ulong k = lid; k < columns; k += wg) {
+      const float v = p[k];
+      row[k] = v;
+      st = lk_state_push(st, v);
+    }
+    scratch[lid] = st;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint step = wg / 2; step > 0; step /= 2) {
+      if (lid < step) scratch[lid] = lk_state_merge(scratch[lid], scratch[lid + step]);
+      barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const float2 total = scratch[0];
+    const bool finite = !(isnan(total.x) || isinf(total.x));
+    const float inv = 1.0f / total.y, log_sum = log(total.y);
+    __global float *q = y + r * columns;
+    for (ulong k = lid; k < columns; k += wg) {
+      const float v = row[k];
+      q[k] = !finite ? NAN : (mode == LK_SOFTMAX ? exp(v - total.x) * inv : (v - total.x) - log_sum);
+    }
+  }
+}
+
 // Backward stage 1: per (row, chunk), Σ g·y (LK_SOFTMAX: y = probabilities) or Σ g (LK_LOG_SOFTMAX,
 // logSoftmax). Kahan-compensated per work-item, then a local tree.
 __kernel void lk_softmax_backward_partial(__global const float *g, __global const float *y, ulong rows, ulong columns,

@@ -52,6 +52,12 @@ enum OpenCLSoftmax {
     /// output pass may re-read its slab from the cache.
     static func forward(_ device: OpenCLDevice, _ x: OpenCLBuffer, rows: Int, columns: Int, logarithm: Bool, into y: OpenCLBuffer) throws {
         guard rows > 0, columns > 0 else { return }
+        if let wg = try rowsInLocalMemory(device, rows: rows, columns: columns) {
+            try device.launch(
+                "lk_softmax_rows_local", global: [wg, rows], local: [wg, 1],
+                [.buffer(x), .uint64(rows), .uint64(columns), .buffer(y), .int32(logarithm ? 1 : 0), .local(4 * columns), .local(8 * wg)])
+            return
+        }
         let slab = device.slabBytes > 0 ? max(1, device.slabBytes / (4 * columns)) : rows
         for first in stride(from: 0, to: rows, by: slab) {
             let count = min(slab, rows - first), offset = first * columns
@@ -63,6 +69,18 @@ enum OpenCLSoftmax {
                     .buffer(y), .int32(logarithm ? 1 : 0),
                 ])
         }
+    }
+
+    /// The work-group size of `lk_softmax_rows_local` when the rows fit in local memory (at most
+    /// half of it, and 64 KiB) and are many enough to fill the device with one work-group each (at
+    /// least 2 per compute unit); nil otherwise, and when row slabs are asked for.
+    static func rowsInLocalMemory(_ device: OpenCLDevice, rows: Int, columns: Int) throws -> Int? {
+        guard device.slabBytes == 0, rows >= 2 * max(1, device.info.computeUnits) else { return nil }
+        let kernel = try device.kernel("lk_softmax_rows_local")
+        let wg = min(device.workGroupSize(kernel, localBytesPerItem: 8), max(32, OpenCLDevice.powerOfTwo(atLeast: (columns + 3) / 4)))
+        let bytes = 4 * columns + 8 * wg
+        guard device.info.localMemoryBytes > 0, bytes <= min(64 << 10, device.info.localMemoryBytes / 2) else { return nil }
+        return wg
     }
 
     /// out[r] = logSumExp of row r.
