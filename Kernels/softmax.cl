@@ -29,6 +29,21 @@ inline float2 lk_state_merge(float2 a, float2 b) {
   return (float2)(m, a.y * exp(a.x - m) + b.y * exp(b.x - m));
 }
 
+// The merged state of the work-group's states, by a tree in local memory (`scratch`: one float2
+// per work-item; the group's size a power of two). Every work-item of the group must call it; it
+// may be called again at once.
+inline float2 lk_work_group_state(float2 st, __local float2 *scratch) {
+  const uint lid = get_local_id(0), wg = get_local_size(0);
+  barrier(CLK_LOCAL_MEM_FENCE);
+  scratch[lid] = st;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (uint step = wg / 2; step > 0; step /= 2) {
+    if (lid < step) scratch[lid] = lk_state_merge(scratch[lid], scratch[lid + step]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  return scratch[0];
+}
+
 inline float lk_state_lse(float2 st) {
   if (isnan(st.x) || isinf(st.x)) return st.x;
   return st.x + log(st.y);
@@ -52,14 +67,8 @@ __kernel void lk_softmax_stats_partial(__global const float *x, ulong offset, ul
         st = lk_state_push(st, v.z); st = lk_state_push(st, v.w);
       }
       for (ulong k = 4 * nv + lid; k < n; k += wg) st = lk_state_push(st, p[k]);
-      barrier(CLK_LOCAL_MEM_FENCE);
-      scratch[lid] = st;
-      barrier(CLK_LOCAL_MEM_FENCE);
-      for (uint step = wg / 2; step > 0; step /= 2) {
-        if (lid < step) scratch[lid] = lk_state_merge(scratch[lid], scratch[lid + step]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-      }
-      if (lid == 0) partials[row * chunks + chunk] = scratch[0];
+      const float2 total = lk_work_group_state(st, scratch);
+      if (lid == 0) partials[row * chunks + chunk] = total;
     }
   }
 }
@@ -113,19 +122,13 @@ __kernel void lk_softmax_rows_local(__global const float *x, ulong rows, ulong c
   LK_FOR_EACH_GROUP(r, rows, 1) {
     __global const float *p = x + r * columns;
     float2 st = (float2)(-INFINITY, 0.0f);
-    barrier(CLK_LOCAL_MEM_FENCE);  // the previous row's reads of `row` and `scratch` are done
+    barrier(CLK_LOCAL_MEM_FENCE);  // the previous row's reads of `row` are done
     for (ulong k = lid; k < columns; k += wg) {
       const float v = p[k];
       row[k] = v;
       st = lk_state_push(st, v);
     }
-    scratch[lid] = st;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (uint step = wg / 2; step > 0; step /= 2) {
-      if (lid < step) scratch[lid] = lk_state_merge(scratch[lid], scratch[lid + step]);
-      barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float2 total = scratch[0];
+    const float2 total = lk_work_group_state(st, scratch);
     const bool finite = !(isnan(total.x) || isinf(total.x));
     const float inv = 1.0f / total.y, log_sum = log(total.y);
     __global float *q = y + r * columns;

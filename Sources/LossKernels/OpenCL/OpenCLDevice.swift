@@ -214,10 +214,32 @@ final class OpenCLDevice: @unchecked Sendable {
     }
 
     /// The pooled buffer of `role` holding a staged (non-blocking) copy of `values`.
-    func staged<T>(_ values: [T], role: String) throws -> OpenCLBuffer {
+    func staged<T>(_ values: UnsafeBufferPointer<T>, role: String) throws -> OpenCLBuffer {
         let buffer = try scratch(role, count: values.count, elementSize: MemoryLayout<T>.stride)
-        try values.withUnsafeBufferPointer { try stage($0, into: buffer, role: role) }
+        try stage(values, into: buffer, role: role)
         return buffer
+    }
+
+    /// `staged` of an array.
+    func staged<T>(_ values: [T], role: String) throws -> OpenCLBuffer {
+        try values.withUnsafeBufferPointer { try staged($0, role: role) }
+    }
+
+    /// Reads several device buffers back in one blocking read: the first `bytes` of each piece are
+    /// copied side by side, in order, into the pooled buffer of `role` on the device, then read
+    /// into an array of `T` (the pieces' bytes must add up to whole `T`s).
+    func readTogether<T>(_ pieces: [(buffer: OpenCLBuffer, bytes: Int)], role: String, as type: T.Type) throws -> [T] {
+        let total = pieces.reduce(0) { $0 + $1.bytes }
+        precondition(total % MemoryLayout<T>.stride == 0, "readTogether \(role): \(total) bytes are not whole values")
+        let together = try scratch(role, count: total, elementSize: 1)
+        var offset = 0
+        for piece in pieces {
+            try enqueueCopy(from: piece.buffer, to: together, destinationOffset: offset, bytes: piece.bytes)
+            offset += piece.bytes
+        }
+        var host = [T](unsafeUninitializedCapacity: total / MemoryLayout<T>.stride) { _, count in count = total / MemoryLayout<T>.stride }
+        try host.withUnsafeMutableBytes { try read(together, into: $0) }
+        return host
     }
 
     /// After the host waited for the queue, every staged upload has completed.

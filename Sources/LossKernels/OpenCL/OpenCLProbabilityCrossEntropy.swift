@@ -29,11 +29,7 @@ enum OpenCLProbabilityCrossEntropy {
             [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
 
         // Per row, read back at once: (m, s), then (A, S).
-        let rowValues = try device.scratch("probabilityCE.rowValues", count: 4 * rows)
-        try device.enqueueCopy(from: stats, to: rowValues, bytes: 8 * rows)
-        try device.enqueueCopy(from: sums, to: rowValues, destinationOffset: 8 * rows, bytes: 8 * rows)
-        var host = [SIMD2<Float>](repeating: .zero, count: 2 * rows)
-        try host.withUnsafeMutableBytes { try device.read(rowValues, into: $0) }
+        let host = try device.readTogether([(stats, 8 * rows), (sums, 8 * rows)], role: "probabilityCE.rowValues", as: SIMD2<Float>.self)
 
         var losses = [Double](repeating: 0, count: rows)
         var coefficients = [SIMD4<Float>](repeating: .zero, count: rows)

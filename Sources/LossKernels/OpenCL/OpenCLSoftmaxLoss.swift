@@ -13,10 +13,8 @@ enum OpenCLSoftmaxLoss {
             "lk_gather_targets", global: [rows],
             [.buffer(z), .uint64(rows), .uint64(columns), .buffer(labelBuffer), .buffer(targets)])
         let weights = try loss.columnWeights.map { try device.staged($0, role: "softmaxLoss.weights") }
-        // Per row, read back at once: m, s, the target logit, the weighted logit sum.
-        let rowValues = try device.scratch("softmaxLoss.rowValues", count: 4 * rows)
-        try device.enqueueCopy(from: stats, to: rowValues, bytes: 8 * rows)
-        try device.enqueueCopy(from: targets, to: rowValues, destinationOffset: 8 * rows, bytes: 4 * rows)
+        // Per row, read back at once: (m, s), the target logit, the weighted logit sum.
+        var pieces = [(buffer: stats, bytes: 8 * rows), (buffer: targets, bytes: 4 * rows)]
         if loss.needsWeightedLogitSum {
             let kernel = try device.kernel("lk_row_weighted_sum_partial")
             let widest = device.workGroupSize(kernel, localBytesPerItem: 4)
@@ -33,10 +31,9 @@ enum OpenCLSoftmaxLoss {
             try device.launch(
                 "lk_row_partials_sum", global: [rows],
                 [.buffer(partials), .uint64(plan.chunks), .uint64(rows), .buffer(sums)])
-            try device.enqueueCopy(from: sums, to: rowValues, destinationOffset: 12 * rows, bytes: 4 * rows)
+            pieces.append((sums, 4 * rows))
         }
-        var host = [Float](repeating: 0, count: (loss.needsWeightedLogitSum ? 4 : 3) * rows)
-        try host.withUnsafeMutableBytes { try device.read(rowValues, into: $0) }
+        let host = try device.readTogether(pieces, role: "softmaxLoss.rowValues", as: Float.self)
 
         var losses = [Double](repeating: 0, count: rows)
         var coefficients = [SIMD4<Float>](repeating: .zero, count: rows)

@@ -93,8 +93,8 @@ extension Engine {
         var buffers: [String: OpenCLBuffer] = [:]
         for input in operation.inputs where input.transfer {
             switch input.storage {
-            case .host(let values): buffers[input.name] = try staged(values, input.name, on: device)
-            case .array(let values): buffers[input.name] = try values.withUnsafeBufferPointer { try staged($0, input.name, on: device) }
+            case .host(let values): buffers[input.name] = try device.staged(values, role: "run.input.\(input.name)")
+            case .array(let values): buffers[input.name] = try device.staged(values, role: "run.input.\(input.name)")
             case .device(let buffer): buffers[input.name] = buffer
             }
         }
@@ -110,13 +110,6 @@ extension Engine {
             }
         }
         return (buffers, readBack)
-    }
-
-    /// A pooled buffer of the input `name` holding `values`, uploaded without blocking.
-    private static func staged(_ values: UnsafeBufferPointer<Float>, _ name: String, on device: OpenCLDevice) throws -> OpenCLBuffer {
-        let buffer = try device.scratch("run.input.\(name)", count: values.count)
-        try device.stage(values, into: buffer, role: "run.input.\(name)")
-        return buffer
     }
 }
 
